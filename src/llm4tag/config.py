@@ -1,0 +1,91 @@
+"""Project configuration: one TOML file, validated when read."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from llm4tag.errors import ConfigError
+from llm4tag.fileio import atomic_write
+from llm4tag.recall.recaller import RecallConfig
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+CONFIG_NAME = "llm4tag.toml"
+
+
+@dataclass
+class EmbeddingConfig:
+    backend: str = "sentence-transformers"
+    options: dict[str, Any] = field(default_factory=lambda: {"model": "default", "batch_size": 32})
+
+
+@dataclass
+class IndexConfig:
+    exact_limit: int = 200_000
+    nprobe: int = 32
+
+
+@dataclass
+class ProjectConfig:
+    name: str = "llm4tag"
+    embedding: EmbeddingConfig = field(default_factory=EmbeddingConfig)
+    index: IndexConfig = field(default_factory=IndexConfig)
+    recall: RecallConfig = field(default_factory=RecallConfig)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"project": {"name": self.name}}
+        out["embedding"] = {"backend": self.embedding.backend, **self.embedding.options}
+        out["index"] = asdict(self.index)
+        out["recall"] = asdict(self.recall)
+        out.update(self.extra)
+        return out
+
+    def save(self, directory: Path) -> None:
+        import tomli_w
+
+        with atomic_write(directory / CONFIG_NAME, "wb") as handle:
+            tomli_w.dump(self.to_dict(), handle)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], *, source: str = CONFIG_NAME) -> ProjectConfig:
+        data = dict(data)
+        try:
+            project = data.pop("project", {})
+            embedding = dict(data.pop("embedding", {}))
+            backend = embedding.pop("backend", "sentence-transformers")
+            index = IndexConfig(**data.pop("index", {}))
+            recall_fields = {f.name for f in fields(RecallConfig)}
+            recall_data = data.pop("recall", {})
+            unknown = set(recall_data) - recall_fields
+            if unknown:
+                raise ConfigError(f"{source}: unknown key(s) in [recall]: {', '.join(sorted(unknown))}")
+            recall = RecallConfig(**recall_data)
+        except TypeError as exc:
+            raise ConfigError(f"{source}: {exc}") from None
+        except ValueError as exc:
+            raise ConfigError(f"{source}: {exc}") from None
+        return cls(
+            name=project.get("name", "llm4tag"),
+            embedding=EmbeddingConfig(backend=backend, options=embedding or EmbeddingConfig().options),
+            index=index,
+            recall=recall,
+            extra=data,
+        )
+
+    @classmethod
+    def load(cls, directory: Path) -> ProjectConfig:
+        path = directory / CONFIG_NAME
+        if not path.exists():
+            raise ConfigError(f"{directory} is not an llm4tag project (no {CONFIG_NAME}); run 'llm4tag init'")
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+        return cls.from_dict(data, source=str(path))

@@ -1,0 +1,56 @@
+"""Errors that users can act on.
+
+Every error a user can cause (bad file, bad field, bad config) is an
+``InputError`` that names the file, line and field, and says what was
+expected. The CLI prints these as one line and exits non-zero, never a
+traceback.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class Llm4tagError(Exception):
+    """Base class for every error llm4tag raises on purpose."""
+
+
+class InputError(Llm4tagError):
+    """Something in a user's input is wrong; the message says where and why."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | Path | None = None,
+        line: int | None = None,
+        field: str | None = None,
+    ) -> None:
+        self.path = str(path) if path is not None else None
+        self.line = line
+        self.field = field
+        self.reason = message
+        super().__init__(self._format())
+
+    def _format(self) -> str:
+        where = []
+        if self.path:
+            where.append(self.path)
+        if self.line is not None:
+            where.append(f"line {self.line}")
+        if self.field:
+            where.append(f"field '{self.field}'")
+        prefix = ":".join(where[:1]) + (", " + ", ".join(where[1:]) if len(where) > 1 else "")
+        return f"{prefix}: {self.reason}" if prefix else self.reason
+
+
+class ConfigError(Llm4tagError):
+    """The project configuration is missing or invalid."""
+
+
+class ProjectError(Llm4tagError):
+    """The project directory is missing, incomplete or in an unexpected state."""
+
+
+class BackendError(Llm4tagError):
+    """A model backend (embedding or LLM) failed after its retries."""

@@ -1,0 +1,128 @@
+"""Reading user files with errors that point at the file, line and field.
+
+Shared by the tag-library and corpus loaders so that every format reports
+problems the same way, and by writers that must never leave half a file.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any
+
+from llm4tag.errors import InputError
+
+
+def read_text_lines(path: str | Path) -> Iterator[tuple[int, str]]:
+    """Yield ``(line_number, line)`` of a UTF-8 text file, without line endings."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError("file not found", path=path)
+    if path.is_dir():
+        raise InputError("expected a file, found a directory", path=path)
+    with path.open("rb") as handle:
+        seen_any = False
+        for number, raw in enumerate(handle, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise InputError(
+                    f"not valid UTF-8 (byte {exc.start}); convert the file to UTF-8",
+                    path=path,
+                    line=number,
+                ) from None
+            if number == 1 and line.startswith("\ufeff"):
+                line = line[1:]
+            seen_any = seen_any or bool(line.strip())
+            yield number, line.rstrip("\r\n")
+    if not seen_any:
+        raise InputError("file is empty", path=path)
+
+
+def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield ``(line_number, object)`` for each non-blank line of a JSONL file."""
+    for number, line in read_text_lines(path):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"malformed JSON ({exc.msg} at column {exc.colno})", path=path, line=number) from None
+        if not isinstance(obj, dict):
+            raise InputError(f"expected a JSON object, got {type(obj).__name__}", path=path, line=number)
+        yield number, obj
+
+
+def iter_delimited(path: str | Path, delimiter: str) -> Iterator[tuple[int, dict[str, str]]]:
+    """Yield ``(line_number, row)`` for a CSV/TSV file with a header row."""
+    lines = read_text_lines(path)
+    rows = csv.reader((line for _, line in lines), delimiter=delimiter)
+    try:
+        header = [name.strip() for name in next(rows)]
+    except StopIteration:
+        raise InputError("file is empty", path=path) from None
+    line_number = 1
+    for row in rows:
+        line_number = rows.line_num
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) != len(header):
+            raise InputError(
+                f"expected {len(header)} columns ({', '.join(header)}), found {len(row)}",
+                path=path,
+                line=line_number,
+            )
+        yield line_number, dict(zip(header, row))
+
+
+def require_str(obj: dict[str, Any], field: str, *, path: str | Path, line: int, allow_empty: bool = False) -> str:
+    """Return ``obj[field]`` as a stripped string, or raise a pointed error."""
+    if field not in obj or obj[field] is None:
+        raise InputError("missing required field", path=path, line=line, field=field)
+    value = obj[field]
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str):
+        raise InputError(f"expected a string, got {type(value).__name__}", path=path, line=line, field=field)
+    value = value.strip()
+    if not value and not allow_empty:
+        raise InputError("must not be empty", path=path, line=line, field=field)
+    return value
+
+
+def optional_str_list(obj: dict[str, Any], field: str, *, path: str | Path, line: int) -> list[str]:
+    """Return a list of strings from a JSON list or a ``|``/``;``-separated string."""
+    value = obj.get(field)
+    if value is None or value == "":
+        return []
+    if isinstance(value, str):
+        sep = "|" if "|" in value else ";"
+        return [part.strip() for part in value.split(sep) if part.strip()]
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return [item.strip() for item in value if item.strip()]
+    raise InputError("expected a list of strings", path=path, line=line, field=field)
+
+
+@contextmanager
+def atomic_write(path: str | Path, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO[Any]]:
+    """Write to a temporary file and move it over ``path`` only when complete.
+
+    A crash or an exception midway leaves the old file untouched.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, mode, encoding=encoding if "b" not in mode else None) as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp_name, path)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,102 @@
+"""Dense nearest-neighbour search over unit vectors (faiss, inner product = cosine).
+
+Small collections use an exact flat index. Past ``exact_limit`` vectors an
+IVF index trades a little recall for speed; ``bench/bench_recall_scale.py``
+measures that loss. Positions are insertion order, so appending keeps every
+existing position valid (incremental updates).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from llm4tag.fileio import atomic_write
+
+
+def _faiss():
+    import faiss
+
+    return faiss
+
+
+class DenseIndex:
+    def __init__(self, dim: int, *, exact_limit: int = 200_000, nprobe: int = 32) -> None:
+        self.dim = dim
+        self.exact_limit = exact_limit
+        self.nprobe = nprobe
+        self._index = _faiss().IndexFlatIP(dim)
+        self._vectors: np.ndarray = np.zeros((0, dim), dtype=np.float32)
+
+    @property
+    def size(self) -> int:
+        return int(self._index.ntotal)
+
+    @property
+    def vectors(self) -> np.ndarray:
+        """All indexed vectors in position order (kept for exact re-scoring and tag-tag paths)."""
+        return self._vectors
+
+    @property
+    def is_exact(self) -> bool:
+        return isinstance(self._index, _faiss().IndexFlat)
+
+    def add(self, vectors: np.ndarray) -> None:
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        if vectors.size == 0:
+            return
+        self._vectors = np.vstack([self._vectors, vectors]) if self._vectors.size else vectors.copy()
+        if self.is_exact and self.size + len(vectors) > self.exact_limit:
+            self._index = self._build_ivf(self._vectors)
+        else:
+            self._index.add(vectors)
+
+    def _build_ivf(self, vectors: np.ndarray):
+        faiss = _faiss()
+        nlist = int(4 * math.sqrt(len(vectors)))
+        quantizer = faiss.IndexFlatIP(self.dim)
+        index = faiss.IndexIVFFlat(quantizer, self.dim, nlist, faiss.METRIC_INNER_PRODUCT)
+        rng = np.random.default_rng(0)
+        sample = vectors[rng.choice(len(vectors), size=min(len(vectors), nlist * 64), replace=False)]
+        index.train(sample)
+        index.add(vectors)
+        index.nprobe = self.nprobe
+        return index
+
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Return (similarities, positions), each ``(len(queries), k)``; missing hits have position -1."""
+        queries = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
+        k = max(1, min(k, self.size))
+        if self.size == 0:
+            return np.zeros((len(queries), 0), np.float32), np.zeros((len(queries), 0), np.int64)
+        return self._index.search(queries, k)
+
+    def save(self, path: Path) -> None:
+        """Write the vectors (``.npy``) and, for an approximate index, the trained faiss index beside them."""
+        with atomic_write(path, "wb") as handle:
+            np.save(handle, self._vectors)
+        ivf_path = path.with_suffix(".faiss")
+        if self.is_exact:
+            ivf_path.unlink(missing_ok=True)
+        else:
+            faiss = _faiss()
+            with atomic_write(ivf_path, "wb") as handle:
+                handle.write(faiss.serialize_index(self._index).tobytes())
+
+    @classmethod
+    def load(cls, path: Path, *, exact_limit: int = 200_000, nprobe: int = 32) -> DenseIndex:
+        vectors = np.load(path)
+        index = cls(vectors.shape[1], exact_limit=exact_limit, nprobe=nprobe)
+        ivf_path = path.with_suffix(".faiss")
+        if len(vectors) > exact_limit and ivf_path.exists():
+            faiss = _faiss()
+            stored = faiss.deserialize_index(np.fromfile(ivf_path, dtype=np.uint8))
+            if stored.ntotal == len(vectors):
+                stored.nprobe = nprobe
+                index._index = stored
+                index._vectors = vectors
+                return index
+        index.add(vectors)
+        return index

@@ -1,0 +1,265 @@
+"""A project on disk: configuration, store of record, and the derived recall graph.
+
+Layout of a project directory::
+
+    llm4tag.toml          configuration
+    store.sqlite          tags, contents, annotations, cached embeddings (WAL)
+    graph/state.json      what the files below were built from
+    graph/*.npy, *.npz    vectors and term counts of tags and annotated contents
+
+The store is the only source of truth. ``index()`` brings the graph up to date
+incrementally (only new rows are encoded and appended); if the graph files do
+not match the store (a crash between writes, a changed embedding model, an
+edited row), they are rebuilt from cached vectors without re-encoding.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+from llm4tag.config import CONFIG_NAME, ProjectConfig
+from llm4tag.corpus.documents import Document
+from llm4tag.corpus.loaders import LoadReport, iter_corpus
+from llm4tag.embedding import create_embedder
+from llm4tag.embedding.cache import CachedEmbedder
+from llm4tag.errors import ProjectError
+from llm4tag.fileio import atomic_write
+from llm4tag.library.loaders import load_tag_library
+from llm4tag.library.tags import Tag, TagLibrary
+from llm4tag.recall.graph import ContentTagGraph
+from llm4tag.recall.recaller import Candidate, Recaller
+from llm4tag.store.sqlite import Store
+
+log = logging.getLogger(__name__)
+
+GRAPH_DIR = "graph"
+GRAPH_FORMAT = 1
+_BATCH = 2048
+
+
+@dataclass
+class IndexReport:
+    tags_added: int
+    contents_added: int
+    rebuilt: bool
+
+    def __str__(self) -> str:
+        how = "rebuilt" if self.rebuilt else "updated"
+        return f"graph {how}: +{self.tags_added} tags, +{self.contents_added} annotated contents"
+
+
+class Project:
+    """Python API for one project directory; the CLI is a thin layer over this."""
+
+    def __init__(self, directory: str | Path, config: ProjectConfig) -> None:
+        self.directory = Path(directory)
+        self.config = config
+        self.store = Store(self.directory / "store.sqlite")
+        self._embedder: CachedEmbedder | None = None
+        self._graph: ContentTagGraph | None = None
+        self._graph_stamp: tuple[str, int] | None = None
+        self._recaller: Recaller | None = None
+        self._stale = True
+
+    # -- lifecycle -----------------------------------------------------------
+    @classmethod
+    def init(cls, directory: str | Path, config: ProjectConfig | None = None, *, exist_ok: bool = False) -> Project:
+        directory = Path(directory)
+        if (directory / CONFIG_NAME).exists() and not exist_ok:
+            raise ProjectError(f"{directory} is already an llm4tag project")
+        directory.mkdir(parents=True, exist_ok=True)
+        config = config or ProjectConfig(name=directory.name)
+        config.save(directory)
+        return cls(directory, config)
+
+    @classmethod
+    def open(cls, directory: str | Path) -> Project:
+        directory = Path(directory)
+        return cls(directory, ProjectConfig.load(directory))
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Project:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- data ------------------------------------------------------------------
+    @property
+    def library(self) -> TagLibrary:
+        return self.store.tag_library()
+
+    def add_tags(self, tags: str | Path | Iterable[Tag], fmt: str | None = None) -> tuple[int, int]:
+        """Add or update tags from a file or objects; the graph follows on the next ``index()``."""
+        if isinstance(tags, (str, Path)):
+            tags = load_tag_library(tags, fmt)
+        result = self.store.upsert_tags(tags)
+        self._stale = True
+        return result
+
+    def add_contents(self, contents: str | Path | Iterable[Document], fmt: str | None = None, *,
+                     on_unknown: str = "error", source: str = "import") -> tuple[int, int, LoadReport]:
+        """Add annotated contents from a file or objects, validated against the tag library."""
+        report = LoadReport()
+        library = self.library
+        if isinstance(contents, (str, Path)):
+            docs = list(iter_corpus(contents, fmt, library=library, on_unknown=on_unknown, report=report))
+        else:
+            docs = []
+            for doc in contents:
+                unknown = [t for t in doc.tags if t not in library]
+                if unknown and on_unknown == "error":
+                    from llm4tag.errors import InputError
+
+                    raise InputError(f"content {doc.id!r}: unknown tag id(s) {unknown}", field="tags")
+                for tag_id in unknown:
+                    report.note_unknown(tag_id)
+                docs.append(Document(doc.id, doc.text, [t for t in doc.tags if t in library], doc.meta))
+                report.documents += 1
+        added, updated = self.store.upsert_contents(docs, source=source)
+        self._stale = True
+        return added, updated, report
+
+    # -- embedding -------------------------------------------------------------
+    @property
+    def embedder(self) -> CachedEmbedder:
+        if self._embedder is None:
+            cfg = self.config.embedding
+            self._embedder = CachedEmbedder(create_embedder(cfg.backend, **cfg.options), self.store)
+        return self._embedder
+
+    # -- graph -----------------------------------------------------------------
+    @property
+    def graph_dir(self) -> Path:
+        return self.directory / GRAPH_DIR
+
+    def _read_state(self) -> dict | None:
+        path = self.graph_dir / "state.json"
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            return None
+
+    def _load_graph_files(self, state: dict) -> ContentTagGraph | None:
+        """Load the saved graph if it matches ``state``; None if anything is off (then we rebuild)."""
+        try:
+            tag_vectors = np.load(self.graph_dir / "tag_vectors.npy")
+            content_vectors = np.load(self.graph_dir / "content_vectors.npy")
+            term_counts = sp.load_npz(self.graph_dir / "content_terms.npz").tocsr().astype(np.float32)
+        except (OSError, ValueError):
+            return None
+        if not (len(tag_vectors) == state["tags"] and len(content_vectors) == term_counts.shape[0] == state["contents"]):
+            return None
+        library = self.library
+        tags = list(library)[: state["tags"]]
+        rows = self.store.content_rows()
+        rows = [r for r in rows if r[0] <= state["content_max_seq"]]
+        if len(rows) != state["contents"] or len(tags) != state["tags"]:
+            return None
+        graph = self._empty_graph(tag_vectors.shape[1] if tag_vectors.size else self.embedder.dim)
+        graph.add_tags([t.id for t in tags], [t.text() for t in tags], tag_vectors, [not t.deprecated for t in tags])
+        tags_by_seq = self._annotations_by_seq()
+        graph.add_contents([r[1] for r in rows], content_vectors, [tags_by_seq.get(r[0], []) for r in rows],
+                           term_counts=term_counts)
+        graph.content_max_seq = state["content_max_seq"]
+        return graph
+
+    def _empty_graph(self, dim: int) -> ContentTagGraph:
+        return ContentTagGraph(dim=dim, exact_limit=self.config.index.exact_limit, nprobe=self.config.index.nprobe)
+
+    def _annotations_by_seq(self, after_seq: int = 0) -> dict[int, list[str]]:
+        out: dict[int, list[str]] = {}
+        for seq, tag_id in self.store.annotations(after_seq):
+            out.setdefault(seq, []).append(tag_id)
+        return out
+
+    def _save_graph(self, graph: ContentTagGraph) -> None:
+        self.graph_dir.mkdir(parents=True, exist_ok=True)
+        with atomic_write(self.graph_dir / "tag_vectors.npy", "wb") as handle:
+            np.save(handle, graph.tag_dense.vectors)
+        with atomic_write(self.graph_dir / "content_vectors.npy", "wb") as handle:
+            np.save(handle, graph.content_dense.vectors)
+        with atomic_write(self.graph_dir / "content_terms.npz", "wb") as handle:
+            sp.save_npz(handle, graph.content_lexical.counts)
+        state = {
+            "format": GRAPH_FORMAT,
+            "embedder": self.embedder.embedder.name,
+            "revision": self.store.revision,
+            "tags": graph.n_tags,
+            "contents": graph.n_contents,
+            "content_max_seq": graph.content_max_seq,
+        }
+        with atomic_write(self.graph_dir / "state.json") as handle:
+            json.dump(state, handle, indent=2)
+
+    def index(self, *, save: bool = True) -> IndexReport:
+        """Bring the graph up to date with the store, encoding only what was never encoded."""
+        embedder_name = self.embedder.embedder.name
+        stamp = (embedder_name, self.store.revision)
+        graph = self._graph if self._graph_stamp == stamp else None
+        if graph is None:
+            state = self._read_state()
+            if state and state.get("format") == GRAPH_FORMAT and state.get("embedder") == embedder_name \
+                    and state.get("revision") == self.store.revision:
+                graph = self._load_graph_files(state)
+        rebuilt = graph is None
+        if graph is None:
+            graph = self._empty_graph(self.embedder.dim)
+        library = self.library
+        new_tags = list(library)[graph.n_tags:]
+        if new_tags:
+            graph.add_tags([t.id for t in new_tags], [t.text() for t in new_tags],
+                           self.embedder.encode([t.text() for t in new_tags]),
+                           [not t.deprecated for t in new_tags])
+        rows = self.store.content_rows(graph.content_max_seq)
+        if rows:
+            tags_by_seq = self._annotations_by_seq(graph.content_max_seq)
+            for start in range(0, len(rows), _BATCH * 8):
+                chunk = rows[start:start + _BATCH * 8]
+                texts = [r[2] for r in chunk]
+                graph.add_contents([r[1] for r in chunk], self.embedder.encode(texts),
+                                   [tags_by_seq.get(r[0], []) for r in chunk], texts=texts)
+            graph.content_max_seq = rows[-1][0]
+        if save and (rebuilt or new_tags or rows):
+            self._save_graph(graph)
+        if rebuilt or new_tags or rows:
+            self._recaller = None
+        self._graph, self._graph_stamp, self._stale = graph, stamp, False
+        return IndexReport(tags_added=len(new_tags), contents_added=len(rows), rebuilt=rebuilt)
+
+    @property
+    def graph(self) -> ContentTagGraph:
+        if self._stale or self._graph is None:
+            self.index()
+        assert self._graph is not None
+        return self._graph
+
+    @property
+    def recaller(self) -> Recaller:
+        graph = self.graph
+        if self._recaller is None:
+            recaller = Recaller(graph, self.config.recall)
+            library = self.library
+            recaller.set_names([library[t].names() for t in graph.tag_ids])
+            self._recaller = recaller
+        return self._recaller
+
+    # -- recall ----------------------------------------------------------------
+    def recall(self, texts: list[str], *, top_n: int | None = None,
+               weights: dict[str, float] | None = None) -> list[list[Candidate]]:
+        """Candidate tags with provenance for each text."""
+        recaller = self.recaller
+        out: list[list[Candidate]] = []
+        for start in range(0, len(texts), _BATCH):
+            batch = texts[start:start + _BATCH]
+            out.extend(recaller.recall(batch, self.embedder.encode(batch), top_n=top_n, weights=weights))
+        return out

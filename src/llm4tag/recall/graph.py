@@ -1,0 +1,128 @@
+"""The content–tag graph.
+
+Nodes are annotated contents and tags. Edges:
+
+* deterministic content→tag edges from annotations (``annotations``, a sparse
+  contents × tags matrix);
+* similarity content–content edges (dense + lexical nearest neighbours,
+  found through the indexes, for stored contents and for new ones alike);
+* similarity content–tag edges (content text vs. tag text);
+* tag–tag edges from co-annotation (P(t2 | t1)) and tag-text embeddings.
+
+Everything here is derived from the store and can be appended to: adding
+contents or tags never requires a rebuild, and an appended graph equals a
+rebuilt one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+
+from llm4tag.index.dense import DenseIndex
+from llm4tag.index.lexical import LexicalIndex
+
+
+@dataclass
+class ContentTagGraph:
+    dim: int
+    tag_ids: list[str] = field(default_factory=list)
+    tag_texts: list[str] = field(default_factory=list)
+    content_ids: list[str] = field(default_factory=list)
+    exact_limit: int = 200_000
+    nprobe: int = 32
+    content_max_seq: int = 0  # the store's last content row already in the graph
+
+    def __post_init__(self) -> None:
+        self.tag_position: dict[str, int] = {t: i for i, t in enumerate(self.tag_ids)}
+        self.content_dense = DenseIndex(self.dim, exact_limit=self.exact_limit, nprobe=self.nprobe)
+        self.tag_dense = DenseIndex(self.dim, exact_limit=self.exact_limit, nprobe=self.nprobe)
+        self.content_lexical = LexicalIndex()
+        self._annotation_rows: list[np.ndarray] = []
+        self._annotations: sp.csr_matrix | None = None
+        self._cooccurrence: sp.csr_matrix | None = None
+        self._tag_lexical: sp.csr_matrix | None = None
+        self.active_tags = np.ones(0, dtype=bool)
+
+    # -- growth ------------------------------------------------------------
+    def add_tags(self, tag_ids: list[str], tag_texts: list[str], vectors: np.ndarray,
+                 active: list[bool] | None = None) -> None:
+        for tag_id in tag_ids:
+            if tag_id in self.tag_position:
+                raise ValueError(f"tag {tag_id!r} is already in the graph")
+            self.tag_position[tag_id] = len(self.tag_ids)
+            self.tag_ids.append(tag_id)
+        self.tag_texts.extend(tag_texts)
+        self.tag_dense.add(vectors)
+        flags = np.array(active if active is not None else [True] * len(tag_ids), dtype=bool)
+        self.active_tags = np.concatenate([self.active_tags, flags])
+        self._invalidate()
+
+    def add_contents(self, content_ids: list[str], vectors: np.ndarray, tags: list[list[str]], *,
+                     texts: list[str] | None = None, term_counts: sp.csr_matrix | None = None) -> None:
+        """Append annotated contents: their vectors, lexical terms (texts or stored counts) and annotations."""
+        if term_counts is None:
+            if texts is None:
+                raise ValueError("give the contents' texts or their term counts")
+            term_counts = self.content_lexical.count_terms(texts)
+        if not (len(content_ids) == term_counts.shape[0] == len(vectors) == len(tags)):
+            raise ValueError("content ids, texts, vectors and tags must have the same length")
+        self.content_ids.extend(content_ids)
+        self.content_dense.add(vectors)
+        self.content_lexical.add_counts(term_counts)
+        for doc_tags in tags:
+            self._annotation_rows.append(
+                np.array(sorted(self.tag_position[t] for t in doc_tags if t in self.tag_position), dtype=np.int64))
+        self._invalidate()
+
+    def _invalidate(self) -> None:
+        self._annotations = None
+        self._cooccurrence = None
+        self._tag_lexical = None
+
+    # -- derived matrices --------------------------------------------------
+    @property
+    def n_tags(self) -> int:
+        return len(self.tag_ids)
+
+    @property
+    def n_contents(self) -> int:
+        return len(self.content_ids)
+
+    @property
+    def annotations(self) -> sp.csr_matrix:
+        """Deterministic edges: contents × tags, 1 where a content is annotated with a tag."""
+        if self._annotations is None:
+            indptr = np.zeros(len(self._annotation_rows) + 1, dtype=np.int64)
+            indptr[1:] = np.cumsum([len(r) for r in self._annotation_rows])
+            indices = np.concatenate(self._annotation_rows) if self._annotation_rows else np.zeros(0, np.int64)
+            self._annotations = sp.csr_matrix(
+                (np.ones(len(indices), dtype=np.float32), indices, indptr), shape=(self.n_contents, self.n_tags))
+        return self._annotations
+
+    @property
+    def cooccurrence(self) -> sp.csr_matrix:
+        """Tag–tag edges from co-annotation: row t1 holds P(t2 | t1) for t2 != t1."""
+        if self._cooccurrence is None:
+            a = self.annotations
+            counts = (a.T @ a).tocsr().astype(np.float32)
+            frequency = np.asarray(counts.diagonal()).astype(np.float32)
+            counts.setdiag(0)
+            counts.eliminate_zeros()
+            inverse = np.divide(1.0, frequency, out=np.zeros_like(frequency), where=frequency > 0)
+            self._cooccurrence = sp.diags(inverse) @ counts
+            self._cooccurrence = self._cooccurrence.tocsr()
+        return self._cooccurrence
+
+    @property
+    def tag_frequency(self) -> np.ndarray:
+        return np.asarray(self.annotations.sum(axis=0)).ravel()
+
+    @property
+    def tag_lexical(self) -> sp.csr_matrix:
+        """Tag texts as TF-IDF rows, weighted with the contents' IDF (so rare words weigh more)."""
+        if self._tag_lexical is None:
+            self._tag_lexical = self.content_lexical.transform(self.tag_texts) if self.tag_texts else None
+        return self._tag_lexical

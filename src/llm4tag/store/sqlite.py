@@ -1,0 +1,244 @@
+"""The project's store of record: tags, contents, annotations and cached embeddings.
+
+SQLite in WAL mode: readers never block the writer, every change is one
+transaction, and a crash midway leaves the last committed state. Indexes and
+the graph are derived from this store and can always be rebuilt from it
+without re-encoding anything (embeddings are cached by text hash).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+from llm4tag.corpus.documents import Document, text_hash
+from llm4tag.library.tags import Tag, TagLibrary
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS tags (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    label TEXT NOT NULL,
+    aliases TEXT NOT NULL DEFAULT '[]',
+    description TEXT NOT NULL DEFAULT '',
+    parent TEXT,
+    deprecated INTEGER NOT NULL DEFAULT 0,
+    meta TEXT NOT NULL DEFAULT '{}',
+    updated_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS contents (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    text TEXT NOT NULL,
+    text_hash TEXT NOT NULL,
+    meta TEXT NOT NULL DEFAULT '{}',
+    added_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS annotations (
+    content_seq INTEGER NOT NULL REFERENCES contents(seq) ON DELETE CASCADE,
+    tag_id TEXT NOT NULL REFERENCES tags(id),
+    source TEXT NOT NULL DEFAULT 'import',
+    added_at REAL NOT NULL,
+    PRIMARY KEY (content_seq, tag_id)
+);
+CREATE INDEX IF NOT EXISTS annotations_by_tag ON annotations(tag_id);
+CREATE TABLE IF NOT EXISTS embeddings (
+    model TEXT NOT NULL,
+    text_hash TEXT NOT NULL,
+    dim INTEGER NOT NULL,
+    vector BLOB NOT NULL,
+    PRIMARY KEY (model, text_hash)
+);
+"""
+
+
+class Store:
+    """Thread-safe access to the project database (one connection, serialized writes)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn.execute("PRAGMA foreign_keys=ON")
+        self._conn.executescript(_SCHEMA)
+        with self.transaction():
+            self._conn.execute(
+                "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+            )
+            self._conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('revision', '0')")
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One atomic unit of work: all of it is committed, or none of it."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def _query(self, sql: str, params: Iterable = ()) -> list[tuple]:
+        with self._lock:
+            return self._conn.execute(sql, tuple(params)).fetchall()
+
+    # -- meta --------------------------------------------------------------
+    def get_meta(self, key: str, default: str | None = None) -> str | None:
+        rows = self._query("SELECT value FROM meta WHERE key = ?", (key,))
+        return rows[0][0] if rows else default
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.transaction() as conn:
+            conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
+
+    @property
+    def revision(self) -> int:
+        """Bumped whenever existing rows change (not on appends), so derived indexes know to rebuild."""
+        return int(self.get_meta("revision", "0") or 0)
+
+    def _bump_revision(self, conn: sqlite3.Connection) -> None:
+        conn.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'revision'")
+
+    # -- tags --------------------------------------------------------------
+    def upsert_tags(self, tags: Iterable[Tag]) -> tuple[int, int]:
+        """Add new tags and update changed ones; returns (added, updated)."""
+        added = updated = 0
+        now = time.time()
+        with self.transaction() as conn:
+            existing = {row[0]: row[1:] for row in conn.execute(
+                "SELECT id, label, aliases, description, parent, deprecated FROM tags")}
+            for tag in tags:
+                values = (tag.label, json.dumps(list(tag.aliases)), tag.description, tag.parent, int(tag.deprecated))
+                if tag.id not in existing:
+                    conn.execute(
+                        "INSERT INTO tags(id, label, aliases, description, parent, deprecated, meta, updated_at)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        (tag.id, *values, json.dumps(tag.meta), now),
+                    )
+                    added += 1
+                elif tuple(existing[tag.id]) != values:
+                    conn.execute(
+                        "UPDATE tags SET label=?, aliases=?, description=?, parent=?, deprecated=?, meta=?,"
+                        " updated_at=? WHERE id=?",
+                        (*values, json.dumps(tag.meta), now, tag.id),
+                    )
+                    updated += 1
+            if updated:
+                self._bump_revision(conn)
+        return added, updated
+
+    def tag_library(self) -> TagLibrary:
+        rows = self._query(
+            "SELECT id, label, aliases, description, parent, deprecated, meta FROM tags ORDER BY seq")
+        return TagLibrary(
+            Tag(id=r[0], label=r[1], aliases=tuple(json.loads(r[2])), description=r[3], parent=r[4],
+                deprecated=bool(r[5]), meta=json.loads(r[6]))
+            for r in rows
+        )
+
+    def count_tags(self) -> int:
+        return self._query("SELECT COUNT(*) FROM tags")[0][0]
+
+    # -- contents and annotations -----------------------------------------
+    def upsert_contents(self, docs: Iterable[Document], *, source: str = "import") -> tuple[int, int]:
+        """Add contents with their annotations; a known id gets its text and tags replaced.
+
+        Returns (added, updated). Appends keep derived indexes incremental;
+        updates bump the revision so they are rebuilt (from cached vectors).
+        """
+        added = updated = 0
+        now = time.time()
+        with self.transaction() as conn:
+            for doc in docs:
+                row = conn.execute("SELECT seq, text_hash FROM contents WHERE id = ?", (doc.id,)).fetchone()
+                digest = text_hash(doc.text)
+                if row is None:
+                    cur = conn.execute(
+                        "INSERT INTO contents(id, text, text_hash, meta, added_at) VALUES (?, ?, ?, ?, ?)",
+                        (doc.id, doc.text, digest, json.dumps(doc.meta), now),
+                    )
+                    seq = cur.lastrowid
+                    added += 1
+                else:
+                    seq = row[0]
+                    old_tags = {r[0] for r in conn.execute(
+                        "SELECT tag_id FROM annotations WHERE content_seq = ?", (seq,))}
+                    if row[1] == digest and old_tags == set(doc.tags):
+                        continue
+                    conn.execute("UPDATE contents SET text=?, text_hash=?, meta=? WHERE seq=?",
+                                 (doc.text, digest, json.dumps(doc.meta), seq))
+                    conn.execute("DELETE FROM annotations WHERE content_seq = ?", (seq,))
+                    updated += 1
+                conn.executemany(
+                    "INSERT OR IGNORE INTO annotations(content_seq, tag_id, source, added_at) VALUES (?, ?, ?, ?)",
+                    [(seq, tag_id, source, now) for tag_id in doc.tags],
+                )
+            if updated:
+                self._bump_revision(conn)
+        return added, updated
+
+    def count_contents(self) -> int:
+        return self._query("SELECT COUNT(*) FROM contents")[0][0]
+
+    def content_rows(self, after_seq: int = 0) -> list[tuple[int, str, str, str]]:
+        """(seq, id, text, text_hash) of contents with seq > after_seq, in seq order."""
+        return self._query(
+            "SELECT seq, id, text, text_hash FROM contents WHERE seq > ? ORDER BY seq", (after_seq,))
+
+    def max_content_seq(self) -> int:
+        return self._query("SELECT COALESCE(MAX(seq), 0) FROM contents")[0][0]
+
+    def annotations(self, after_seq: int = 0) -> list[tuple[int, str]]:
+        """(content_seq, tag_id) pairs for contents with seq > after_seq."""
+        return self._query(
+            "SELECT content_seq, tag_id FROM annotations WHERE content_seq > ? ORDER BY content_seq, tag_id",
+            (after_seq,))
+
+    def get_contents(self, ids: Iterable[str]) -> list[Document]:
+        out = []
+        for doc_id in ids:
+            rows = self._query("SELECT seq, text, meta FROM contents WHERE id = ?", (doc_id,))
+            if rows:
+                seq, text, meta = rows[0]
+                tags = [r[0] for r in self._query(
+                    "SELECT tag_id FROM annotations WHERE content_seq = ? ORDER BY tag_id", (seq,))]
+                out.append(Document(id=doc_id, text=text, tags=tags, meta=json.loads(meta)))
+        return out
+
+    # -- embedding cache ---------------------------------------------------
+    def cached_vectors(self, model: str, hashes: list[str]) -> dict[str, np.ndarray]:
+        found: dict[str, np.ndarray] = {}
+        for start in range(0, len(hashes), 500):
+            chunk = hashes[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            for digest, dim, blob in self._query(
+                f"SELECT text_hash, dim, vector FROM embeddings WHERE model = ? AND text_hash IN ({marks})",
+                [model, *chunk],
+            ):
+                found[digest] = np.frombuffer(blob, dtype=np.float32, count=dim)
+        return found
+
+    def cache_vectors(self, model: str, items: dict[str, np.ndarray]) -> None:
+        with self.transaction() as conn:
+            conn.executemany(
+                "INSERT OR REPLACE INTO embeddings(model, text_hash, dim, vector) VALUES (?, ?, ?, ?)",
+                [(model, h, int(v.shape[0]), np.asarray(v, dtype=np.float32).tobytes()) for h, v in items.items()],
+            )
