@@ -26,7 +26,7 @@ def test_jsonl_library_with_all_fields(tmp_path):
     assert python.aliases == ("py", "python3")
     assert python.parent == "lang"
     assert python.meta == {"facet": "devel"}
-    assert "Python (py, python3): The Python language" == python.text()
+    assert python.text() == "Python (py, python3): The Python language"
     assert library.by_name()["python3"] == "lang:py"
 
 

@@ -27,7 +27,7 @@ import scipy.sparse as sp
 from llm4tag.config import CONFIG_NAME, ProjectConfig
 from llm4tag.corpus.documents import Document
 from llm4tag.corpus.loaders import LoadReport, iter_corpus
-from llm4tag.embedding import create_embedder
+from llm4tag.embedding import Embedder, create_embedder
 from llm4tag.embedding.cache import CachedEmbedder
 from llm4tag.errors import ProjectError
 from llm4tag.fileio import atomic_write
@@ -58,11 +58,11 @@ class IndexReport:
 class Project:
     """Python API for one project directory; the CLI is a thin layer over this."""
 
-    def __init__(self, directory: str | Path, config: ProjectConfig) -> None:
+    def __init__(self, directory: str | Path, config: ProjectConfig, *, embedder: Embedder | None = None) -> None:
         self.directory = Path(directory)
         self.config = config
         self.store = Store(self.directory / "store.sqlite")
-        self._embedder: CachedEmbedder | None = None
+        self._embedder: CachedEmbedder | None = CachedEmbedder(embedder, self.store) if embedder else None
         self._graph: ContentTagGraph | None = None
         self._graph_stamp: tuple[str, int] | None = None
         self._recaller: Recaller | None = None
@@ -70,19 +70,21 @@ class Project:
 
     # -- lifecycle -----------------------------------------------------------
     @classmethod
-    def init(cls, directory: str | Path, config: ProjectConfig | None = None, *, exist_ok: bool = False) -> Project:
+    def init(cls, directory: str | Path, config: ProjectConfig | None = None, *, exist_ok: bool = False,
+             embedder: Embedder | None = None) -> Project:
         directory = Path(directory)
         if (directory / CONFIG_NAME).exists() and not exist_ok:
             raise ProjectError(f"{directory} is already an llm4tag project")
         directory.mkdir(parents=True, exist_ok=True)
         config = config or ProjectConfig(name=directory.name)
         config.save(directory)
-        return cls(directory, config)
+        return cls(directory, config, embedder=embedder)
 
     @classmethod
-    def open(cls, directory: str | Path) -> Project:
+    def open(cls, directory: str | Path, *, embedder: Embedder | None = None) -> Project:
+        """Open an existing project; ``embedder`` overrides the configured one (e.g. a shared instance)."""
         directory = Path(directory)
-        return cls(directory, ProjectConfig.load(directory))
+        return cls(directory, ProjectConfig.load(directory), embedder=embedder)
 
     def close(self) -> None:
         self.store.close()
@@ -157,7 +159,8 @@ class Project:
             term_counts = sp.load_npz(self.graph_dir / "content_terms.npz").tocsr().astype(np.float32)
         except (OSError, ValueError):
             return None
-        if not (len(tag_vectors) == state["tags"] and len(content_vectors) == term_counts.shape[0] == state["contents"]):
+        n_contents = state["contents"]
+        if not (len(tag_vectors) == state["tags"] and len(content_vectors) == term_counts.shape[0] == n_contents):
             return None
         library = self.library
         tags = list(library)[: state["tags"]]

@@ -76,7 +76,8 @@ def _check_tags(
                 report.note_unknown(tag_id)
                 continue
             raise InputError(
-                f"unknown tag id {tag_id!r} (not in the tag library; pass on_unknown='skip' / --skip-unknown to drop it)",
+                f"unknown tag id {tag_id!r} (not in the tag library; "
+                "pass on_unknown='skip' / --skip-unknown to drop it)",
                 path=path,
                 line=line,
                 field="tags",

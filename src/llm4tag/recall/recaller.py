@@ -38,16 +38,16 @@ class RecallConfig:
     """Knobs of the recall stage; defaults were tuned on debtags dev and checked to hold elsewhere."""
 
     top_n: int = 30
-    neighbours: int = 30
-    neighbour_pool: int = 100
-    dense_weight: float = 0.5
-    vote_power: float = 4.0
+    neighbours: int = 150
+    neighbour_pool: int = 200
+    dense_weight: float = 0.4
+    vote_power: float = 3.0
     min_similarity: float = 0.05
     c2t_pool: int = 50
     seeds: int = 5
     tag_neighbours: int = 5
     weights: dict[str, float] = field(
-        default_factory=lambda: {"c2c2t": 1.0, "c2t": 0.3, "c2t2t": 0.3, "lexical": 0.1})
+        default_factory=lambda: {"c2c2t": 1.0, "c2t": 0.1, "c2t2t": 0.05, "lexical": 0.03})
     max_name_words: int = 6
 
     def __post_init__(self) -> None:

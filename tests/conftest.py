@@ -1,0 +1,75 @@
+"""Shared fixtures. ``HashingEmbedder`` is a fake for tests about something other than embeddings."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from llm4tag.embedding.base import Embedder, normalize_rows
+
+DEBTAGS = Path(__file__).resolve().parents[2] / "shared" / "data" / "debtags"
+
+
+class HashingEmbedder(Embedder):
+    """Deterministic bag-of-words vectors: texts sharing words are similar. Counts its calls."""
+
+    name = "test:hashing"
+    dim = 64
+
+    def __init__(self) -> None:
+        self.encoded_texts = 0
+
+    def encode(self, texts, *, is_query=False, show_progress=False):
+        self.encoded_texts += len(texts)
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in re.findall(r"\w+", text.lower()):
+                out[row, int(hashlib.md5(word.encode()).hexdigest(), 16) % self.dim] += 1.0
+        return normalize_rows(out + 1e-6)
+
+
+@pytest.fixture
+def hashing_embedder() -> HashingEmbedder:
+    return HashingEmbedder()
+
+
+TINY_TAGS = [
+    {"id": "net", "label": "Networking", "description": "network tools, packets and protocols"},
+    {"id": "game", "label": "Games", "description": "games to play"},
+    {"id": "chess", "label": "Chess", "aliases": ["checkmate"], "description": "the board game of chess"},
+    {"id": "audio", "label": "Audio", "description": "sound and music"},
+    {"id": "daemon", "label": "Daemon", "description": "a background service"},
+]
+TINY_CONTENTS = [
+    {"id": "c1", "text": "packet sniffer that captures network traffic", "tags": ["net"]},
+    {"id": "c2", "text": "network monitoring daemon for servers", "tags": ["net", "daemon"]},
+    {"id": "c3", "text": "strategy board game against the computer with chess pieces", "tags": ["game", "chess"]},
+    {"id": "c4", "text": "arcade shooter game with sound effects", "tags": ["game", "audio"]},
+    {"id": "c5", "text": "music player for audio files", "tags": ["audio"]},
+    {"id": "c6", "text": "chess tournament manager", "tags": ["chess", "game"]},
+]
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def tiny_files(tmp_path):
+    return write_jsonl(tmp_path / "tags.jsonl", TINY_TAGS), write_jsonl(tmp_path / "contents.jsonl", TINY_CONTENTS)
+
+
+def debtags_slice(split: str, n: int) -> list[dict]:
+    rows = []
+    with (DEBTAGS / f"{split}.jsonl").open(encoding="utf-8") as handle:
+        for line in handle:
+            rows.append(json.loads(line))
+            if len(rows) >= n:
+                break
+    return rows

@@ -1,0 +1,116 @@
+"""Project on disk: incremental updates equal rebuilds; the cache avoids re-encoding; crashes are survivable."""
+
+import json
+
+import pytest
+from tests.conftest import TINY_CONTENTS, TINY_TAGS, HashingEmbedder, write_jsonl
+
+from llm4tag.errors import ConfigError, InputError
+from llm4tag.library import Tag
+from llm4tag.project import Project
+
+QUERIES = ["chess game with sound", "network packet daemon", "music files", "checkmate"]
+
+
+def recall_snapshot(project):
+    return [[(c.tag_id, round(c.score, 5)) for c in cands] for cands in project.recall(QUERIES)]
+
+
+def test_incremental_update_equals_rebuild(tmp_path, tiny_files, hashing_embedder):
+    tags, _ = tiny_files
+    first, rest = TINY_CONTENTS[:3], TINY_CONTENTS[3:]
+    inc = Project.init(tmp_path / "inc", embedder=hashing_embedder)
+    inc.add_tags(write_jsonl(tmp_path / "t1.jsonl", [t for t in TINY_TAGS if t["id"] != "audio"]))
+    inc.add_contents(write_jsonl(tmp_path / "a.jsonl", first))
+    inc.index()
+    inc.add_tags(tags)  # one new tag
+    inc.add_contents(write_jsonl(tmp_path / "b.jsonl", rest))
+    report = inc.index()
+    assert not report.rebuilt and report.contents_added == 3 and report.tags_added == 1
+
+    full = Project.init(tmp_path / "full", embedder=HashingEmbedder())
+    full.add_tags(tags)
+    full.add_contents(write_jsonl(tmp_path / "all.jsonl", TINY_CONTENTS))
+    assert full.index().rebuilt
+    assert recall_snapshot(inc) == recall_snapshot(full)
+
+
+def test_reopened_project_loads_graph_without_reencoding(tmp_path, tiny_files):
+    tags, contents = tiny_files
+    embedder = HashingEmbedder()
+    with Project.init(tmp_path / "p", embedder=embedder) as project:
+        project.add_tags(tags)
+        project.add_contents(contents)
+        project.index()
+        before = recall_snapshot(project)
+    encoded = embedder.encoded_texts
+    with Project.open(tmp_path / "p", embedder=embedder) as project:
+        report = project.index()
+        assert not report.rebuilt and report.contents_added == 0
+        assert recall_snapshot(project) == before
+    # only the (new) query texts were encoded again, never the corpus
+    assert embedder.encoded_texts == encoded
+
+
+def test_graph_files_out_of_step_with_store_are_rebuilt_from_cache(tmp_path, tiny_files):
+    tags, contents = tiny_files
+    embedder = HashingEmbedder()
+    with Project.init(tmp_path / "p", embedder=embedder) as project:
+        project.add_tags(tags)
+        project.add_contents(contents)
+        project.index()
+        before = recall_snapshot(project)
+    # simulate a crash midway through saving: one file truncated, state.json from before
+    (tmp_path / "p" / "graph" / "content_vectors.npy").write_bytes(b"\x93NUMPY garbage")
+    encoded = embedder.encoded_texts
+    with Project.open(tmp_path / "p", embedder=embedder) as project:
+        assert project.index().rebuilt
+        assert recall_snapshot(project) == before
+    assert embedder.encoded_texts == encoded  # rebuilt from cached vectors, nothing re-encoded
+
+
+def test_failed_import_writes_nothing(tmp_path, tiny_files, hashing_embedder):
+    tags, _ = tiny_files
+    bad = write_jsonl(tmp_path / "bad.jsonl", [TINY_CONTENTS[0], {"id": "x", "text": "t", "tags": ["nope"]}])
+    with Project.init(tmp_path / "p", embedder=hashing_embedder) as project:
+        project.add_tags(tags)
+        with pytest.raises(InputError, match="line 2"):
+            project.add_contents(bad)
+        assert project.store.count_contents() == 0
+        added, _, report = project.add_contents(bad, on_unknown="skip")
+        assert added == 2 and report.skipped_unknown_tags == 1
+
+
+def test_updating_a_tag_rebuilds_without_reencoding_unchanged_texts(tmp_path, tiny_files):
+    tags, contents = tiny_files
+    embedder = HashingEmbedder()
+    with Project.init(tmp_path / "p", embedder=embedder) as project:
+        project.add_tags(tags)
+        project.add_contents(contents)
+        project.index()
+        encoded = embedder.encoded_texts
+        project.add_tags([Tag("audio", "Audio", description="sound, music and podcasts")])
+        assert project.index().rebuilt
+        assert embedder.encoded_texts == encoded + 1
+
+
+def test_open_rejects_non_project_and_bad_config(tmp_path):
+    with pytest.raises(ConfigError, match="not an llm4tag project"):
+        Project.open(tmp_path)
+    (tmp_path / "llm4tag.toml").write_text("[recall]\nbogus = 1\n")
+    with pytest.raises(ConfigError, match="bogus"):
+        Project.open(tmp_path)
+    (tmp_path / "llm4tag.toml").write_text("[recall\n")
+    with pytest.raises(ConfigError, match="invalid TOML"):
+        Project.open(tmp_path)
+
+
+def test_store_is_wal_and_config_round_trips(tmp_path, hashing_embedder):
+    with Project.init(tmp_path / "p", embedder=hashing_embedder) as project:
+        mode = project.store._conn.execute("PRAGMA journal_mode").fetchone()[0]
+        assert mode == "wal"
+        project.config.recall.top_n = 12
+        project.config.save(project.directory)
+    with Project.open(tmp_path / "p", embedder=hashing_embedder) as project:
+        assert project.config.recall.top_n == 12
+        assert json.loads(json.dumps(project.config.to_dict()))["recall"]["top_n"] == 12

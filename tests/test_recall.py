@@ -1,0 +1,88 @@
+"""Meta-paths on a tiny hand-made corpus where the right answer is known."""
+
+import numpy as np
+import pytest
+
+from llm4tag.project import Project
+from llm4tag.recall import RecallConfig
+
+
+@pytest.fixture
+def project(tmp_path, tiny_files, hashing_embedder):
+    tags, contents = tiny_files
+    p = Project.init(tmp_path / "proj", embedder=hashing_embedder)
+    p.add_tags(tags)
+    p.add_contents(contents)
+    yield p
+    p.close()
+
+
+def ranked_ids(candidates):
+    return [c.tag_id for c in candidates]
+
+
+def test_c2c2t_neighbours_vote_their_tags(project):
+    [candidates] = project.recall(["network daemon that monitors servers"], weights={"c2c2t": 1.0})
+    ids = ranked_ids(candidates)
+    assert ids[:2] == ["net", "daemon"] or ids[:2] == ["daemon", "net"]
+    net = next(c for c in candidates if c.tag_id == "net")
+    assert "c2" in [content_id for content_id, _ in net.neighbours]
+    assert 0 < net.paths["c2c2t"] <= 1
+
+
+def test_c2t_matches_tag_text_without_any_annotation(project):
+    project.add_tags([__import__("llm4tag").library.Tag("editor", "Text editor", description="edit text files")])
+    [candidates] = project.recall(["a small text editor for files"], weights={"c2t": 1.0})
+    assert ranked_ids(candidates)[0] == "editor"
+
+
+def test_c2t2t_reaches_tags_related_to_strong_matches(project):
+    # "checkmate" only names the chess tag; "game" is reachable only through chess (co-annotation).
+    [candidates] = project.recall(["checkmate"], weights={"c2t2t": 1.0})
+    by_id = {c.tag_id: c for c in candidates}
+    assert "game" in by_id
+    assert any(seed == "chess" for seed, _ in by_id["game"].via)
+
+
+def test_lexical_baseline_finds_labels_and_aliases_only(project):
+    [candidates] = project.recall(["Instant checkmate trainer, with audio hints"], weights={"lexical": 1.0})
+    assert set(ranked_ids(candidates)) == {"chess", "audio"}
+
+
+def test_fused_ranking_combines_paths_and_keeps_provenance(project):
+    [candidates] = project.recall(["chess game with sound"])
+    ids = ranked_ids(candidates)
+    assert {"chess", "game", "audio"} <= set(ids[:4])
+    assert all(c.paths for c in candidates)
+    scores = [c.score for c in candidates]
+    assert scores == sorted(scores, reverse=True)
+    record = candidates[0].to_dict()
+    assert set(record) == {"tag_id", "score", "paths", "neighbours", "via"}
+
+
+def test_top_n_limits_candidates(project):
+    [candidates] = project.recall(["chess game with sound"], top_n=2)
+    assert len(candidates) == 2
+
+
+def test_deprecated_tags_are_never_recalled(project):
+    from llm4tag.library import Tag
+
+    project.add_tags([Tag("chess", "Chess", aliases=("checkmate",), description="the board game of chess",
+                          deprecated=True)])
+    [candidates] = project.recall(["chess tournament, checkmate"])
+    assert "chess" not in ranked_ids(candidates)
+
+
+def test_recall_config_rejects_unknown_paths():
+    with pytest.raises(ValueError, match="unknown recall paths"):
+        RecallConfig(weights={"c2x": 1.0})
+
+
+def test_cooccurrence_edges_are_conditional_probabilities(project):
+    graph = project.graph
+    co = graph.cooccurrence.toarray()
+    chess, game = graph.tag_position["chess"], graph.tag_position["game"]
+    assert co[chess, game] == pytest.approx(1.0)  # every chess content is a game
+    assert co[game, chess] == pytest.approx(2 / 3)  # two of three games are chess
+    assert np.allclose(np.diag(co), 0)
