@@ -13,7 +13,7 @@ QUERIES = ["chess game with sound", "network packet daemon", "music files", "che
 
 
 def recall_snapshot(project):
-    return [[(c.tag_id, round(c.score, 5)) for c in cands] for cands in project.recall(QUERIES)]
+    return [[(c.tag_id, round(c.score, 5)) for c in r.candidates] for r in project.recall(QUERIES)]
 
 
 def test_incremental_update_equals_rebuild(tmp_path, tiny_files, hashing_embedder):

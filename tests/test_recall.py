@@ -17,12 +17,16 @@ def project(tmp_path, tiny_files, hashing_embedder):
     p.close()
 
 
+def recall(project, texts, **kwargs):
+    return [result.candidates for result in project.recall(texts, **kwargs)]
+
+
 def ranked_ids(candidates):
     return [c.tag_id for c in candidates]
 
 
 def test_c2c2t_neighbours_vote_their_tags(project):
-    [candidates] = project.recall(["network daemon that monitors servers"], weights={"c2c2t": 1.0})
+    [candidates] = recall(project, ["network daemon that monitors servers"], weights={"c2c2t": 1.0})
     ids = ranked_ids(candidates)
     assert ids[:2] == ["net", "daemon"] or ids[:2] == ["daemon", "net"]
     net = next(c for c in candidates if c.tag_id == "net")
@@ -32,25 +36,25 @@ def test_c2c2t_neighbours_vote_their_tags(project):
 
 def test_c2t_matches_tag_text_without_any_annotation(project):
     project.add_tags([__import__("llm4tag").library.Tag("editor", "Text editor", description="edit text files")])
-    [candidates] = project.recall(["a small text editor for files"], weights={"c2t": 1.0})
+    [candidates] = recall(project, ["a small text editor for files"], weights={"c2t": 1.0})
     assert ranked_ids(candidates)[0] == "editor"
 
 
 def test_c2t2t_reaches_tags_related_to_strong_matches(project):
     # "checkmate" only names the chess tag; "game" is reachable only through chess (co-annotation).
-    [candidates] = project.recall(["checkmate"], weights={"c2t2t": 1.0})
+    [candidates] = recall(project, ["checkmate"], weights={"c2t2t": 1.0})
     by_id = {c.tag_id: c for c in candidates}
     assert "game" in by_id
     assert any(seed == "chess" for seed, _ in by_id["game"].via)
 
 
 def test_lexical_baseline_finds_labels_and_aliases_only(project):
-    [candidates] = project.recall(["Instant checkmate trainer, with audio hints"], weights={"lexical": 1.0})
+    [candidates] = recall(project, ["Instant checkmate trainer, with audio hints"], weights={"lexical": 1.0})
     assert set(ranked_ids(candidates)) == {"chess", "audio"}
 
 
 def test_fused_ranking_combines_paths_and_keeps_provenance(project):
-    [candidates] = project.recall(["chess game with sound"])
+    [candidates] = recall(project, ["chess game with sound"])
     ids = ranked_ids(candidates)
     assert {"chess", "game", "audio"} <= set(ids[:4])
     assert all(c.paths for c in candidates)
@@ -61,7 +65,7 @@ def test_fused_ranking_combines_paths_and_keeps_provenance(project):
 
 
 def test_top_n_limits_candidates(project):
-    [candidates] = project.recall(["chess game with sound"], top_n=2)
+    [candidates] = recall(project, ["chess game with sound"], top_n=2)
     assert len(candidates) == 2
 
 
@@ -70,7 +74,7 @@ def test_deprecated_tags_are_never_recalled(project):
 
     project.add_tags([Tag("chess", "Chess", aliases=("checkmate",), description="the board game of chess",
                           deprecated=True)])
-    [candidates] = project.recall(["chess tournament, checkmate"])
+    [candidates] = recall(project, ["chess tournament, checkmate"])
     assert "chess" not in ranked_ids(candidates)
 
 

@@ -102,10 +102,11 @@ def cmd_recall(args: argparse.Namespace) -> None:
         library = project.library
         results = project.recall([d.text for d in docs], top_n=args.top_n)
         records = []
-        for doc, candidates in zip(docs, results):
+        for doc, result in zip(docs, results):
             records.append({
                 "id": doc.id,
-                "candidates": [{**c.to_dict(), "label": library[c.tag_id].label} for c in candidates],
+                "candidates": [{**c.to_dict(), "label": library[c.tag_id].label} for c in result.candidates],
+                "neighbours": [[c, round(s, 4)] for c, s in result.neighbours],
             })
         _write_jsonl(records, args.output)
 
@@ -130,6 +131,12 @@ def cmd_eval(args: argparse.Namespace) -> None:
         else:
             print(f"candidate recall@N on {result.documents} documents ({args.corpus})\n")
             print(result.to_markdown())
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    from llm4tag.demo import run_demo
+
+    run_demo(Path(args.data), Path(args.project), train_limit=args.train_limit, documents=args.documents)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -183,6 +190,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ns", default="10,20,30,50", help="comma-separated N for candidate recall@N")
     p.add_argument("--limit", type=int)
     p.add_argument("--json", action="store_true", help="JSON instead of a Markdown table")
+    p = add("demo", cmd_demo, "build a sample project from debtags and tag a few test documents", project=False)
+    p.add_argument("--data", default="../shared/data/debtags", help="debtags directory")
+    p.add_argument("--project", default="sample-project", help="where to build the sample project")
+    p.add_argument("--train-limit", type=int, default=5000, help="annotated documents to index (0 = all)")
+    p.add_argument("--documents", type=int, default=5, help="test documents to tag")
     return parser
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from llm4tag.errors import ConfigError
 from llm4tag.fileio import atomic_write
+from llm4tag.generation.generator import GenerationConfig
 from llm4tag.recall.recaller import RecallConfig
 
 if sys.version_info >= (3, 11):
@@ -32,11 +33,27 @@ class IndexConfig:
 
 
 @dataclass
+class LLMConfig:
+    backend: str = "llamacpp"
+    options: dict[str, Any] = field(default_factory=lambda: {"model": "qwen2.5-coder-1.5b", "threads": 1})
+
+
+def _section(cls, data: dict[str, Any], name: str, source: str):
+    known = {f.name for f in fields(cls)}
+    unknown = set(data) - known
+    if unknown:
+        raise ConfigError(f"{source}: unknown key(s) in [{name}]: {', '.join(sorted(unknown))}")
+    return cls(**data)
+
+
+@dataclass
 class ProjectConfig:
     name: str = "llm4tag"
     embedding: EmbeddingConfig = field(default_factory=EmbeddingConfig)
     index: IndexConfig = field(default_factory=IndexConfig)
     recall: RecallConfig = field(default_factory=RecallConfig)
+    llm: LLMConfig = field(default_factory=LLMConfig)
+    generation: GenerationConfig = field(default_factory=GenerationConfig)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -44,6 +61,8 @@ class ProjectConfig:
         out["embedding"] = {"backend": self.embedding.backend, **self.embedding.options}
         out["index"] = asdict(self.index)
         out["recall"] = asdict(self.recall)
+        out["llm"] = {"backend": self.llm.backend, **self.llm.options}
+        out["generation"] = asdict(self.generation)
         out.update(self.extra)
         return out
 
@@ -60,13 +79,11 @@ class ProjectConfig:
             project = data.pop("project", {})
             embedding = dict(data.pop("embedding", {}))
             backend = embedding.pop("backend", "sentence-transformers")
-            index = IndexConfig(**data.pop("index", {}))
-            recall_fields = {f.name for f in fields(RecallConfig)}
-            recall_data = data.pop("recall", {})
-            unknown = set(recall_data) - recall_fields
-            if unknown:
-                raise ConfigError(f"{source}: unknown key(s) in [recall]: {', '.join(sorted(unknown))}")
-            recall = RecallConfig(**recall_data)
+            index = _section(IndexConfig, data.pop("index", {}), "index", source)
+            recall = _section(RecallConfig, data.pop("recall", {}), "recall", source)
+            generation = _section(GenerationConfig, data.pop("generation", {}), "generation", source)
+            llm = dict(data.pop("llm", {}))
+            llm_backend = llm.pop("backend", "llamacpp")
         except TypeError as exc:
             raise ConfigError(f"{source}: {exc}") from None
         except ValueError as exc:
@@ -76,6 +93,8 @@ class ProjectConfig:
             embedding=EmbeddingConfig(backend=backend, options=embedding or EmbeddingConfig().options),
             index=index,
             recall=recall,
+            llm=LLMConfig(backend=llm_backend, options=llm or LLMConfig().options),
+            generation=generation,
             extra=data,
         )
 

@@ -31,10 +31,15 @@ from llm4tag.embedding import Embedder, create_embedder
 from llm4tag.embedding.cache import CachedEmbedder
 from llm4tag.errors import ProjectError
 from llm4tag.fileio import atomic_write
+from llm4tag.generation.generator import TagGenerator
+from llm4tag.generation.knowledge import read_learn_file
+from llm4tag.generation.pipeline import Tagger, TaggingResult
+from llm4tag.generation.prompts import load_prompt
 from llm4tag.library.loaders import load_tag_library
 from llm4tag.library.tags import Tag, TagLibrary
+from llm4tag.llm import LLMBackend, create_llm
 from llm4tag.recall.graph import ContentTagGraph
-from llm4tag.recall.recaller import Candidate, Recaller
+from llm4tag.recall.recaller import Recaller, RecallResult
 from llm4tag.store.sqlite import Store
 
 log = logging.getLogger(__name__)
@@ -58,7 +63,8 @@ class IndexReport:
 class Project:
     """Python API for one project directory; the CLI is a thin layer over this."""
 
-    def __init__(self, directory: str | Path, config: ProjectConfig, *, embedder: Embedder | None = None) -> None:
+    def __init__(self, directory: str | Path, config: ProjectConfig, *, embedder: Embedder | None = None,
+                 llm: LLMBackend | None = None) -> None:
         self.directory = Path(directory)
         self.config = config
         self.store = Store(self.directory / "store.sqlite")
@@ -66,27 +72,32 @@ class Project:
         self._graph: ContentTagGraph | None = None
         self._graph_stamp: tuple[str, int] | None = None
         self._recaller: Recaller | None = None
+        self._llm: LLMBackend | None = llm
+        self._owns_llm = llm is None
         self._stale = True
 
     # -- lifecycle -----------------------------------------------------------
     @classmethod
     def init(cls, directory: str | Path, config: ProjectConfig | None = None, *, exist_ok: bool = False,
-             embedder: Embedder | None = None) -> Project:
+             embedder: Embedder | None = None, llm: LLMBackend | None = None) -> Project:
         directory = Path(directory)
         if (directory / CONFIG_NAME).exists() and not exist_ok:
             raise ProjectError(f"{directory} is already an llm4tag project")
         directory.mkdir(parents=True, exist_ok=True)
         config = config or ProjectConfig(name=directory.name)
         config.save(directory)
-        return cls(directory, config, embedder=embedder)
+        return cls(directory, config, embedder=embedder, llm=llm)
 
     @classmethod
-    def open(cls, directory: str | Path, *, embedder: Embedder | None = None) -> Project:
-        """Open an existing project; ``embedder`` overrides the configured one (e.g. a shared instance)."""
+    def open(cls, directory: str | Path, *, embedder: Embedder | None = None,
+             llm: LLMBackend | None = None) -> Project:
+        """Open an existing project; ``embedder``/``llm`` override the configured ones (e.g. shared instances)."""
         directory = Path(directory)
-        return cls(directory, ProjectConfig.load(directory), embedder=embedder)
+        return cls(directory, ProjectConfig.load(directory), embedder=embedder, llm=llm)
 
     def close(self) -> None:
+        if self._llm is not None and self._owns_llm:
+            self._llm.close()
         self.store.close()
 
     def __enter__(self) -> Project:
@@ -258,11 +269,61 @@ class Project:
 
     # -- recall ----------------------------------------------------------------
     def recall(self, texts: list[str], *, top_n: int | None = None,
-               weights: dict[str, float] | None = None) -> list[list[Candidate]]:
+               weights: dict[str, float] | None = None) -> list[RecallResult]:
         """Candidate tags with provenance for each text."""
         recaller = self.recaller
-        out: list[list[Candidate]] = []
+        out: list[RecallResult] = []
         for start in range(0, len(texts), _BATCH):
             batch = texts[start:start + _BATCH]
             out.extend(recaller.recall(batch, self.embedder.encode(batch), top_n=top_n, weights=weights))
         return out
+
+    # -- generation ----------------------------------------------------------------
+    @property
+    def llm(self) -> LLMBackend:
+        """The configured LLM backend, started on first use."""
+        if self._llm is None:
+            self._llm = create_llm(self.config.llm.backend, **self.config.llm.options)
+            self._owns_llm = True
+        return self._llm
+
+    def tagger(self, *, use_examples: bool = True, use_notes: bool = True) -> Tagger:
+        library = self.library
+        generator = TagGenerator(self.llm, load_prompt("select", self.directory / self.config.generation.prompt_dir),
+                                 library.display_names(), self.config.generation)
+        return Tagger(self, generator, use_examples=use_examples, use_notes=use_notes)
+
+    def tag(self, docs: Iterable[Document] | list[str], *, progress: bool = False, **options) -> list[TaggingResult]:
+        """Recall and LLM selection for each content (strings get ids ``text-1``, ``text-2``, ...)."""
+        docs = [Document(id=f"text-{i + 1}", text=d) if isinstance(d, str) else d for i, d in enumerate(docs)]
+        return self.tagger(**options).tag(docs, progress=progress)
+
+    # -- short-term knowledge ------------------------------------------------------
+    def learn(self, items: str | Path | list[dict]) -> dict[str, int]:
+        """Add examples, corrections and notes; they take effect for the very next content.
+
+        A file is validated completely before anything is stored.
+        """
+        library = self.library
+        if isinstance(items, (str, Path)):
+            items = read_learn_file(items, library)
+        counts = {"example": 0, "correction": 0, "note": 0}
+        docs = []
+        for item in items:
+            counts[item["kind"]] += 1
+            if item["kind"] == "example":
+                docs.append(Document(item["content_id"], item["text"], list(item["tags"])))
+            elif item["kind"] == "correction":
+                stored = self.store.get_contents([item["content_id"]])
+                if stored:
+                    self.store.remove_annotations(item["content_id"], item["rejected"])
+                    kept = [t for t in stored[0].tags if t not in item["rejected"]]
+                    docs.append(Document(item["content_id"], stored[0].text, kept + [
+                        t for t in item["tags"] if t not in kept]))
+                elif item["tags"]:
+                    docs.append(Document(item["content_id"], item["text"], list(item["tags"])))
+        self.store.add_knowledge(items)
+        if docs:
+            self.store.upsert_contents(docs, source="learn")
+        self._stale = True
+        return counts

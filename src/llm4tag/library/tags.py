@@ -97,6 +97,31 @@ class TagLibrary:
         """Tags that may still be assigned (not deprecated)."""
         return [tag for tag in self._tags.values() if not tag.deprecated]
 
+    def context_of(self, tag: Tag) -> str:
+        """A short context that disambiguates a label: the parent's label, or a facet if the data has one."""
+        if tag.parent and tag.parent in self._tags:
+            return self._tags[tag.parent].label
+        for key in ("facet_label", "facet", "group", "category"):
+            value = tag.meta.get(key)
+            if isinstance(value, str) and value.strip():
+                return value.strip()
+        return ""
+
+    def display_names(self, *, with_context: bool = True) -> dict[str, str]:
+        """A unique, human-readable name per tag, for prompts: ``context: label``, made unique by id."""
+        names: dict[str, str] = {}
+        seen: dict[str, int] = {}
+        for tag in self._tags.values():
+            context = self.context_of(tag) if with_context else ""
+            name = f"{context}: {tag.label}" if context and context.lower() != tag.label.lower() else tag.label
+            key = normalize_label(name)
+            seen[key] = seen.get(key, 0) + 1
+            names[tag.id] = name
+        for tag_id, name in names.items():
+            if seen[normalize_label(name)] > 1:
+                names[tag_id] = f"{name} [{tag_id}]"
+        return names
+
     def by_name(self) -> dict[str, str]:
         """Map of normalized label/alias to tag id (first tag wins on clashes)."""
         names: dict[str, str] = {}

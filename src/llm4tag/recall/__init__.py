@@ -1,6 +1,6 @@
 """Graph-based tag recall: the content–tag graph and its meta-paths."""
 
 from llm4tag.recall.graph import ContentTagGraph
-from llm4tag.recall.recaller import PATHS, Candidate, RecallConfig, Recaller
+from llm4tag.recall.recaller import PATHS, Candidate, RecallConfig, Recaller, RecallResult
 
-__all__ = ["PATHS", "Candidate", "ContentTagGraph", "RecallConfig", "Recaller"]
+__all__ = ["PATHS", "Candidate", "ContentTagGraph", "RecallConfig", "RecallResult", "Recaller"]

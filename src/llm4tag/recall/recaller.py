@@ -78,6 +78,18 @@ class Candidate:
 
 
 @dataclass
+class RecallResult:
+    """The candidates of one content, and the similar annotated contents behind them."""
+
+    candidates: list[Candidate]
+    neighbours: list[tuple[str, float]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"candidates": [c.to_dict() for c in self.candidates],
+                "neighbours": [[c, round(s, 4)] for c, s in self.neighbours]}
+
+
+@dataclass
 class PathScores:
     """Per-path scores of all tags for one content, plus the neighbours behind c2c2t."""
 
@@ -222,7 +234,7 @@ class Recaller:
         return fused
 
     def recall(self, texts: list[str], vectors: np.ndarray, *, top_n: int | None = None,
-               weights: dict[str, float] | None = None) -> list[list[Candidate]]:
+               weights: dict[str, float] | None = None, max_neighbours: int = 10) -> list[RecallResult]:
         """Fused top-N candidates with provenance for each content."""
         top_n = top_n or self.config.top_n
         out = []
@@ -246,6 +258,8 @@ class Recaller:
                     neighbours=voters,
                     via=[(self.graph.tag_ids[t], s) for t, s in via],
                 ))
-            out.append(candidates)
+            neighbours = [(self.graph.content_ids[p], float(s)) for p, s in
+                          zip(ps.neighbour_positions[:max_neighbours], ps.neighbour_similarities[:max_neighbours])]
+            out.append(RecallResult(candidates, neighbours))
         return out
 

@@ -52,6 +52,18 @@ CREATE TABLE IF NOT EXISTS annotations (
     PRIMARY KEY (content_seq, tag_id)
 );
 CREATE INDEX IF NOT EXISTS annotations_by_tag ON annotations(tag_id);
+CREATE TABLE IF NOT EXISTS knowledge (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL CHECK (kind IN ('example', 'correction', 'note')),
+    content_id TEXT,
+    text TEXT NOT NULL DEFAULT '',
+    tags TEXT NOT NULL DEFAULT '[]',
+    rejected TEXT NOT NULL DEFAULT '[]',
+    tag_id TEXT,
+    note TEXT NOT NULL DEFAULT '',
+    created_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS knowledge_by_tag ON knowledge(tag_id);
 CREATE TABLE IF NOT EXISTS embeddings (
     model TEXT NOT NULL,
     text_hash TEXT NOT NULL,
@@ -222,6 +234,49 @@ class Store:
                     "SELECT tag_id FROM annotations WHERE content_seq = ? ORDER BY tag_id", (seq,))]
                 out.append(Document(id=doc_id, text=text, tags=tags, meta=json.loads(meta)))
         return out
+
+    # -- short-term knowledge ---------------------------------------------
+    def add_knowledge(self, items: Iterable[dict]) -> int:
+        """Append knowledge items (examples, corrections, notes) in one transaction."""
+        now = time.time()
+        rows = [
+            (item["kind"], item.get("content_id"), item.get("text", ""), json.dumps(item.get("tags", [])),
+             json.dumps(item.get("rejected", [])), item.get("tag_id"), item.get("note", ""),
+             item.get("created_at", now))
+            for item in items
+        ]
+        with self.transaction() as conn:
+            conn.executemany(
+                "INSERT INTO knowledge(kind, content_id, text, tags, rejected, tag_id, note, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        return len(rows)
+
+    def knowledge(self, kinds: Iterable[str] = ("example", "correction", "note")) -> list[dict]:
+        kinds = list(kinds)
+        marks = ",".join("?" * len(kinds))
+        rows = self._query(
+            "SELECT seq, kind, content_id, text, tags, rejected, tag_id, note, created_at FROM knowledge"
+            f" WHERE kind IN ({marks}) ORDER BY seq", kinds)
+        return [
+            {"seq": r[0], "kind": r[1], "content_id": r[2], "text": r[3], "tags": json.loads(r[4]),
+             "rejected": json.loads(r[5]), "tag_id": r[6], "note": r[7], "created_at": r[8]}
+            for r in rows
+        ]
+
+    def remove_annotations(self, content_id: str, tag_ids: Iterable[str]) -> int:
+        """Drop annotations (a correction said they were wrong); bumps the revision so the graph follows."""
+        tag_ids = list(tag_ids)
+        with self.transaction() as conn:
+            row = conn.execute("SELECT seq FROM contents WHERE id = ?", (content_id,)).fetchone()
+            if row is None or not tag_ids:
+                return 0
+            marks = ",".join("?" * len(tag_ids))
+            removed = conn.execute(
+                f"DELETE FROM annotations WHERE content_seq = ? AND tag_id IN ({marks})", (row[0], *tag_ids)
+            ).rowcount
+            if removed:
+                self._bump_revision(conn)
+        return removed
 
     # -- embedding cache ---------------------------------------------------
     def cached_vectors(self, model: str, hashes: list[str]) -> dict[str, np.ndarray]:

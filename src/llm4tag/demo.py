@@ -1,0 +1,42 @@
+"""The quick-start job: build a sample project from debtags and tag a few unseen documents."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from pathlib import Path
+
+from llm4tag.corpus.loaders import iter_corpus
+from llm4tag.errors import InputError
+from llm4tag.project import Project
+
+
+def run_demo(data: Path, project_dir: Path, *, train_limit: int = 5000, documents: int = 5, top: int = 8) -> None:
+    for name in ("tags.jsonl", "train.jsonl", "test.jsonl"):
+        if not (data / name).exists():
+            raise InputError(f"expected the debtags data set here ({name} is missing)", path=data)
+    started = time.perf_counter()
+    exists = (project_dir / "llm4tag.toml").exists()
+    with Project.open(project_dir) if exists else Project.init(project_dir) as project:
+        project.add_tags(data / "tags.jsonl")
+        library = project.library
+        train = iter_corpus(data / "train.jsonl", library=library, on_unknown="skip")
+        if train_limit:
+            train = itertools.islice(train, train_limit)
+        project.add_contents(list(train))
+        print(f"project {project_dir}: {len(library)} tags, {project.store.count_contents()} annotated contents")
+        print(project.index())
+        docs = list(itertools.islice(iter_corpus(data / "test.jsonl", library=library, on_unknown="skip"), documents))
+        results = project.recall([d.text for d in docs])
+        for doc, result in zip(docs, results):
+            candidates = result.candidates
+            gold = set(doc.tags)
+            print(f"\n== {doc.id}: {doc.text.splitlines()[0][:100]}")
+            for c in candidates[:top]:
+                mark = "*" if c.tag_id in gold else " "
+                paths = ",".join(sorted(c.paths))
+                print(f"  {mark} {c.score:5.3f}  {c.tag_id:<40} {library[c.tag_id].label[:40]:<40} [{paths}]")
+            missed = gold - {c.tag_id for c in candidates[:top]}
+            if missed:
+                print(f"    gold not in top {top}: {', '.join(sorted(missed))}")
+        print(f"\n(* = in the human annotation) done in {time.perf_counter() - started:.0f} s")
