@@ -73,3 +73,13 @@ def debtags_slice(split: str, n: int) -> list[dict]:
             if len(rows) >= n:
                 break
     return rows
+
+
+@pytest.fixture(scope="session")
+def small_llm():
+    """The real embedded 0.5B model through llama.cpp (shared by every test that needs it)."""
+    from llm4tag.llm import create_llm
+
+    llm = create_llm("llamacpp", model="qwen2.5-coder-0.5b", threads=2, context=4096)
+    yield llm
+    llm.close()

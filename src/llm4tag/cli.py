@@ -111,6 +111,22 @@ def cmd_recall(args: argparse.Namespace) -> None:
         _write_jsonl(records, args.output)
 
 
+def cmd_tag(args: argparse.Namespace) -> None:
+    with _project(args) as project:
+        docs = _input_documents(args, project)
+        if args.limit:
+            docs = docs[: args.limit]
+        results = project.tag(docs, progress=not args.quiet, use_examples=not args.no_examples)
+        _write_jsonl((r.to_dict(with_candidates=args.candidates) for r in results), args.output)
+
+
+def cmd_learn(args: argparse.Namespace) -> None:
+    with _project(args) as project:
+        counts = project.learn(args.file)
+        print("learned: " + ", ".join(f"{n} {kind}(s)" for kind, n in counts.items()))
+        print(project.index())
+
+
 def cmd_eval(args: argparse.Namespace) -> None:
     from llm4tag.corpus.loaders import load_corpus
     from llm4tag.evaluation.recall_eval import evaluate_recall
@@ -182,6 +198,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", "-o", help="JSONL output file (default: stdout)")
     p.add_argument("--top-n", type=int)
     p.add_argument("--limit", type=int)
+
+    p = add("tag", cmd_tag, "tag contents: recall, then LLM selection (JSONL out)")
+    p.add_argument("--text", action="append", help="a content to tag (repeatable)")
+    p.add_argument("--input", help="corpus file of contents")
+    p.add_argument("--format", choices=("jsonl", "annif-tsv", "csv", "tsv", "dir"))
+    p.add_argument("--output", "-o", help="JSONL output file (default: stdout)")
+    p.add_argument("--limit", type=int)
+    p.add_argument("--no-examples", action="store_true", help="leave retrieved examples out of the prompt")
+    p.add_argument("--candidates", action="store_true", help="include the recalled candidates in the output")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+
+    p = add("learn", cmd_learn, "add short-term knowledge: examples, corrections, tag notes (JSONL)")
+    p.add_argument("file")
 
     p = add("eval", cmd_eval, "evaluate on an annotated corpus")
     p.add_argument("corpus")

