@@ -1,0 +1,105 @@
+"""Tag generation: validation of model answers, prompts as data, short-term knowledge."""
+
+import json
+
+import pytest
+
+from llm4tag.errors import ConfigError, InputError
+from llm4tag.generation.generator import GenerationConfig, TagGenerator, map_names, parse_answer
+from llm4tag.generation.knowledge import read_learn_file
+from llm4tag.generation.prompts import load_prompt
+from llm4tag.library import Tag, TagLibrary
+from llm4tag.llm.base import ChatResult, LLMBackend
+
+LIBRARY = TagLibrary([
+    Tag("net", "Networking", meta={"facet_label": "Purpose"}),
+    Tag("client", "Client", meta={"facet_label": "Networking"}),
+    Tag("ui:client", "Client", meta={"facet_label": "Networking"}),
+    Tag("game", "Games"),
+])
+
+
+class ScriptedLLM(LLMBackend):
+    """Returns canned answers; records the requests (a fake for tests about prompt building and parsing)."""
+
+    name = "scripted"
+
+    def __init__(self, answers):
+        super().__init__()
+        self.answers = list(answers)
+        self.requests = []
+
+    def _complete(self, request):
+        self.requests.append(request)
+        return ChatResult(text=self.answers.pop(0), prompt_tokens=3, completion_tokens=2)
+
+
+def test_answers_are_parsed_from_json_quotes_or_lines():
+    assert parse_answer('{"tags": ["A", "B"]}') == ["A", "B"]
+    assert parse_answer('Sure! {"tags": ["A"]} hope that helps') == ["A"]
+    assert parse_answer('I pick "A" and "B".') == ["A", "B"]
+    assert parse_answer("- A\n- B\n") == ["A", "B"]
+
+
+def test_names_map_exactly_then_normalized_then_near_misses():
+    names = {"Purpose: Networking": "net", "Games": "game"}
+    chosen, invalid, mapped = map_names(["purpose:  networking", "Game", "Gamess", "Cooking", "Games"], names)
+    assert chosen == ["net", "game"]
+    assert invalid == 1  # "Cooking"
+    assert mapped == 2  # "Game" and "Gamess" are close enough to "Games"
+
+
+def test_display_names_are_unique_and_carry_context():
+    names = LIBRARY.display_names()
+    assert names["net"] == "Purpose: Networking"
+    assert names["client"] != names["ui:client"]
+    assert len(set(names.values())) == len(names)
+
+
+def test_generator_never_returns_a_tag_outside_the_candidates():
+    llm = ScriptedLLM(['{"tags": ["Games", "Purpose: Networking", "Secret tag"]}'])
+    generator = TagGenerator(llm, load_prompt("select"), LIBRARY.display_names(), GenerationConfig())
+    [selection] = generator.select(["a game"], [["game", "client"]], [[]], [[]])
+    assert selection.tag_ids == ["game"]
+    assert selection.invalid == 2  # a real tag that was not a candidate, and an invented one
+    schema = llm.requests[0].json_schema
+    assert schema["properties"]["tags"]["items"]["enum"] == ["Games", "Networking: Client [client]"]
+
+
+def test_prompt_shows_examples_notes_and_candidates_but_no_ids():
+    llm = ScriptedLLM(['{"tags": []}'])
+    generator = TagGenerator(llm, load_prompt("select"), LIBRARY.display_names(), GenerationConfig())
+    from llm4tag.generation.generator import Example
+
+    generator.select(["a multiplayer game"], [["game", "net"]], [[Example("chess online", ["game", "net"])]],
+                     [["Games: also covers puzzles"]])
+    prompt = llm.requests[0].messages[-1]["content"]
+    assert "chess online" in prompt and "Games; Purpose: Networking" in prompt
+    assert "also covers puzzles" in prompt
+    assert "a multiplayer game" in prompt
+    assert '"net"' not in prompt and "game]" not in prompt
+
+
+def test_project_prompt_overrides_the_packaged_template(tmp_path):
+    (tmp_path / "select.toml").write_text('user = "Only {{ content }}"\n', encoding="utf-8")
+    assert load_prompt("select", tmp_path).messages(content="x")[-1]["content"] == "Only x"
+    (tmp_path / "select.toml").write_text('user = "{{ missing_variable }}"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="missing_variable"):
+        load_prompt("select", tmp_path).messages(content="x")
+
+
+def test_learn_file_is_validated_before_anything_is_stored(tmp_path):
+    path = tmp_path / "learn.jsonl"
+    path.write_text("\n".join(json.dumps(x) for x in [
+        {"text": "a game", "tags": ["game"]},
+        {"kind": "note", "tag": "net", "note": "also VPNs"},
+        {"kind": "correction", "text": "a game", "rejected": ["net"]},
+    ]) + "\n", encoding="utf-8")
+    items = read_learn_file(path, LIBRARY)
+    assert [i["kind"] for i in items] == ["example", "note", "correction"]
+    path.write_text(json.dumps({"text": "x", "tags": ["nope"]}) + "\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"line 1.*field 'tags'.*nope"):
+        read_learn_file(path, LIBRARY)
+    path.write_text(json.dumps({"kind": "wish", "text": "x"}) + "\n", encoding="utf-8")
+    with pytest.raises(InputError, match="field 'kind'"):
+        read_learn_file(path, LIBRARY)
