@@ -90,3 +90,15 @@ def test_cooccurrence_edges_are_conditional_probabilities(project):
     assert co[chess, game] == pytest.approx(1.0)  # every chess content is a game
     assert co[game, chess] == pytest.approx(2 / 3)  # two of three games are chess
     assert np.allclose(np.diag(co), 0)
+
+
+def test_top_k_matches_a_full_stable_sort():
+    from llm4tag.recall.recaller import top_k
+
+    rng = np.random.default_rng(0)
+    scores = np.round(rng.random(5000), 2) * (rng.random(5000) > 0.3)
+    for k in (1, 7, 100, 6000):
+        expected = np.argsort(-scores, kind="stable")
+        expected = expected[scores[expected] > 0][:k]
+        assert top_k(scores, k).tolist() == expected.tolist()
+    assert top_k(np.zeros(10), 3).tolist() == []

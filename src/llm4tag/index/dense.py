@@ -55,11 +55,11 @@ class DenseIndex:
 
     def _build_ivf(self, vectors: np.ndarray):
         faiss = _faiss()
-        nlist = int(4 * math.sqrt(len(vectors)))
+        nlist = int(2 * math.sqrt(len(vectors)))
         quantizer = faiss.IndexFlatIP(self.dim)
         index = faiss.IndexIVFFlat(quantizer, self.dim, nlist, faiss.METRIC_INNER_PRODUCT)
         rng = np.random.default_rng(0)
-        sample = vectors[rng.choice(len(vectors), size=min(len(vectors), nlist * 64), replace=False)]
+        sample = vectors[rng.choice(len(vectors), size=min(len(vectors), nlist * 40), replace=False)]
         index.train(sample)
         index.add(vectors)
         index.nprobe = self.nprobe

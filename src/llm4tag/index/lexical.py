@@ -41,6 +41,7 @@ class LexicalIndex:
         self._counts = sp.csr_matrix((0, N_FEATURES), dtype=np.float32)
         self._transformer: TfidfTransformer | None = None
         self._weighted: sp.csr_matrix | None = None
+        self._weighted_t: sp.csr_matrix | None = None
 
     @property
     def size(self) -> int:
@@ -59,6 +60,7 @@ class LexicalIndex:
             self._counts = sp.vstack([self._counts, counts], format="csr")
             self._transformer = None
             self._weighted = None
+            self._weighted_t = None
 
     @property
     def counts(self) -> sp.csr_matrix:
@@ -70,6 +72,14 @@ class LexicalIndex:
             counts = self._counts if self.size else sp.csr_matrix((1, N_FEATURES), dtype=np.float32)
             self._transformer.fit(counts)
             self._weighted = self._transformer.transform(self._counts).astype(np.float32).tocsr()
+            # kept transposed as CSR: query @ weighted.T would otherwise convert the whole matrix every call
+            self._weighted_t = self._weighted.T.tocsr()
+
+    @property
+    def weighted(self) -> sp.csr_matrix:
+        """TF-IDF rows of the indexed texts (unit length)."""
+        self._fit()
+        return self._weighted
 
     def transform(self, texts: list[str]) -> sp.csr_matrix:
         """TF-IDF vectors of new texts, weighted with this index's IDF (rows are unit length)."""
@@ -80,7 +90,7 @@ class LexicalIndex:
     def similarities(self, queries: sp.csr_matrix) -> sp.csr_matrix:
         """Cosine similarities of query rows to every indexed row (sparse)."""
         self._fit()
-        return (queries @ self._weighted.T).tocsr()
+        return (queries @ self._weighted_t).tocsr()
 
     def search(self, queries: sp.csr_matrix, k: int) -> list[tuple[np.ndarray, np.ndarray]]:
         """Per query: (positions, similarities) of the top ``k`` non-zero matches, best first."""

@@ -44,6 +44,7 @@ class ContentTagGraph:
         self._annotations: sp.csr_matrix | None = None
         self._cooccurrence: sp.csr_matrix | None = None
         self._tag_lexical: sp.csr_matrix | None = None
+        self._tag_lexical_t: sp.csr_matrix | None = None
         self.active_tags = np.ones(0, dtype=bool)
 
     # -- growth ------------------------------------------------------------
@@ -81,6 +82,7 @@ class ContentTagGraph:
         self._annotations = None
         self._cooccurrence = None
         self._tag_lexical = None
+        self._tag_lexical_t = None
 
     # -- derived matrices --------------------------------------------------
     @property
@@ -126,3 +128,11 @@ class ContentTagGraph:
         if self._tag_lexical is None:
             self._tag_lexical = self.content_lexical.transform(self.tag_texts) if self.tag_texts else None
         return self._tag_lexical
+
+    def tag_lexical_similarities(self, queries: sp.csr_matrix) -> sp.csr_matrix | None:
+        """Lexical cosine of query rows to every tag text (contents × tags, sparse)."""
+        if self.tag_lexical is None:
+            return None
+        if self._tag_lexical_t is None:
+            self._tag_lexical_t = self.tag_lexical.T.tocsr()
+        return (queries @ self._tag_lexical_t).tocsr()
