@@ -44,12 +44,18 @@ def main() -> None:
         assert report.rebuilt
         project.index()  # save again
         graph = project.graph
-        results["graph"] = {"tags": graph.n_tags, "contents": graph.n_contents,
-                            "annotation_edges": int(graph.annotations.nnz),
-                            "tag_tag_edges": int(graph.cooccurrence.nnz)}
+        results["graph"] = {
+            "tags": graph.n_tags,
+            "contents": graph.n_contents,
+            "annotation_edges": int(graph.annotations.nnz),
+            "tag_tag_edges": int(graph.cooccurrence.nnz),
+        }
 
-        docs = [d for d in load_corpus(Path(args.data) / f"{args.split}.jsonl", library=project.library,
-                                       on_unknown="skip") if d.tags]
+        docs = [
+            d
+            for d in load_corpus(Path(args.data) / f"{args.split}.jsonl", library=project.library, on_unknown="skip")
+            if d.tags
+        ]
         start = time.perf_counter()
         vectors = project.embedder.encode([d.text for d in docs])
         results["encode_or_cache_s"] = time.perf_counter() - start
@@ -72,7 +78,7 @@ def main() -> None:
         latencies = []
         for i in range(min(args.latency_docs, len(docs))):
             start = time.perf_counter()
-            recaller.recall([docs[i].text], vectors[i:i + 1])
+            recaller.recall([docs[i].text], vectors[i : i + 1])
             latencies.append(time.perf_counter() - start)
         results["recall_latency_one_doc"] = percentiles(latencies)
         batch = min(256, len(docs))
@@ -86,7 +92,6 @@ def main() -> None:
     print(evaluation.to_markdown())
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
-
 
 
 if __name__ == "__main__":

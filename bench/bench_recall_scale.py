@@ -21,7 +21,51 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import machine, peak_rss_mib, percentiles  # noqa: E402
 from llm4tag.recall import ContentTagGraph, RecallConfig, Recaller  # noqa: E402
 
-WORDS = ["alpha", "beta", "gamma", "delta", "network", "audio", "video", "editor", "game", "chess", "server", "client", "daemon", "parser", "compiler", "graphics", "font", "printer", "scanner", "kernel", "driver", "python", "rust", "java", "web", "mail", "chat", "music", "photo", "science", "math", "biology", "chemistry", "physics", "map", "weather", "finance", "office", "security", "crypto", "backup", "shell", "terminal"]
+WORDS = [
+    "alpha",
+    "beta",
+    "gamma",
+    "delta",
+    "network",
+    "audio",
+    "video",
+    "editor",
+    "game",
+    "chess",
+    "server",
+    "client",
+    "daemon",
+    "parser",
+    "compiler",
+    "graphics",
+    "font",
+    "printer",
+    "scanner",
+    "kernel",
+    "driver",
+    "python",
+    "rust",
+    "java",
+    "web",
+    "mail",
+    "chat",
+    "music",
+    "photo",
+    "science",
+    "math",
+    "biology",
+    "chemistry",
+    "physics",
+    "map",
+    "weather",
+    "finance",
+    "office",
+    "security",
+    "crypto",
+    "backup",
+    "shell",
+    "terminal",
+]
 
 
 def synthetic(n_tags: int, n_contents: int, dim: int, seed: int = 0):
@@ -49,10 +93,11 @@ def main() -> None:
     args = parser.parse_args()
     results: dict = {"machine": machine(), "tags": args.tags, "contents": args.contents, "dim": args.dim}
 
-    tag_vectors, labels, content_vectors, texts, content_tags = synthetic(args.tags, args.contents + args.queries,
-                                                                          args.dim)
-    query_vectors, query_texts = content_vectors[args.contents:], texts[args.contents:]
-    query_gold = content_tags[args.contents:]
+    tag_vectors, labels, content_vectors, texts, content_tags = synthetic(
+        args.tags, args.contents + args.queries, args.dim
+    )
+    query_vectors, query_texts = content_vectors[args.contents :], texts[args.contents :]
+    query_gold = content_tags[args.contents :]
     tag_ids = [f"t{i}" for i in range(args.tags)]
 
     start = time.perf_counter()
@@ -61,9 +106,12 @@ def main() -> None:
     results["tag_index_build_s"] = time.perf_counter() - start
     results["tag_index_exact"] = graph.tag_dense.is_exact
     start = time.perf_counter()
-    graph.add_contents([f"c{i}" for i in range(args.contents)], content_vectors[: args.contents],
-                       [[tag_ids[t] for t in row] for row in content_tags[: args.contents]],
-                       texts=texts[: args.contents])
+    graph.add_contents(
+        [f"c{i}" for i in range(args.contents)],
+        content_vectors[: args.contents],
+        [[tag_ids[t] for t in row] for row in content_tags[: args.contents]],
+        texts=texts[: args.contents],
+    )
     recaller = Recaller(graph, RecallConfig())
     recaller.set_names([[label] for label in labels])
     _ = graph.cooccurrence, graph.tag_lexical  # derived matrices are built lazily; count them in the build
@@ -74,7 +122,7 @@ def main() -> None:
     latencies, hits = [], []
     for i in range(args.queries):
         start = time.perf_counter()
-        [result] = recaller.recall([query_texts[i]], query_vectors[i:i + 1])
+        [result] = recaller.recall([query_texts[i]], query_vectors[i : i + 1])
         latencies.append(time.perf_counter() - start)
         got = {c.tag_id for c in result.candidates}
         hits.append(np.mean([tag_ids[t] in got for t in query_gold[i]]))
@@ -87,26 +135,25 @@ def main() -> None:
     exact = faiss.IndexFlatIP(args.dim)
     exact.add(tag_vectors)
     k = 50
-    start = time.perf_counter()
     exact_times = []
-    _, exact_ids = [], []
     exact_result = []
     for i in range(args.queries):
         t0 = time.perf_counter()
-        _, ids = exact.search(query_vectors[i:i + 1], k)
+        _, ids = exact.search(query_vectors[i : i + 1], k)
         exact_times.append(time.perf_counter() - t0)
         exact_result.append(ids[0])
     approx_times, overlap = [], []
     for i in range(args.queries):
         t0 = time.perf_counter()
-        _, ids = graph.tag_dense.search(query_vectors[i:i + 1], k)
+        _, ids = graph.tag_dense.search(query_vectors[i : i + 1], k)
         approx_times.append(time.perf_counter() - t0)
         overlap.append(len(set(ids[0]) & set(exact_result[i])) / k)
     results["tag_search_exact"] = percentiles(exact_times)
     results["tag_search_index"] = percentiles(approx_times)
     results["tag_search_recall_at_50_vs_exact"] = float(np.mean(overlap))
-    results["tag_search_speedup_vs_exact_p50"] = (results["tag_search_exact"]["p50_ms"]
-                                                  / results["tag_search_index"]["p50_ms"])
+    results["tag_search_speedup_vs_exact_p50"] = (
+        results["tag_search_exact"]["p50_ms"] / results["tag_search_index"]["p50_ms"]
+    )
     results["peak_rss_mib"] = peak_rss_mib()
     print(json.dumps(results, indent=2))
     if args.json:

@@ -38,13 +38,32 @@ def make_app() -> FastAPI:
         content = '{"tags": ["Networking"]}'
         logprobs = None
         if body.get("logprobs") and model != "no-logprobs":
-            logprobs = {"content": [{"token": "Yes", "logprob": -0.1, "bytes": None,
-                                     "top_logprobs": [{"token": "Yes", "logprob": -0.1, "bytes": None},
-                                                      {"token": "No", "logprob": -2.4, "bytes": None}]}]}
+            logprobs = {
+                "content": [
+                    {
+                        "token": "Yes",
+                        "logprob": -0.1,
+                        "bytes": None,
+                        "top_logprobs": [
+                            {"token": "Yes", "logprob": -0.1, "bytes": None},
+                            {"token": "No", "logprob": -2.4, "bytes": None},
+                        ],
+                    }
+                ]
+            }
         return {
-            "id": "x", "object": "chat.completion", "created": 0, "model": model,
-            "choices": [{"index": 0, "finish_reason": "stop", "logprobs": logprobs,
-                         "message": {"role": "assistant", "content": content}}],
+            "id": "x",
+            "object": "chat.completion",
+            "created": 0,
+            "model": model,
+            "choices": [
+                {
+                    "index": 0,
+                    "finish_reason": "stop",
+                    "logprobs": logprobs,
+                    "message": {"role": "assistant", "content": content},
+                }
+            ],
             "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
         }
 

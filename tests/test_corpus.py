@@ -11,8 +11,13 @@ LIBRARY = TagLibrary([Tag("net", "Networking"), Tag("http://ex.org/game", "Games
 
 def test_jsonl_corpus(tmp_path):
     path = tmp_path / "c.jsonl"
-    path.write_text(json.dumps({"id": "1", "text": "ping tool", "tags": ["net"], "lang": "en"}) + "\n\n"
-                    + json.dumps({"id": "2", "text": "no tags yet"}) + "\n", encoding="utf-8")
+    path.write_text(
+        json.dumps({"id": "1", "text": "ping tool", "tags": ["net"], "lang": "en"})
+        + "\n\n"
+        + json.dumps({"id": "2", "text": "no tags yet"})
+        + "\n",
+        encoding="utf-8",
+    )
     docs = load_corpus(path, library=LIBRARY)
     assert [d.id for d in docs] == ["1", "2"]
     assert docs[0].tags == ["net"] and docs[0].meta == {"lang": "en"}

@@ -9,8 +9,10 @@ from llm4tag.corpus import load_corpus
 from llm4tag.evaluation.recall_eval import evaluate_recall
 from llm4tag.project import Project
 
-pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(not DEBTAGS.exists(), reason="debtags data set not found beside the checkout")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not DEBTAGS.exists(), reason="debtags data set not found beside the checkout"),
+]
 
 NEW_TAG = {"id": "team::zephyr", "label": "Zephyr team", "description": ""}
 ZEPHYR_EXAMPLES = [
@@ -43,8 +45,9 @@ def debtags_project(tmp_path_factory, embedder, small_llm):
 
 
 def test_recall_with_real_embeddings_beats_label_matching(debtags_project):
-    docs = load_corpus(write_jsonl(debtags_project.directory / "dev.jsonl", debtags_slice("dev", 60)),
-                       library=debtags_project.library)
+    docs = load_corpus(
+        write_jsonl(debtags_project.directory / "dev.jsonl", debtags_slice("dev", 60)), library=debtags_project.library
+    )
     vectors = debtags_project.embedder.encode([d.text for d in docs])
     result = evaluate_recall(debtags_project.recaller, docs, vectors, ns=(10, 30))
     fused, lexical = result.recall["fused"], result.recall["lexical"]
@@ -74,8 +77,9 @@ def test_learned_examples_teach_a_new_tag_without_retraining(debtags_project):
         return [t.tag_id for t in result.tags]
 
     assert NEW_TAG["id"] not in proposed()
-    learn = write_jsonl(project.directory / "learn.jsonl",
-                        [{"id": f"zephyr-{i}", "text": t, "tags": [NEW_TAG["id"]]}
-                         for i, t in enumerate(ZEPHYR_EXAMPLES)])
+    learn = write_jsonl(
+        project.directory / "learn.jsonl",
+        [{"id": f"zephyr-{i}", "text": t, "tags": [NEW_TAG["id"]]} for i, t in enumerate(ZEPHYR_EXAMPLES)],
+    )
     assert project.learn(learn)["example"] == 5
     assert NEW_TAG["id"] in proposed()

@@ -11,12 +11,14 @@ from llm4tag.generation.prompts import load_prompt
 from llm4tag.library import Tag, TagLibrary
 from llm4tag.llm.base import ChatResult, LLMBackend
 
-LIBRARY = TagLibrary([
-    Tag("net", "Networking", meta={"facet_label": "Purpose"}),
-    Tag("client", "Client", meta={"facet_label": "Networking"}),
-    Tag("ui:client", "Client", meta={"facet_label": "Networking"}),
-    Tag("game", "Games"),
-])
+LIBRARY = TagLibrary(
+    [
+        Tag("net", "Networking", meta={"facet_label": "Purpose"}),
+        Tag("client", "Client", meta={"facet_label": "Networking"}),
+        Tag("ui:client", "Client", meta={"facet_label": "Networking"}),
+        Tag("game", "Games"),
+    ]
+)
 
 
 class ScriptedLLM(LLMBackend):
@@ -71,8 +73,12 @@ def test_prompt_shows_examples_notes_and_candidates_but_no_ids():
     generator = TagGenerator(llm, load_prompt("select"), LIBRARY.display_names(), GenerationConfig())
     from llm4tag.generation.generator import Example
 
-    generator.select(["a multiplayer game"], [["game", "net"]], [[Example("chess online", ["game", "net"])]],
-                     [["Games: also covers puzzles"]])
+    generator.select(
+        ["a multiplayer game"],
+        [["game", "net"]],
+        [[Example("chess online", ["game", "net"])]],
+        [["Games: also covers puzzles"]],
+    )
     prompt = llm.requests[0].messages[-1]["content"]
     assert "chess online" in prompt and "Games; Purpose: Networking" in prompt
     assert "also covers puzzles" in prompt
@@ -90,11 +96,18 @@ def test_project_prompt_overrides_the_packaged_template(tmp_path):
 
 def test_learn_file_is_validated_before_anything_is_stored(tmp_path):
     path = tmp_path / "learn.jsonl"
-    path.write_text("\n".join(json.dumps(x) for x in [
-        {"text": "a game", "tags": ["game"]},
-        {"kind": "note", "tag": "net", "note": "also VPNs"},
-        {"kind": "correction", "text": "a game", "rejected": ["net"]},
-    ]) + "\n", encoding="utf-8")
+    path.write_text(
+        "\n".join(
+            json.dumps(x)
+            for x in [
+                {"text": "a game", "tags": ["game"]},
+                {"kind": "note", "tag": "net", "note": "also VPNs"},
+                {"kind": "correction", "text": "a game", "rejected": ["net"]},
+            ]
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     items = read_learn_file(path, LIBRARY)
     assert [i["kind"] for i in items] == ["example", "note", "correction"]
     path.write_text(json.dumps({"text": "x", "tags": ["nope"]}) + "\n", encoding="utf-8")

@@ -15,11 +15,24 @@ def write(path, text, mode="w"):
 
 
 def test_jsonl_library_with_all_fields(tmp_path):
-    path = write(tmp_path / "tags.jsonl", "\n".join(json.dumps(r) for r in [
-        {"id": "lang", "label": "Language"},
-        {"id": "lang:py", "label": "Python", "aliases": ["py", "python3"], "description": "The Python language",
-         "parent": "lang", "facet": "devel"},
-    ]) + "\n")
+    path = write(
+        tmp_path / "tags.jsonl",
+        "\n".join(
+            json.dumps(r)
+            for r in [
+                {"id": "lang", "label": "Language"},
+                {
+                    "id": "lang:py",
+                    "label": "Python",
+                    "aliases": ["py", "python3"],
+                    "description": "The Python language",
+                    "parent": "lang",
+                    "facet": "devel",
+                },
+            ]
+        )
+        + "\n",
+    )
     library = load_tag_library(path)
     assert len(library) == 2
     python = library["lang:py"]

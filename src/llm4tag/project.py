@@ -63,8 +63,14 @@ class IndexReport:
 class Project:
     """Python API for one project directory; the CLI is a thin layer over this."""
 
-    def __init__(self, directory: str | Path, config: ProjectConfig, *, embedder: Embedder | None = None,
-                 llm: LLMBackend | None = None) -> None:
+    def __init__(
+        self,
+        directory: str | Path,
+        config: ProjectConfig,
+        *,
+        embedder: Embedder | None = None,
+        llm: LLMBackend | None = None,
+    ) -> None:
         self.directory = Path(directory)
         self.config = config
         self.store = Store(self.directory / "store.sqlite")
@@ -78,8 +84,15 @@ class Project:
 
     # -- lifecycle -----------------------------------------------------------
     @classmethod
-    def init(cls, directory: str | Path, config: ProjectConfig | None = None, *, exist_ok: bool = False,
-             embedder: Embedder | None = None, llm: LLMBackend | None = None) -> Project:
+    def init(
+        cls,
+        directory: str | Path,
+        config: ProjectConfig | None = None,
+        *,
+        exist_ok: bool = False,
+        embedder: Embedder | None = None,
+        llm: LLMBackend | None = None,
+    ) -> Project:
         directory = Path(directory)
         if (directory / CONFIG_NAME).exists() and not exist_ok:
             raise ProjectError(f"{directory} is already an llm4tag project")
@@ -89,8 +102,7 @@ class Project:
         return cls(directory, config, embedder=embedder, llm=llm)
 
     @classmethod
-    def open(cls, directory: str | Path, *, embedder: Embedder | None = None,
-             llm: LLMBackend | None = None) -> Project:
+    def open(cls, directory: str | Path, *, embedder: Embedder | None = None, llm: LLMBackend | None = None) -> Project:
         """Open an existing project; ``embedder``/``llm`` override the configured ones (e.g. shared instances)."""
         directory = Path(directory)
         return cls(directory, ProjectConfig.load(directory), embedder=embedder, llm=llm)
@@ -119,8 +131,14 @@ class Project:
         self._stale = True
         return result
 
-    def add_contents(self, contents: str | Path | Iterable[Document], fmt: str | None = None, *,
-                     on_unknown: str = "error", source: str = "import") -> tuple[int, int, LoadReport]:
+    def add_contents(
+        self,
+        contents: str | Path | Iterable[Document],
+        fmt: str | None = None,
+        *,
+        on_unknown: str = "error",
+        source: str = "import",
+    ) -> tuple[int, int, LoadReport]:
         """Add annotated contents from a file or objects, validated against the tag library."""
         report = LoadReport()
         library = self.library
@@ -182,8 +200,9 @@ class Project:
         graph = self._empty_graph(tag_vectors.shape[1] if tag_vectors.size else self.embedder.dim)
         graph.add_tags([t.id for t in tags], [t.text() for t in tags], tag_vectors, [not t.deprecated for t in tags])
         tags_by_seq = self._annotations_by_seq()
-        graph.add_contents([r[1] for r in rows], content_vectors, [tags_by_seq.get(r[0], []) for r in rows],
-                           term_counts=term_counts)
+        graph.add_contents(
+            [r[1] for r in rows], content_vectors, [tags_by_seq.get(r[0], []) for r in rows], term_counts=term_counts
+        )
         graph.content_max_seq = state["content_max_seq"]
         return graph
 
@@ -222,26 +241,37 @@ class Project:
         graph = self._graph if self._graph_stamp == stamp else None
         if graph is None:
             state = self._read_state()
-            if state and state.get("format") == GRAPH_FORMAT and state.get("embedder") == embedder_name \
-                    and state.get("revision") == self.store.revision:
+            if (
+                state
+                and state.get("format") == GRAPH_FORMAT
+                and state.get("embedder") == embedder_name
+                and state.get("revision") == self.store.revision
+            ):
                 graph = self._load_graph_files(state)
         rebuilt = graph is None
         if graph is None:
             graph = self._empty_graph(self.embedder.dim)
         library = self.library
-        new_tags = list(library)[graph.n_tags:]
+        new_tags = list(library)[graph.n_tags :]
         if new_tags:
-            graph.add_tags([t.id for t in new_tags], [t.text() for t in new_tags],
-                           self.embedder.encode([t.text() for t in new_tags]),
-                           [not t.deprecated for t in new_tags])
+            graph.add_tags(
+                [t.id for t in new_tags],
+                [t.text() for t in new_tags],
+                self.embedder.encode([t.text() for t in new_tags]),
+                [not t.deprecated for t in new_tags],
+            )
         rows = self.store.content_rows(graph.content_max_seq)
         if rows:
             tags_by_seq = self._annotations_by_seq(graph.content_max_seq)
             for start in range(0, len(rows), _BATCH * 8):
-                chunk = rows[start:start + _BATCH * 8]
+                chunk = rows[start : start + _BATCH * 8]
                 texts = [r[2] for r in chunk]
-                graph.add_contents([r[1] for r in chunk], self.embedder.encode(texts),
-                                   [tags_by_seq.get(r[0], []) for r in chunk], texts=texts)
+                graph.add_contents(
+                    [r[1] for r in chunk],
+                    self.embedder.encode(texts),
+                    [tags_by_seq.get(r[0], []) for r in chunk],
+                    texts=texts,
+                )
             graph.content_max_seq = rows[-1][0]
         if save and (rebuilt or new_tags or rows):
             self._save_graph(graph)
@@ -268,13 +298,14 @@ class Project:
         return self._recaller
 
     # -- recall ----------------------------------------------------------------
-    def recall(self, texts: list[str], *, top_n: int | None = None,
-               weights: dict[str, float] | None = None) -> list[RecallResult]:
+    def recall(
+        self, texts: list[str], *, top_n: int | None = None, weights: dict[str, float] | None = None
+    ) -> list[RecallResult]:
         """Candidate tags with provenance for each text."""
         recaller = self.recaller
         out: list[RecallResult] = []
         for start in range(0, len(texts), _BATCH):
-            batch = texts[start:start + _BATCH]
+            batch = texts[start : start + _BATCH]
             out.extend(recaller.recall(batch, self.embedder.encode(batch), top_n=top_n, weights=weights))
         return out
 
@@ -289,8 +320,12 @@ class Project:
 
     def tagger(self, *, use_examples: bool = True, use_notes: bool = True) -> Tagger:
         library = self.library
-        generator = TagGenerator(self.llm, load_prompt("select", self.directory / self.config.generation.prompt_dir),
-                                 library.display_names(), self.config.generation)
+        generator = TagGenerator(
+            self.llm,
+            load_prompt("select", self.directory / self.config.generation.prompt_dir),
+            library.display_names(),
+            self.config.generation,
+        )
         return Tagger(self, generator, use_examples=use_examples, use_notes=use_notes)
 
     def tag(self, docs: Iterable[Document] | list[str], *, progress: bool = False, **options) -> list[TaggingResult]:
@@ -318,8 +353,9 @@ class Project:
                 if stored:
                     self.store.remove_annotations(item["content_id"], item["rejected"])
                     kept = [t for t in stored[0].tags if t not in item["rejected"]]
-                    docs.append(Document(item["content_id"], stored[0].text, kept + [
-                        t for t in item["tags"] if t not in kept]))
+                    docs.append(
+                        Document(item["content_id"], stored[0].text, kept + [t for t in item["tags"] if t not in kept])
+                    )
                 elif item["tags"]:
                     docs.append(Document(item["content_id"], item["text"], list(item["tags"])))
         self.store.add_knowledge(items)

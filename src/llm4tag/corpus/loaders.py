@@ -112,8 +112,12 @@ def _iter_annif_tsv_documents(path: Path) -> Iterator[tuple[int | None, Document
             continue
         text, _, subjects = content.partition("\t")
         if not text.strip():
-            raise InputError("empty text before the tab (Annif corpus TSV is 'text<TAB><uri> <uri>')",
-                             path=path, line=line, field="text")
+            raise InputError(
+                "empty text before the tab (Annif corpus TSV is 'text<TAB><uri> <uri>')",
+                path=path,
+                line=line,
+                field="text",
+            )
         tags = [strip_uri(s) for s in subjects.split() if s.strip()]
         yield line, Document(id=f"{path.stem}:{line}", text=text.strip(), tags=tags)
 
@@ -172,8 +176,9 @@ def iter_corpus(
         seen_ids[doc.id] = line
         doc.tags = _check_tags(doc.tags, library, on_unknown, report, path=path, line=line)
         if require_tags and not doc.tags:
-            raise InputError("annotated corpus expected, but this document has no tags", path=path, line=line,
-                             field="tags")
+            raise InputError(
+                "annotated corpus expected, but this document has no tags", path=path, line=line, field="tags"
+            )
         report.documents += 1
         yield doc
     if report.skipped_unknown_tags:

@@ -29,8 +29,9 @@ class CachedEmbedder:
             if digest not in found:
                 missing.setdefault(digest, text)
         if missing:
-            vectors = self.embedder.encode(list(missing.values()),
-                                           show_progress=len(missing) >= self.progress_threshold)
+            vectors = self.embedder.encode(
+                list(missing.values()), show_progress=len(missing) >= self.progress_threshold
+            )
             fresh = dict(zip(missing, vectors))
             if persist:
                 self.store.cache_vectors(self.embedder.name, fresh)

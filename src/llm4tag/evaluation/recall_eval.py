@@ -36,16 +36,21 @@ class RecallEvaluation:
         return "\n".join(lines)
 
 
-def evaluate_recall(recaller: Recaller, docs: list[Document], vectors: np.ndarray,
-                    ns: tuple[int, ...] = DEFAULT_NS, batch_size: int = 512) -> RecallEvaluation:
+def evaluate_recall(
+    recaller: Recaller,
+    docs: list[Document],
+    vectors: np.ndarray,
+    ns: tuple[int, ...] = DEFAULT_NS,
+    batch_size: int = 512,
+) -> RecallEvaluation:
     """Candidate recall@N of each meta-path alone and of the fused ranking, on annotated documents."""
     variants: dict[str, dict[str, float] | None] = {name: {name: 1.0} for name in PATHS}
     variants["fused"] = None
     max_n = max(ns)
     rankings: dict[str, list[list[str]]] = {name: [] for name in variants}
     for start in range(0, len(docs), batch_size):
-        batch = docs[start:start + batch_size]
-        for ps in recaller.path_scores([d.text for d in batch], vectors[start:start + batch_size]):
+        batch = docs[start : start + batch_size]
+        for ps in recaller.path_scores([d.text for d in batch], vectors[start : start + batch_size]):
             for name, weights in variants.items():
                 order = top_k(recaller.fuse(ps, weights), max_n)
                 rankings[name].append([recaller.graph.tag_ids[i] for i in order])

@@ -108,15 +108,21 @@ def map_names(answers: list[str], name_to_id: dict[str, str]) -> tuple[list[str]
 class TagGenerator:
     """Builds selection prompts and turns the LLM's answers into validated tag ids."""
 
-    def __init__(self, llm: LLMBackend, template: PromptTemplate, display_names: dict[str, str],
-                 config: GenerationConfig | None = None) -> None:
+    def __init__(
+        self,
+        llm: LLMBackend,
+        template: PromptTemplate,
+        display_names: dict[str, str],
+        config: GenerationConfig | None = None,
+    ) -> None:
         self.llm = llm
         self.template = template
         self.display_names = display_names
         self.config = config or GenerationConfig()
 
-    def build_request(self, text: str, candidate_ids: list[str], examples: list[Example],
-                      notes: list[str]) -> tuple[ChatRequest, dict[str, str]]:
+    def build_request(
+        self, text: str, candidate_ids: list[str], examples: list[Example], notes: list[str]
+    ) -> tuple[ChatRequest, dict[str, str]]:
         cfg = self.config
         candidate_ids = candidate_ids[: cfg.candidates]
         name_to_id = {self.display_names[t]: t for t in candidate_ids}
@@ -124,8 +130,10 @@ class TagGenerator:
             content=trim(text, cfg.max_content_chars),
             candidates=[{"name": self.display_names[t]} for t in candidate_ids],
             examples=[
-                {"text": trim(ex.text, cfg.max_example_chars),
-                 "names": [self.display_names[t] for t in ex.tag_ids if t in self.display_names]}
+                {
+                    "text": trim(ex.text, cfg.max_example_chars),
+                    "names": [self.display_names[t] for t in ex.tag_ids if t in self.display_names],
+                }
                 for ex in examples[: cfg.examples]
             ],
             notes=notes[: cfg.notes],
@@ -140,12 +148,23 @@ class TagGenerator:
     def interpret(self, result: ChatResult, name_to_id: dict[str, str]) -> Selection:
         chosen, invalid, mapped = map_names(parse_answer(result.text), name_to_id)
         return Selection(
-            tag_ids=chosen[: self.config.max_tags], raw=result.text, invalid=invalid, mapped=mapped,
-            prompt_tokens=result.prompt_tokens, completion_tokens=result.completion_tokens, seconds=result.seconds,
+            tag_ids=chosen[: self.config.max_tags],
+            raw=result.text,
+            invalid=invalid,
+            mapped=mapped,
+            prompt_tokens=result.prompt_tokens,
+            completion_tokens=result.completion_tokens,
+            seconds=result.seconds,
         )
 
-    def select(self, texts: list[str], candidates: list[list[str]], examples: list[list[Example]],
-               notes: list[list[str]], on_done=None) -> list[Selection]:
+    def select(
+        self,
+        texts: list[str],
+        candidates: list[list[str]],
+        examples: list[list[Example]],
+        notes: list[list[str]],
+        on_done=None,
+    ) -> list[Selection]:
         """One LLM call per content (batched through the backend's bounded concurrency)."""
         built = [self.build_request(t, c, e, n) for t, c, e, n in zip(texts, candidates, examples, notes)]
         results = self.llm.chat_batch([request for request, _ in built], on_done=on_done)

@@ -51,13 +51,16 @@ def read_learn_file(path: str | Path, library: TagLibrary) -> list[dict]:
             if kind == "example" and not item["tags"]:
                 raise InputError("an example needs at least one tag", path=path, line=line, field="tags")
             if kind == "correction" and not (item["tags"] or item["rejected"]):
-                raise InputError("a correction needs 'rejected' and/or 'tags'", path=path, line=line,
-                                 field="rejected")
+                raise InputError("a correction needs 'rejected' and/or 'tags'", path=path, line=line, field="rejected")
             checked = item["tags"] + item["rejected"]
         unknown = [t for t in checked if t not in library]
         if unknown:
-            raise InputError(f"unknown tag id(s) {unknown}; add them to the library first",
-                             path=path, line=line, field="tag" if kind == "note" else "tags")
+            raise InputError(
+                f"unknown tag id(s) {unknown}; add them to the library first",
+                path=path,
+                line=line,
+                field="tag" if kind == "note" else "tags",
+            )
         if "created_at" in obj:
             item["created_at"] = float(obj["created_at"])
         items.append(item)
@@ -93,8 +96,15 @@ class KnowledgeBase:
         found.sort(key=lambda x: -x[0])
         return [note for _, note in found[:limit]]
 
-    def corrections_for(self, vector: np.ndarray, names: dict[str, str], *, limit: int = 2,
-                        min_similarity: float = 0.75, now: float | None = None) -> list[str]:
+    def corrections_for(
+        self,
+        vector: np.ndarray,
+        names: dict[str, str],
+        *,
+        limit: int = 2,
+        min_similarity: float = 0.75,
+        now: float | None = None,
+    ) -> list[str]:
         """Corrections made on similar texts, most similar (then most recent) first."""
         if self.correction_vectors is None:
             return []

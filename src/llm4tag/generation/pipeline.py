@@ -23,8 +23,13 @@ class TagAssignment:
     paths: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"tag_id": self.tag_id, "label": self.label, "score": round(self.score, 4), "source": self.source,
-                "paths": {k: round(v, 4) for k, v in self.paths.items()}}
+        return {
+            "tag_id": self.tag_id,
+            "label": self.label,
+            "score": round(self.score, 4),
+            "source": self.source,
+            "paths": {k: round(v, 4) for k, v in self.paths.items()},
+        }
 
 
 @dataclass
@@ -37,10 +42,13 @@ class TaggingResult:
     def to_dict(self, *, with_candidates: bool = False) -> dict[str, Any]:
         out: dict[str, Any] = {"id": self.id, "tags": [t.to_dict() for t in self.tags]}
         if self.selection is not None:
-            out["llm"] = {"invalid": self.selection.invalid, "mapped": self.selection.mapped,
-                          "prompt_tokens": self.selection.prompt_tokens,
-                          "completion_tokens": self.selection.completion_tokens,
-                          "seconds": round(self.selection.seconds, 3)}
+            out["llm"] = {
+                "invalid": self.selection.invalid,
+                "mapped": self.selection.mapped,
+                "prompt_tokens": self.selection.prompt_tokens,
+                "completion_tokens": self.selection.completion_tokens,
+                "seconds": round(self.selection.seconds, 3),
+            }
             if self.selection.notes:
                 out["llm"]["notes"] = self.selection.notes
         if with_candidates:
@@ -51,8 +59,7 @@ class TaggingResult:
 class Tagger:
     """Tags contents with a project's recall stage and an LLM backend."""
 
-    def __init__(self, project, generator: TagGenerator, *, use_examples: bool = True,
-                 use_notes: bool = True) -> None:
+    def __init__(self, project, generator: TagGenerator, *, use_examples: bool = True, use_notes: bool = True) -> None:
         self.project = project
         self.generator = generator
         self.use_examples = use_examples
@@ -84,7 +91,7 @@ class Tagger:
         out: list[TaggingResult] = []
         bar = tqdm(total=len(docs), desc="tagging", unit="doc", disable=not progress)
         for start in range(0, len(docs), batch_size):
-            batch = docs[start:start + batch_size]
+            batch = docs[start : start + batch_size]
             texts = [d.text for d in batch]
             recalls = project.recall(texts)
             vectors = project.embedder.encode(texts) if knowledge and knowledge.corrections else None
@@ -102,8 +109,9 @@ class Tagger:
             for doc, recall, selection in zip(batch, recalls, selections):
                 by_id = {c.tag_id: c for c in recall.candidates}
                 assignments = [
-                    TagAssignment(tag_id=t, label=library[t].label, score=by_id[t].score, source="llm",
-                                  paths=by_id[t].paths)
+                    TagAssignment(
+                        tag_id=t, label=library[t].label, score=by_id[t].score, source="llm", paths=by_id[t].paths
+                    )
                     for t in selection.tag_ids
                 ]
                 out.append(TaggingResult(doc.id, assignments, recall, selection))

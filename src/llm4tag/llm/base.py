@@ -81,14 +81,14 @@ class LLMBackend(ABC):
             except TransientError as exc:
                 attempt += 1
                 if attempt > self.max_retries:
-                    raise BackendError(
-                        f"{self.name}: request failed after {attempt} attempt(s): {exc}") from None
+                    raise BackendError(f"{self.name}: request failed after {attempt} attempt(s): {exc}") from None
                 delay = self.backoff_seconds * (2 ** (attempt - 1))
                 log.warning("%s: %s; retry %d/%d in %.1fs", self.name, exc, attempt, self.max_retries, delay)
                 time.sleep(delay)
 
-    def chat_batch(self, requests: Sequence[ChatRequest],
-                   on_done: Callable[[int], None] | None = None) -> list[ChatResult]:
+    def chat_batch(
+        self, requests: Sequence[ChatRequest], on_done: Callable[[int], None] | None = None
+    ) -> list[ChatResult]:
         """Run requests with at most ``concurrency`` in flight; results in request order."""
         if self.concurrency == 1 or len(requests) <= 1:
             out = []

