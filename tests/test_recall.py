@@ -103,3 +103,14 @@ def test_top_k_matches_a_full_stable_sort():
         expected = expected[scores[expected] > 0][:k]
         assert top_k(scores, k).tolist() == expected.tolist()
     assert top_k(np.zeros(10), 3).tolist() == []
+
+
+def test_set_scores_document_averaged_and_micro():
+    from llm4tag.evaluation.set_metrics import set_scores
+
+    scores = set_scores([{"a", "b"}, {"c"}, set()], [["a", "x"], []])
+    assert scores.documents == 2
+    assert scores.precision == pytest.approx((0.5 + 0.0) / 2)
+    assert scores.recall == pytest.approx((0.5 + 0.0) / 2)
+    assert scores.f1 == pytest.approx(0.25)
+    assert scores.micro_precision == pytest.approx(1 / 2) and scores.micro_recall == pytest.approx(1 / 3)

@@ -155,7 +155,13 @@ def cmd_eval(args: argparse.Namespace) -> None:
 def cmd_demo(args: argparse.Namespace) -> None:
     from llm4tag.demo import run_demo
 
-    run_demo(Path(args.data), Path(args.project), train_limit=args.train_limit, documents=args.documents)
+    run_demo(
+        Path(args.data),
+        Path(args.project),
+        train_limit=args.train_limit,
+        documents=args.documents,
+        use_llm=not args.no_llm,
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -227,6 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--project", default="sample-project", help="where to build the sample project")
     p.add_argument("--train-limit", type=int, default=5000, help="annotated documents to index (0 = all)")
     p.add_argument("--documents", type=int, default=5, help="test documents to tag")
+    p.add_argument("--no-llm", action="store_true", help="recall only, no LLM")
     return parser
 
 

@@ -29,7 +29,7 @@ class EmbeddingConfig:
 @dataclass
 class IndexConfig:
     exact_limit: int = 200_000
-    nprobe: int = 32
+    nprobe: int = 16
 
 
 @dataclass

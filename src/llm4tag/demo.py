@@ -11,7 +11,9 @@ from llm4tag.errors import InputError
 from llm4tag.project import Project
 
 
-def run_demo(data: Path, project_dir: Path, *, train_limit: int = 5000, documents: int = 5, top: int = 8) -> None:
+def run_demo(
+    data: Path, project_dir: Path, *, train_limit: int = 5000, documents: int = 5, top: int = 8, use_llm: bool = True
+) -> None:
     for name in ("tags.jsonl", "train.jsonl", "test.jsonl"):
         if not (data / name).exists():
             raise InputError(f"expected the debtags data set here ({name} is missing)", path=data)
@@ -27,8 +29,17 @@ def run_demo(data: Path, project_dir: Path, *, train_limit: int = 5000, document
         print(f"project {project_dir}: {len(library)} tags, {project.store.count_contents()} annotated contents")
         print(project.index())
         docs = list(itertools.islice(iter_corpus(data / "test.jsonl", library=library, on_unknown="skip"), documents))
-        results = project.recall([d.text for d in docs])
-        for doc, result in zip(docs, results):
+        if use_llm:
+            print(
+                f"tagging {len(docs)} test documents with {project.config.llm.options.get('model')} "
+                f"({project.config.llm.backend}; about 15 s each on one core) ..."
+            )
+            tagged = project.tag(docs, progress=True)
+            results = [t.recall for t in tagged]
+        else:
+            tagged = [None] * len(docs)
+            results = project.recall([d.text for d in docs])
+        for doc, result, tagging in zip(docs, results, tagged):
             candidates = result.candidates
             gold = set(doc.tags)
             print(f"\n== {doc.id}: {doc.text.splitlines()[0][:100]}")
@@ -39,4 +50,7 @@ def run_demo(data: Path, project_dir: Path, *, train_limit: int = 5000, document
             missed = gold - {c.tag_id for c in candidates[:top]}
             if missed:
                 print(f"    gold not in top {top}: {', '.join(sorted(missed))}")
+            if tagging is not None:
+                chosen = ", ".join(f"{'*' if t.tag_id in gold else ''}{t.tag_id} ({t.score:.2f})" for t in tagging.tags)
+                print(f"  LLM chose: {chosen or '(nothing)'}")
         print(f"\n(* = in the human annotation) done in {time.perf_counter() - started:.0f} s")

@@ -8,7 +8,7 @@ import numpy as np
 
 from llm4tag.corpus.documents import Document
 from llm4tag.evaluation.metrics import mean_recall_at
-from llm4tag.recall.recaller import PATHS, Recaller, top_k
+from llm4tag.recall.recaller import PATHS, Recaller
 
 DEFAULT_NS = (10, 20, 30, 50)
 
@@ -52,7 +52,7 @@ def evaluate_recall(
         batch = docs[start : start + batch_size]
         for ps in recaller.path_scores([d.text for d in batch], vectors[start : start + batch_size]):
             for name, weights in variants.items():
-                order = top_k(recaller.fuse(ps, weights), max_n)
+                order = recaller.fuse(ps, weights).top(max_n)
                 rankings[name].append([recaller.graph.tag_ids[i] for i in order])
     golds = [set(d.tags) for d in docs]
     result = RecallEvaluation(documents=len(docs), ns=tuple(ns))

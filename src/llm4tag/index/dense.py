@@ -23,7 +23,7 @@ def _faiss():
 
 
 class DenseIndex:
-    def __init__(self, dim: int, *, exact_limit: int = 200_000, nprobe: int = 32) -> None:
+    def __init__(self, dim: int, *, exact_limit: int = 200_000, nprobe: int = 16) -> None:
         self.dim = dim
         self.exact_limit = exact_limit
         self.nprobe = nprobe
@@ -86,7 +86,7 @@ class DenseIndex:
                 handle.write(faiss.serialize_index(self._index).tobytes())
 
     @classmethod
-    def load(cls, path: Path, *, exact_limit: int = 200_000, nprobe: int = 32) -> DenseIndex:
+    def load(cls, path: Path, *, exact_limit: int = 200_000, nprobe: int = 16) -> DenseIndex:
         vectors = np.load(path)
         index = cls(vectors.shape[1], exact_limit=exact_limit, nprobe=nprobe)
         ivf_path = path.with_suffix(".faiss")

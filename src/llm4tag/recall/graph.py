@@ -32,7 +32,7 @@ class ContentTagGraph:
     tag_texts: list[str] = field(default_factory=list)
     content_ids: list[str] = field(default_factory=list)
     exact_limit: int = 200_000
-    nprobe: int = 32
+    nprobe: int = 16
     content_max_seq: int = 0  # the store's last content row already in the graph
 
     def __post_init__(self) -> None:

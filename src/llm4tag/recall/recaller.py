@@ -109,10 +109,57 @@ class RecallResult:
 
 
 @dataclass
-class PathScores:
-    """Per-path scores of all tags for one content, plus the neighbours behind c2c2t."""
+class SparseScores:
+    """Scores of the few tags a path reached: positions (unique) and values."""
 
-    scores: dict[str, np.ndarray]
+    index: np.ndarray
+    value: np.ndarray
+
+    @classmethod
+    def empty(cls) -> SparseScores:
+        return cls(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
+
+    @classmethod
+    def summed(cls, index: np.ndarray, value: np.ndarray) -> SparseScores:
+        """Sum the values of repeated positions."""
+        if len(index) == 0:
+            return cls.empty()
+        unique, inverse = np.unique(index, return_inverse=True)
+        return cls(unique.astype(np.int64), np.bincount(inverse, weights=value).astype(np.float32))
+
+    @classmethod
+    def from_dict(cls, values: dict[int, float]) -> SparseScores:
+        if not values:
+            return cls.empty()
+        index = np.fromiter(values.keys(), dtype=np.int64, count=len(values))
+        order = np.argsort(index)
+        return cls(index[order], np.fromiter(values.values(), dtype=np.float32, count=len(values))[order])
+
+    def plus(self, other: SparseScores) -> SparseScores:
+        return SparseScores.summed(np.concatenate([self.index, other.index]), np.concatenate([self.value, other.value]))
+
+    def without(self, mask: np.ndarray) -> SparseScores:
+        keep = ~mask[self.index]
+        return SparseScores(self.index[keep], self.value[keep])
+
+    def top(self, k: int) -> np.ndarray:
+        """Positions of the ``k`` best positive scores, best first (ties: lower position first)."""
+        return self.index[top_k(self.value, k)] if len(self.index) else self.index
+
+    def lookup(self) -> dict[int, float]:
+        return dict(zip(self.index.tolist(), self.value.tolist()))
+
+    def dense(self, size: int) -> np.ndarray:
+        out = np.zeros(size, dtype=np.float32)
+        out[self.index] = self.value
+        return out
+
+
+@dataclass
+class PathScores:
+    """Per-path scores of the tags each path reached for one content, plus the neighbours behind c2c2t."""
+
+    scores: dict[str, SparseScores]
     neighbour_positions: np.ndarray
     neighbour_similarities: np.ndarray
     via: dict[int, list[tuple[int, float]]]
@@ -145,20 +192,24 @@ class Recaller:
                     table.setdefault(key, []).append(position)
         self._names = table
 
-    def lexical_matches(self, text: str) -> np.ndarray:
-        scores = np.zeros(self.graph.n_tags, dtype=np.float32)
+    def lexical_matches(self, text: str) -> SparseScores:
         words = _WORD.findall(text.lower())
         table = self.names
+        hits: set[int] = set()
         for n in range(1, self.config.max_name_words + 1):
             for start in range(len(words) - n + 1):
                 hit = table.get(" ".join(words[start : start + n]))
                 if hit:
-                    scores[hit] = 1.0
-        return scores
+                    hits.update(hit)
+        index = np.array(sorted(hits), dtype=np.int64)
+        return SparseScores(index, np.ones(len(index), dtype=np.float32))
 
     # -- meta-paths ------------------------------------------------------------
     def path_scores(self, texts: list[str], vectors: np.ndarray) -> list[PathScores]:
-        """Score every tag along every path for each content (batched over contents)."""
+        """Score tags along every path for each content (batched over contents).
+
+        Scores are sparse: per-document work depends on the neighbourhood, not on the library size.
+        """
         cfg = self.config
         graph = self.graph
         n_tags = graph.n_tags
@@ -175,14 +226,15 @@ class Recaller:
             tag_lex_sims = graph.tag_lexical_similarities(query_lexical) if query_lexical is not None else None
         annotations = graph.annotations
         cooccurrence = graph.cooccurrence
+        inactive = None if graph.active_tags.all() else ~graph.active_tags
 
         for row, text in enumerate(texts):
-            scores: dict[str, np.ndarray] = {}
+            scores: dict[str, SparseScores] = {}
             vector = vectors[row]
-            # --- c2c2t
-            c2c2t = np.zeros(n_tags, dtype=np.float32)
+            # --- c2c2t: neighbours vote with similarity ** vote_power
             nb_pos = np.zeros(0, dtype=np.int64)
             nb_sim = np.zeros(0, dtype=np.float32)
+            scores["c2c2t"] = SparseScores.empty()
             if graph.n_contents:
                 pool = np.unique(np.concatenate([dense_pos[row][dense_pos[row] >= 0], lexical_hits[row][0]]))
                 dense_sim = np.clip(graph.content_dense.vectors[pool] @ vector, 0, 1)
@@ -193,61 +245,68 @@ class Recaller:
                 nb_pos, nb_sim = pool[order], sim[order].astype(np.float32)
                 if len(nb_pos):
                     weights = nb_sim**cfg.vote_power
-                    votes = annotations[nb_pos].T @ weights
-                    c2c2t = (np.asarray(votes).ravel() / max(weights.sum(), 1e-12)).astype(np.float32)
-            scores["c2c2t"] = c2c2t
-            # --- c2t
-            c2t = np.zeros(n_tags, dtype=np.float32)
+                    rows = annotations[nb_pos]
+                    votes = np.repeat(weights, np.diff(rows.indptr))
+                    scores["c2c2t"] = SparseScores.summed(rows.indices, votes / max(float(weights.sum()), 1e-12))
+            # --- c2t: the nearest tags by embedding and the best lexical matches (both bounded), re-scored by both
+            scores["c2t"] = SparseScores.empty()
             if n_tags:
                 candidates = tag_pos[row][tag_pos[row] >= 0]
-                lex_row = tag_lex_sims[row] if tag_lex_sims is not None else None
-                if lex_row is not None and lex_row.nnz:
-                    candidates = np.unique(np.concatenate([candidates, lex_row.indices]))
+                lexical_by_tag: dict[int, float] = {}
+                if tag_lex_sims is not None:
+                    start, end = tag_lex_sims.indptr[row], tag_lex_sims.indptr[row + 1]
+                    cols, vals = tag_lex_sims.indices[start:end], tag_lex_sims.data[start:end]
+                    if len(vals) > cfg.c2t_pool:
+                        best = np.argpartition(-vals, cfg.c2t_pool - 1)[: cfg.c2t_pool]
+                        cols, vals = cols[best], vals[best]
+                    lexical_by_tag = dict(zip(cols.tolist(), vals.tolist()))
+                    candidates = np.unique(np.concatenate([candidates, cols]))
                 dense = np.clip(graph.tag_dense.vectors[candidates] @ vector, 0, 1)
-                lexical = np.asarray(lex_row[:, candidates].todense()).ravel() if lex_row is not None else 0.0
-                c2t[candidates] = cfg.dense_weight * dense + (1 - cfg.dense_weight) * lexical
-            scores["c2t"] = c2t
+                lexical = np.array([lexical_by_tag.get(int(t), 0.0) for t in candidates], dtype=np.float32)
+                scores["c2t"] = SparseScores(
+                    candidates.astype(np.int64), cfg.dense_weight * dense + (1 - cfg.dense_weight) * lexical
+                )
             # --- lexical baseline
-            scores["lexical"] = self.lexical_matches(text) if n_tags else np.zeros(0, np.float32)
-            # --- c2t2t: expand from the strongest seeds
-            c2t2t = np.zeros(n_tags, dtype=np.float32)
+            scores["lexical"] = self.lexical_matches(text) if n_tags else SparseScores.empty()
+            # --- c2t2t: expand from the strongest seeds along tag-tag edges
             via: dict[int, list[tuple[int, float]]] = {}
+            related_best: dict[int, float] = {}
             if n_tags:
-                seed_score = c2c2t + c2t
-                seeds = top_k(seed_score, cfg.seeds)
+                seed_score = scores["c2c2t"].plus(scores["c2t"])
+                seeds = seed_score.top(cfg.seeds)
                 if len(seeds):
                     _, tag_nb = graph.tag_dense.search(graph.tag_dense.vectors[seeds], cfg.tag_neighbours + 1)
+                seed_values = seed_score.lookup()
                 for i, seed in enumerate(seeds):
-                    strength = min(1.0, float(seed_score[seed]))
+                    strength = min(1.0, seed_values[int(seed)])
                     related: dict[int, float] = {}
                     co = cooccurrence[seed]
-                    for col, p in zip(co.indices, co.data):
-                        related[int(col)] = float(p)
+                    for col, p in zip(co.indices.tolist(), co.data.tolist()):
+                        related[col] = p
                     seed_vec = graph.tag_dense.vectors[seed]
-                    for nb in tag_nb[i]:
+                    for nb in tag_nb[i].tolist():
                         if nb >= 0 and nb != seed:
                             sim = float(np.clip(graph.tag_dense.vectors[nb] @ seed_vec, 0, 1))
-                            related[int(nb)] = max(related.get(int(nb), 0.0), sim * sim)
+                            related[nb] = max(related.get(nb, 0.0), sim * sim)
                     for col, weight in related.items():
                         value = strength * weight
-                        if value > c2t2t[col]:
-                            c2t2t[col] = value
                         if value > 0:
+                            related_best[col] = max(related_best.get(col, 0.0), value)
                             via.setdefault(col, []).append((int(seed), value))
-            scores["c2t2t"] = c2t2t
-            if not graph.active_tags.all():
-                for values in scores.values():
-                    values[~graph.active_tags] = 0.0
+            scores["c2t2t"] = SparseScores.from_dict(related_best)
+            if inactive is not None:
+                scores = {name: sc.without(inactive) for name, sc in scores.items()}
             results.append(PathScores(scores, nb_pos, nb_sim, via))
         return results
 
-    def fuse(self, path_scores: PathScores, weights: dict[str, float] | None = None) -> np.ndarray:
+    def fuse(self, path_scores: PathScores, weights: dict[str, float] | None = None) -> SparseScores:
         weights = weights if weights is not None else self.config.weights
-        fused = np.zeros(self.graph.n_tags, dtype=np.float32)
-        for name, weight in weights.items():
-            if weight:
-                fused += weight * path_scores.scores[name]
-        return fused
+        parts = [(path_scores.scores[name], weight) for name, weight in weights.items() if weight]
+        if not parts:
+            return SparseScores.empty()
+        index = np.concatenate([sc.index for sc, _ in parts])
+        value = np.concatenate([sc.value * weight for sc, weight in parts])
+        return SparseScores.summed(index, value)
 
     def recall(
         self,
@@ -264,7 +323,9 @@ class Recaller:
         annotations = self.graph.annotations
         for ps in self.path_scores(texts, vectors):
             fused = self.fuse(ps, weights)
-            order = top_k(fused, top_n)
+            order = fused.top(top_n)
+            fused_values = fused.lookup()
+            path_values = {name: sc.lookup() for name, sc in ps.scores.items()}
             voters_by_tag: dict[int, list[tuple[str, float]]] = {}
             for p, s in zip(ps.neighbour_positions, ps.neighbour_similarities):
                 for tag_position in annotations.indices[annotations.indptr[p] : annotations.indptr[p + 1]]:
@@ -276,8 +337,10 @@ class Recaller:
                 candidates.append(
                     Candidate(
                         tag_id=self.graph.tag_ids[position],
-                        score=float(fused[position]),
-                        paths={name: float(v[position]) for name, v in ps.scores.items() if v[position] > 0},
+                        score=fused_values[int(position)],
+                        paths={
+                            name: v[int(position)] for name, v in path_values.items() if v.get(int(position), 0) > 0
+                        },
                         neighbours=voters,
                         via=[(self.graph.tag_ids[t], s) for t, s in via],
                     )
