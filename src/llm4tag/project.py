@@ -299,14 +299,22 @@ class Project:
 
     # -- recall ----------------------------------------------------------------
     def recall(
-        self, texts: list[str], *, top_n: int | None = None, weights: dict[str, float] | None = None
+        self,
+        texts: list[str],
+        *,
+        top_n: int | None = None,
+        weights: dict[str, float] | None = None,
+        exclude: list[str | None] | None = None,
     ) -> list[RecallResult]:
-        """Candidate tags with provenance for each text."""
+        """Candidate tags with provenance for each text; ``exclude`` leaves a stored content out of its own recall."""
         recaller = self.recaller
         out: list[RecallResult] = []
         for start in range(0, len(texts), _BATCH):
             batch = texts[start : start + _BATCH]
-            out.extend(recaller.recall(batch, self.embedder.encode(batch), top_n=top_n, weights=weights))
+            skip = exclude[start : start + _BATCH] if exclude else None
+            out.extend(
+                recaller.recall(batch, self.embedder.encode(batch), top_n=top_n, weights=weights, exclude=skip)
+            )
         return out
 
     # -- generation ----------------------------------------------------------------

@@ -37,6 +37,7 @@ class ContentTagGraph:
 
     def __post_init__(self) -> None:
         self.tag_position: dict[str, int] = {t: i for i, t in enumerate(self.tag_ids)}
+        self.content_position: dict[str, int] = {c: i for i, c in enumerate(self.content_ids)}
         self.content_dense = DenseIndex(self.dim, exact_limit=self.exact_limit, nprobe=self.nprobe)
         self.tag_dense = DenseIndex(self.dim, exact_limit=self.exact_limit, nprobe=self.nprobe)
         self.content_lexical = LexicalIndex()
@@ -78,7 +79,9 @@ class ContentTagGraph:
             term_counts = self.content_lexical.count_terms(texts)
         if not (len(content_ids) == term_counts.shape[0] == len(vectors) == len(tags)):
             raise ValueError("content ids, texts, vectors and tags must have the same length")
-        self.content_ids.extend(content_ids)
+        for content_id in content_ids:
+            self.content_position[content_id] = len(self.content_ids)
+            self.content_ids.append(content_id)
         self.content_dense.add(vectors)
         self.content_lexical.add_counts(term_counts)
         for doc_tags in tags:

@@ -205,10 +205,14 @@ class Recaller:
         return SparseScores(index, np.ones(len(index), dtype=np.float32))
 
     # -- meta-paths ------------------------------------------------------------
-    def path_scores(self, texts: list[str], vectors: np.ndarray) -> list[PathScores]:
+    def path_scores(
+        self, texts: list[str], vectors: np.ndarray, exclude: list[str | None] | None = None
+    ) -> list[PathScores]:
         """Score tags along every path for each content (batched over contents).
 
         Scores are sparse: per-document work depends on the neighbourhood, not on the library size.
+        ``exclude`` names, per text, a stored content that must not be its own neighbour (for contents
+        already in the graph: fine-tuning data, leave-one-out evaluation).
         """
         cfg = self.config
         graph = self.graph
@@ -237,6 +241,8 @@ class Recaller:
             scores["c2c2t"] = SparseScores.empty()
             if graph.n_contents:
                 pool = np.unique(np.concatenate([dense_pos[row][dense_pos[row] >= 0], lexical_hits[row][0]]))
+                if exclude and exclude[row] is not None and exclude[row] in graph.content_position:
+                    pool = pool[pool != graph.content_position[exclude[row]]]
                 dense_sim = np.clip(graph.content_dense.vectors[pool] @ vector, 0, 1)
                 lex_sim = np.asarray((graph.content_lexical.weighted[pool] @ query_lexical[row].T).todense()).ravel()
                 sim = cfg.dense_weight * dense_sim + (1 - cfg.dense_weight) * lex_sim
@@ -316,12 +322,13 @@ class Recaller:
         top_n: int | None = None,
         weights: dict[str, float] | None = None,
         max_neighbours: int = 10,
+        exclude: list[str | None] | None = None,
     ) -> list[RecallResult]:
         """Fused top-N candidates with provenance for each content."""
         top_n = top_n or self.config.top_n
         out = []
         annotations = self.graph.annotations
-        for ps in self.path_scores(texts, vectors):
+        for ps in self.path_scores(texts, vectors, exclude):
             fused = self.fuse(ps, weights)
             order = fused.top(top_n)
             fused_values = fused.lookup()

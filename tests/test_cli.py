@@ -1,0 +1,54 @@
+"""The command line: user mistakes are one clear line and exit code 2; the happy path with real embeddings."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from llm4tag.cli import main
+
+
+def run(argv, capsys):
+    code = main(argv)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_bad_tag_file_is_one_line_without_traceback(tmp_path, capsys):
+    bad = tmp_path / "tags.jsonl"
+    bad.write_text('{"id": "a", "label": "A"}\n{"id": "a", "label": "B"}\n', encoding="utf-8")
+    code, _, err = run(["init", str(tmp_path / "p"), "--tags", str(bad)], capsys)
+    assert code == 2
+    assert err.count("\n") == 1 and "line 2" in err and "duplicate tag id" in err
+    assert "Traceback" not in err
+
+
+def test_commands_outside_a_project_say_so(tmp_path, capsys):
+    code, _, err = run(["index", "-p", str(tmp_path)], capsys)
+    assert code == 2 and "not an llm4tag project" in err
+
+
+def test_module_entry_point_exits_2_on_user_error(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "llm4tag.cli", "recall", "-p", str(tmp_path), "--text", "x"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+
+
+@pytest.mark.slow
+def test_init_index_recall_eval_with_the_default_embedder(tmp_path, tiny_files, capsys):
+    tags, contents = tiny_files
+    project = str(tmp_path / "p")
+    assert run(["init", project, "--tags", str(tags), "--corpus", str(contents)], capsys)[0] == 0
+    code, out, _ = run(["index", "-p", project], capsys)
+    assert code == 0 and "+6 annotated contents" in out
+    output = tmp_path / "recall.jsonl"
+    code, _, _ = run(["recall", "-p", project, "--text", "checkmate in three moves", "-o", str(output)], capsys)
+    assert code == 0
+    [record] = [json.loads(line) for line in output.read_text().splitlines()]
+    assert record["candidates"][0]["tag_id"] == "chess"
+    assert {"paths", "score", "neighbours", "via", "label"} <= set(record["candidates"][0])
+    code, out, _ = run(["eval", "-p", project, str(contents), "--json", "--ns", "1,3"], capsys)
+    result = json.loads(out)
+    assert code == 0 and result["documents"] == 6
+    assert set(result["recall_at"]) == {"c2t", "c2c2t", "c2t2t", "lexical", "fused"}
