@@ -21,15 +21,15 @@ from llm4tag.llm.base import ChatRequest, ChatResult, LLMBackend
 
 @dataclass
 class GenerationConfig:
-    candidates: int = 20
+    candidates: int = 15
     examples: int = 3
     example_min_similarity: float = 0.15
-    max_tags: int = 6
-    max_content_chars: int = 600
-    max_example_chars: int = 240
+    max_tags: int = 4
+    max_content_chars: int = 500
+    max_example_chars: int = 200
     notes: int = 5
     constrained: bool = True
-    max_new_tokens: int = 120
+    max_new_tokens: int = 80
     prompt_dir: str = "prompts"
 
 
