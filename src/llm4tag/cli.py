@@ -130,6 +130,38 @@ def cmd_learn(args: argparse.Namespace) -> None:
         print(project.index())
 
 
+def cmd_finetune_export(args: argparse.Namespace) -> None:
+    from llm4tag.corpus.loaders import load_corpus
+    from llm4tag.finetune import export_sft
+
+    with _project(args) as project:
+        if args.corpus:
+            docs = load_corpus(args.corpus, args.format, library=project.library, on_unknown="skip")
+        else:
+            rows = project.store.content_rows()
+            docs = project.store.get_contents([r[1] for r in rows])
+        if args.limit:
+            docs = docs[: args.limit]
+        print(export_sft(project, docs, args.out, negatives_per_document=args.negatives))
+
+
+def cmd_finetune_train(args: argparse.Namespace) -> None:
+    from llm4tag.finetune.train import train_lora
+
+    report = train_lora(
+        args.base,
+        args.data,
+        args.out,
+        max_steps=args.steps,
+        learning_rate=args.learning_rate,
+        batch_size=args.batch_size,
+        lora_r=args.lora_r,
+        lora_alpha=args.lora_alpha,
+        max_length=args.max_length,
+    )
+    print(report)
+
+
 def cmd_eval(args: argparse.Namespace) -> None:
     from llm4tag.corpus.loaders import load_corpus
     from llm4tag.evaluation.recall_eval import evaluate_recall
@@ -220,6 +252,28 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("learn", cmd_learn, "add short-term knowledge: examples, corrections, tag notes (JSONL)")
     p.add_argument("file")
+
+    p = add("finetune", None, "long-term knowledge: export SFT data, train a LoRA adapter", project=False)
+    fine = p.add_subparsers(dest="finetune_command", required=True)
+    e = fine.add_parser("export", help="write selection.jsonl and judgement.jsonl (chat format)")
+    e.add_argument("-p", "--project", default=".")
+    e.add_argument("--corpus", help="annotated corpus (default: the project's annotated contents)")
+    e.add_argument("--format", choices=("jsonl", "annif-tsv", "csv", "tsv", "dir"))
+    e.add_argument("--out", required=True, help="output directory")
+    e.add_argument("--limit", type=int)
+    e.add_argument("--negatives", type=int, default=2, help="hard-negative judgements per content")
+    e.set_defaults(func=cmd_finetune_export)
+    t = fine.add_parser("train", help="LoRA SFT with peft/trl on a local Hugging Face model directory")
+    t.add_argument("--base", required=True, help="local Hugging Face model directory")
+    t.add_argument("--data", nargs="+", required=True, help="chat-format JSONL files from 'finetune export'")
+    t.add_argument("--out", required=True)
+    t.add_argument("--steps", type=int, default=200)
+    t.add_argument("--learning-rate", type=float, default=2e-4)
+    t.add_argument("--batch-size", type=int, default=4)
+    t.add_argument("--lora-r", type=int, default=16)
+    t.add_argument("--lora-alpha", type=int, default=32)
+    t.add_argument("--max-length", type=int, default=1536)
+    t.set_defaults(func=cmd_finetune_train)
 
     p = add("eval", cmd_eval, "evaluate on an annotated corpus")
     p.add_argument("corpus")
