@@ -3,10 +3,10 @@
 import json
 
 import pytest
+from tests.conftest import TINY_CONTENTS
 
 from llm4tag.finetune import export_sft
 from llm4tag.project import Project
-from tests.conftest import TINY_CONTENTS
 
 
 class NoLLM:
