@@ -52,8 +52,11 @@ def main() -> None:
 
     with Project.open(args.project) as project:
         library = project.library
-        docs = [d for d in load_corpus(Path(args.data) / f"{args.split}.jsonl", library=library,
-                                       on_unknown="skip") if d.tags]
+        docs = [
+            d
+            for d in load_corpus(Path(args.data) / f"{args.split}.jsonl", library=library, on_unknown="skip")
+            if d.tags
+        ]
         sample = seeded_sample(docs, args.sample, args.seed)
         if args.report_only is None:
             if args.model:

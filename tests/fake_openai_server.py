@@ -19,6 +19,22 @@ def make_app() -> FastAPI:
     app = FastAPI()
     app.state.calls = {}
 
+    @app.post("/v1/embeddings")
+    async def embeddings(request: Request):
+        body = await request.json()
+        inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
+        app.state.calls["embeddings"] = app.state.calls.get("embeddings", 0) + 1
+        data = [
+            {"object": "embedding", "index": i, "embedding": [float(len(t)), 1.0, float(t.count("a"))]}
+            for i, t in enumerate(inputs)
+        ]
+        return {
+            "object": "list",
+            "data": list(reversed(data)),
+            "model": body["model"],
+            "usage": {"prompt_tokens": 1, "total_tokens": 1},
+        }
+
     @app.post("/v1/chat/completions")
     async def chat(request: Request):
         body = await request.json()

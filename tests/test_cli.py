@@ -30,8 +30,11 @@ def test_commands_outside_a_project_say_so(tmp_path, capsys):
 
 
 def test_module_entry_point_exits_2_on_user_error(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "llm4tag.cli", "recall", "-p", str(tmp_path), "--text", "x"],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "llm4tag.cli", "recall", "-p", str(tmp_path), "--text", "x"],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
 
 

@@ -90,17 +90,29 @@ def test_lora_training_lowers_the_loss_and_the_adapter_loads_back(tmp_path):
     base = make_tiny_causal_lm(tmp_path / "base")
     data = tmp_path / "sft.jsonl"
     rows = [
-        {"messages": [{"role": "user", "content": f"tags for package {i}?"},
-                      {"role": "assistant", "content": "networking"}]}
+        {
+            "messages": [
+                {"role": "user", "content": f"tags for package {i}?"},
+                {"role": "assistant", "content": "networking"},
+            ]
+        }
         for i in range(16)
     ]
     data.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    report = train_lora(base, [data], tmp_path / "out", max_steps=30, learning_rate=1e-2, batch_size=4,
-                        lora_r=8, lora_alpha=16, max_length=64)
+    report = train_lora(
+        base,
+        [data],
+        tmp_path / "out",
+        max_steps=30,
+        learning_rate=1e-2,
+        batch_size=4,
+        lora_r=8,
+        lora_alpha=16,
+        max_length=64,
+    )
     assert report.steps == 30
     assert sum(report.losses[-5:]) / 5 < 0.7 * sum(report.losses[:5]) / 5
-    request = ChatRequest(messages=[{"role": "user", "content": "tags for package 99?"}], max_tokens=1,
-                          top_logprobs=50)
+    request = ChatRequest(messages=[{"role": "user", "content": "tags for package 99?"}], max_tokens=1, top_logprobs=50)
 
     def answer_logprob(llm) -> float:
         first = llm.tokenizer.decode(llm.tokenizer("networking", add_special_tokens=False).input_ids[:1])

@@ -116,3 +116,17 @@ def test_learn_file_is_validated_before_anything_is_stored(tmp_path):
     path.write_text(json.dumps({"kind": "wish", "text": "x"}) + "\n", encoding="utf-8")
     with pytest.raises(InputError, match="field 'kind'"):
         read_learn_file(path, LIBRARY)
+
+
+def test_examples_are_dropped_to_fit_the_prompt_token_budget():
+    from llm4tag.generation.generator import Example
+
+    llm = ScriptedLLM(['{"tags": []}', '{"tags": []}'])
+    examples = [Example(f"example number {i} " + "word " * 40, ["game"]) for i in range(3)]
+    roomy = TagGenerator(llm, load_prompt("select"), LIBRARY.display_names(), GenerationConfig())
+    tight = TagGenerator(llm, load_prompt("select"), LIBRARY.display_names(), GenerationConfig(prompt_token_budget=200))
+    roomy.select(["a game"], [["game"]], [examples], [[]])
+    tight.select(["a game"], [["game"]], [examples], [[]])
+    full, cut = (r.messages[-1]["content"] for r in llm.requests)
+    assert all(f"example number {i}" in full for i in range(3))
+    assert "example number 0" in cut and "example number 2" not in cut  # the least similar go first

@@ -312,9 +312,7 @@ class Project:
         for start in range(0, len(texts), _BATCH):
             batch = texts[start : start + _BATCH]
             skip = exclude[start : start + _BATCH] if exclude else None
-            out.extend(
-                recaller.recall(batch, self.embedder.encode(batch), top_n=top_n, weights=weights, exclude=skip)
-            )
+            out.extend(recaller.recall(batch, self.embedder.encode(batch), top_n=top_n, weights=weights, exclude=skip))
         return out
 
     # -- generation ----------------------------------------------------------------

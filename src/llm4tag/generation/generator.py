@@ -30,6 +30,7 @@ class GenerationConfig:
     notes: int = 5
     constrained: bool = True
     max_new_tokens: int = 80
+    prompt_token_budget: int = 900  # retrieved examples are dropped (least similar first) to stay under it
     prompt_dir: str = "prompts"
 
 
@@ -56,6 +57,11 @@ class Selection:
 def trim(text: str, limit: int) -> str:
     text = re.sub(r"\s+", " ", text).strip()
     return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + " ..."
+
+
+def estimate_tokens(messages: list[dict[str, str]]) -> int:
+    """Rough prompt size (about 3.5 characters per token for English and code), for the budget only."""
+    return int(sum(len(m["content"]) for m in messages) / 3.5) + 8 * len(messages)
 
 
 def selection_schema(names: list[str], max_tags: int) -> dict:
@@ -126,19 +132,24 @@ class TagGenerator:
         cfg = self.config
         candidate_ids = candidate_ids[: cfg.candidates]
         name_to_id = {self.display_names[t]: t for t in candidate_ids}
-        messages = self.template.messages(
-            content=trim(text, cfg.max_content_chars),
-            candidates=[{"name": self.display_names[t]} for t in candidate_ids],
-            examples=[
-                {
-                    "text": trim(ex.text, cfg.max_example_chars),
-                    "names": [self.display_names[t] for t in ex.tag_ids if t in self.display_names],
-                }
-                for ex in examples[: cfg.examples]
-            ],
-            notes=notes[: cfg.notes],
-            max_tags=cfg.max_tags,
-        )
+        shown = [
+            {
+                "text": trim(ex.text, cfg.max_example_chars),
+                "names": [self.display_names[t] for t in ex.tag_ids if t in self.display_names],
+            }
+            for ex in examples[: cfg.examples]
+        ]
+        while True:
+            messages = self.template.messages(
+                content=trim(text, cfg.max_content_chars),
+                candidates=[{"name": self.display_names[t]} for t in candidate_ids],
+                examples=shown,
+                notes=notes[: cfg.notes],
+                max_tags=cfg.max_tags,
+            )
+            if not shown or estimate_tokens(messages) <= cfg.prompt_token_budget:
+                break
+            shown = shown[:-1]
         schema = None
         if cfg.constrained and self.llm.supports_json_schema and name_to_id:
             schema = selection_schema(list(name_to_id), cfg.max_tags)
