@@ -35,14 +35,19 @@ def test_incremental_update_equals_rebuild(tmp_path, tiny_files, hashing_embedde
     assert recall_snapshot(inc) == recall_snapshot(full)
 
 
-def test_reopened_project_loads_graph_without_reencoding(tmp_path, tiny_files):
+def build_and_snapshot(directory, tiny_files, embedder):
+    """Create, fill and index a project, close it, and return its recall snapshot."""
     tags, contents = tiny_files
-    embedder = HashingEmbedder()
-    with Project.init(tmp_path / "p", embedder=embedder) as project:
+    with Project.init(directory, embedder=embedder) as project:
         project.add_tags(tags)
         project.add_contents(contents)
         project.index()
-        before = recall_snapshot(project)
+        return recall_snapshot(project)
+
+
+def test_reopened_project_loads_graph_without_reencoding(tmp_path, tiny_files):
+    embedder = HashingEmbedder()
+    before = build_and_snapshot(tmp_path / "p", tiny_files, embedder)
     encoded = embedder.encoded_texts
     with Project.open(tmp_path / "p", embedder=embedder) as project:
         report = project.index()
@@ -53,13 +58,8 @@ def test_reopened_project_loads_graph_without_reencoding(tmp_path, tiny_files):
 
 
 def test_graph_files_out_of_step_with_store_are_rebuilt_from_cache(tmp_path, tiny_files):
-    tags, contents = tiny_files
     embedder = HashingEmbedder()
-    with Project.init(tmp_path / "p", embedder=embedder) as project:
-        project.add_tags(tags)
-        project.add_contents(contents)
-        project.index()
-        before = recall_snapshot(project)
+    before = build_and_snapshot(tmp_path / "p", tiny_files, embedder)
     # simulate a crash midway through saving: one file truncated, state.json from before
     (tmp_path / "p" / "graph" / "content_vectors.npy").write_bytes(b"\x93NUMPY garbage")
     encoded = embedder.encoded_texts

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from llm4tag import registry
 from llm4tag.embedding.base import Embedder, normalize_rows
-from llm4tag.errors import ConfigError
 
 _REGISTRY = {
     "sentence-transformers": ("llm4tag.embedding.sentence_transformer", "SentenceTransformerEmbedder"),
@@ -16,16 +16,7 @@ _REGISTRY = {
 
 def create_embedder(backend: str = "sentence-transformers", **options: Any) -> Embedder:
     """Build an embedder by backend name; heavy imports happen only for the one asked for."""
-    if backend not in _REGISTRY:
-        raise ConfigError(f"unknown embedding backend {backend!r}; expected one of {', '.join(_REGISTRY)}")
-    import importlib
-
-    module_name, class_name = _REGISTRY[backend]
-    cls = getattr(importlib.import_module(module_name), class_name)
-    try:
-        return cls(**options)
-    except TypeError as exc:
-        raise ConfigError(f"bad options for embedding backend {backend!r}: {exc}") from None
+    return registry.create("embedding", _REGISTRY, backend, **options)
 
 
 __all__ = ["Embedder", "create_embedder", "normalize_rows"]

@@ -1,0 +1,21 @@
+"""Lazy registries: backends are named in config and imported only when asked for (heavy imports stay
+out of the way of users who never touch them), as Annif does for its backends."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from llm4tag.errors import ConfigError
+
+
+def create(kind: str, registry: dict[str, tuple[str, str]], backend: str, **options: Any) -> Any:
+    """Instantiate ``registry[backend]`` (module path, class name) with ``options``; config errors are clear."""
+    if backend not in registry:
+        raise ConfigError(f"unknown {kind} backend {backend!r}; expected one of {', '.join(registry)}")
+    module_name, class_name = registry[backend]
+    cls = getattr(importlib.import_module(module_name), class_name)
+    try:
+        return cls(**options)
+    except TypeError as exc:
+        raise ConfigError(f"bad options for {kind} backend {backend!r}: {exc}") from None
