@@ -114,3 +114,11 @@ def test_set_scores_document_averaged_and_micro():
     assert scores.recall == pytest.approx((0.5 + 0.0) / 2)
     assert scores.f1 == pytest.approx(0.25)
     assert scores.micro_precision == pytest.approx(1 / 2) and scores.micro_recall == pytest.approx(1 / 3)
+
+
+def test_ndcg_rewards_gold_tags_ranked_early():
+    from llm4tag.evaluation.metrics import ndcg_at
+
+    assert ndcg_at({"a", "b"}, ["a", "b", "c"], 10) == pytest.approx(1.0)
+    assert ndcg_at({"a"}, ["c", "a"], 10) == pytest.approx(1 / np.log2(3))
+    assert ndcg_at({"a"}, ["c", "d"], 10) == 0.0

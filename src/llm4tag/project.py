@@ -369,3 +369,39 @@ class Project:
             self.store.upsert_contents(docs, source="learn")
         self._stale = True
         return counts
+
+    # -- calibration and pruning -------------------------------------------------
+    @property
+    def calibration_dir(self) -> Path:
+        return self.directory / "calibration"
+
+    def calibrate_recall(self, docs: list[Document], *, method: str = "platt", per_tag: bool = True) -> dict:
+        """Fit the recall-only calibrator on held-out annotated contents and store it in the project."""
+        from llm4tag.calibration import Calibrator, calibration_report, labelled_pairs
+
+        docs = [d for d in docs if d.tags]
+        results = self.recall([d.text for d in docs])
+        X, y, tags, _ = labelled_pairs(results, [set(d.tags) for d in docs])
+        calibrator = Calibrator(method=method, per_tag=per_tag).fit(X, y, tags)
+        calibrator.save(self.calibration_dir / "recall.pkl")
+        return {
+            "pairs": len(y),
+            "tags_with_own_calibrator": calibrator.tags_with_own_calibrator,
+            "raw_fused_score": calibration_report(y, np.clip(X[:, 0], 0, 1)),
+            "calibrated_in_sample": calibration_report(y, calibrator.predict_proba(X, tags)),
+        }
+
+    def recall_confidences(self, results: list[RecallResult]) -> list[np.ndarray]:
+        """Calibrated P(tag is right) for each candidate; the raw fused score (clipped) if not calibrated."""
+        from llm4tag.calibration import Calibrator, recall_features
+
+        path = self.calibration_dir / "recall.pkl"
+        calibrator = Calibrator.load(path) if path.exists() else None
+        out = []
+        for result in results:
+            X, tags = recall_features(result)
+            if calibrator is None or not len(tags):
+                out.append(np.clip(X[:, 0], 0, 1) if len(tags) else np.zeros(0))
+            else:
+                out.append(calibrator.predict_proba(X, tags))
+        return out

@@ -34,3 +34,12 @@ def mean_ignoring_nan(values: Sequence[float]) -> float:
 def mean_recall_at(golds: Sequence[set[str]], rankings: Sequence[Sequence[str]], n: int) -> float:
     """Document-averaged candidate recall@N."""
     return mean_ignoring_nan([recall_at(g, r, n) for g, r in zip(golds, rankings)])
+
+
+def ndcg_at(gold: set[str], ranked: Sequence[str], k: int) -> float:
+    """NDCG@k with binary relevance: DCG of the top k over the DCG of an ideal ranking of the gold tags."""
+    if not gold:
+        return float("nan")
+    dcg = sum(1.0 / np.log2(i + 2) for i, tag in enumerate(ranked[:k]) if tag in gold)
+    ideal = sum(1.0 / np.log2(i + 2) for i in range(min(len(gold), k)))
+    return dcg / ideal

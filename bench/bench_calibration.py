@@ -1,0 +1,142 @@
+"""Recall-only confidence: calibrate on dev, choose the pruning threshold on dev, measure on test.
+
+    .venv/bin/python bench/bench_calibration.py --project debtags --plots docs/img
+
+Reports, on the whole test set: ECE (15 bins), Brier and log-loss of the raw fused score and of the
+calibrated confidence (Platt, per tag with global fallback; isotonic for comparison); the document-averaged
+F1 at the threshold and tag limit chosen on dev, against the same ranking without pruning (top-k at the best
+dev k); P@1 and NDCG@10 of the ranking.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import machine  # noqa: E402
+from llm4tag.calibration import Calibrator, calibration_report, choose_threshold, labelled_pairs, prune  # noqa: E402
+from llm4tag.corpus import load_corpus  # noqa: E402
+from llm4tag.evaluation.metrics import ndcg_at, precision_at  # noqa: E402
+from llm4tag.evaluation.set_metrics import set_scores  # noqa: E402
+from llm4tag.project import Project  # noqa: E402
+
+
+def reliability_plot(curves: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    ax.plot([0, 1], [0, 1], "k:", lw=1)
+    edges = np.linspace(0, 1, 16)
+    for name, (y, p) in curves.items():
+        which = np.clip(np.digitize(p, edges[1:-1], right=True), 0, 14)
+        xs = [p[which == b].mean() for b in range(15) if (which == b).any()]
+        ys = [y[which == b].mean() for b in range(15) if (which == b).any()]
+        ax.plot(xs, ys, "o-", ms=3, label=name)
+    ax.set_xlabel("confidence")
+    ax.set_ylabel("share correct")
+    ax.set_title("Reliability, debtags test (recall stage)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def coverage_plot(per_doc, golds, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    xs, ys = [], []
+    for threshold in np.linspace(0.02, 0.98, 49):
+        predictions = [prune(t, c, threshold, 15) for t, c in per_doc]
+        scores = set_scores(golds, predictions)
+        xs.append(scores.micro_recall)
+        ys.append(scores.micro_precision)
+    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    ax.plot(xs, ys, "-")
+    ax.set_xlabel("coverage (share of gold tags kept)")
+    ax.set_ylabel("precision")
+    ax.set_title("Precision vs coverage, debtags test")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--project", required=True)
+    parser.add_argument("--data", default="../shared/data/debtags")
+    parser.add_argument("--plots", help="directory for PNG plots")
+    args = parser.parse_args()
+    data = Path(args.data)
+    report: dict = {"machine": machine()}
+    with Project.open(args.project) as project:
+        library = project.library
+        dev = [d for d in load_corpus(data / "dev.jsonl", library=library, on_unknown="skip") if d.tags]
+        test = [d for d in load_corpus(data / "test.jsonl", library=library, on_unknown="skip") if d.tags]
+        dev_results = project.recall([d.text for d in dev])
+        test_results = project.recall([d.text for d in test])
+        dev_gold, test_gold = [set(d.tags) for d in dev], [set(d.tags) for d in test]
+        Xd, yd, td, _ = labelled_pairs(dev_results, dev_gold)
+        Xt, yt, tt, doc_index = labelled_pairs(test_results, test_gold)
+        report["raw_fused_score"] = calibration_report(yt, np.clip(Xt[:, 0], 0, 1))
+        calibrated = {}
+        for name, calibrator in {
+            "platt_per_tag": Calibrator("platt", per_tag=True),
+            "platt_global": Calibrator("platt", per_tag=False),
+            "isotonic_per_tag": Calibrator("isotonic", per_tag=True),
+        }.items():
+            calibrator.fit(Xd, yd, td)
+            calibrated[name] = (calibrator, calibrator.predict_proba(Xt, tt))
+            report[name] = calibration_report(yt, calibrated[name][1])
+        calibrator, test_conf = calibrated["platt_per_tag"]
+        dev_conf = calibrator.predict_proba(Xd, td)
+
+        def split(results, conf):
+            out, start = [], 0
+            for result in results:
+                n = len(result.candidates)
+                out.append(([c.tag_id for c in result.candidates], conf[start : start + n]))
+                start += n
+            return out
+
+        dev_docs, test_docs = split(dev_results, dev_conf), split(test_results, test_conf)
+        for name, target in (("best_f1", None), ("precision_0.8", 0.8)):
+            choice = choose_threshold(dev_docs, dev_gold, target_precision=target)
+            predictions = [prune(t, c, choice.threshold, choice.max_tags) for t, c in test_docs]
+            scores = set_scores(test_gold, predictions)
+            report[f"pruned_{name}"] = {
+                "chosen_on_dev": choice.to_dict(),
+                "test": scores.to_dict(),
+                "test_coverage": float(np.mean([bool(p) for p in predictions])),
+            }
+        best_k = max(range(1, 11), key=lambda k: set_scores(dev_gold, [t[:k] for t, _ in dev_docs]).f1)
+        report["unpruned_top_k"] = {
+            "k_chosen_on_dev": best_k,
+            "test": set_scores(test_gold, [t[:best_k] for t, _ in test_docs]).to_dict(),
+        }
+        rankings = [[c.tag_id for c in r.candidates] for r in test_results]
+        report["ranking"] = {
+            "p_at_1": float(np.mean([precision_at(g, r, 1) for g, r in zip(test_gold, rankings)])),
+            "ndcg_at_10": float(np.mean([ndcg_at(g, r, 10) for g, r in zip(test_gold, rankings)])),
+        }
+        if args.plots:
+            out = Path(args.plots)
+            out.mkdir(parents=True, exist_ok=True)
+            reliability_plot(
+                {"raw fused score": (yt, np.clip(Xt[:, 0], 0, 1)), "Platt per tag": (yt, test_conf)},
+                out / "reliability_recall.png",
+            )
+            coverage_plot(test_docs, test_gold, out / "precision_coverage_recall.png")
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,103 @@
+"""Calibrators: map raw evidence about a (content, tag) pair to a probability that the tag is right.
+
+scikit-learn style: ``fit(X, y, tags)``, ``predict_proba(X, tags)``. ``X`` holds one row of features per
+pair (for the recall stage: path scores, fused score, rank; with an LLM judge: its log-odds too).
+
+* ``PlattCalibrator``: logistic regression on the features (Platt scaling when the feature is one score).
+* ``IsotonicCalibrator``: isotonic regression on one score column (monotone, non-parametric).
+
+Both can be per tag: tags with at least ``min_tag_labels`` labelled pairs (and both classes) get their
+own calibrator, fitted on top of the global one's output; the rest fall back to the global one.
+"""
+
+from __future__ import annotations
+
+import pickle
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from sklearn.isotonic import IsotonicRegression
+from sklearn.linear_model import LogisticRegression
+
+from llm4tag.fileio import atomic_write
+
+METHODS = ("platt", "isotonic")
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
+
+
+@dataclass
+class Calibrator:
+    method: str = "platt"
+    per_tag: bool = True
+    min_tag_labels: int = 50
+    score_column: int = 0  # the column isotonic regression uses
+    feature_names: list[str] = field(default_factory=list)
+    _global: object | None = None
+    _tags: dict[str, object] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}")
+
+    def _fit_global(self, X: np.ndarray, y: np.ndarray):
+        if self.method == "platt":
+            model = LogisticRegression(C=1.0, max_iter=1000)
+            model.fit(X, y)
+            return model
+        model = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0)
+        model.fit(X[:, self.score_column], y)
+        return model
+
+    def _global_proba(self, X: np.ndarray) -> np.ndarray:
+        if self.method == "platt":
+            return self._global.predict_proba(X)[:, 1]
+        return self._global.predict(X[:, self.score_column])
+
+    def fit(self, X: np.ndarray, y: np.ndarray, tags: list[str] | None = None) -> Calibrator:
+        X = np.asarray(X, dtype=float)
+        y = np.asarray(y, dtype=int)
+        if len(np.unique(y)) < 2:
+            raise ValueError("calibration needs both correct and wrong pairs")
+        self._global = self._fit_global(X, y)
+        self._tags = {}
+        if self.per_tag and tags is not None:
+            base = self._global_proba(X)
+            tags_array = np.asarray(tags)
+            for tag in np.unique(tags_array):
+                mask = tags_array == tag
+                if mask.sum() >= self.min_tag_labels and 0 < y[mask].sum() < mask.sum():
+                    model = LogisticRegression(C=1.0, max_iter=1000)
+                    model.fit(_logit(base[mask])[:, None], y[mask])
+                    self._tags[str(tag)] = model
+        return self
+
+    def predict_proba(self, X: np.ndarray, tags: list[str] | None = None) -> np.ndarray:
+        """Probability that each pair's tag is right."""
+        if self._global is None:
+            raise RuntimeError("calibrator is not fitted")
+        X = np.asarray(X, dtype=float)
+        proba = self._global_proba(X)
+        if self._tags and tags is not None:
+            for i, tag in enumerate(tags):
+                model = self._tags.get(tag)
+                if model is not None:
+                    proba[i] = model.predict_proba(_logit(proba[i : i + 1])[:, None])[0, 1]
+        return proba
+
+    @property
+    def tags_with_own_calibrator(self) -> int:
+        return len(self._tags)
+
+    def save(self, path: str | Path) -> None:
+        with atomic_write(path, "wb") as handle:
+            pickle.dump(self, handle)
+
+    @staticmethod
+    def load(path: str | Path) -> Calibrator:
+        with Path(path).open("rb") as handle:
+            return pickle.load(handle)
