@@ -130,6 +130,17 @@ def cmd_learn(args: argparse.Namespace) -> None:
         print(project.index())
 
 
+def cmd_calibrate(args: argparse.Namespace) -> None:
+    from llm4tag.corpus.loaders import load_corpus
+
+    with _project(args) as project:
+        docs = load_corpus(args.corpus, args.format, library=project.library, on_unknown="skip")
+        if args.limit:
+            docs = docs[: args.limit]
+        report = project.calibrate_recall(docs, method=args.method, per_tag=not args.global_only)
+        print(json.dumps(report, indent=2))
+
+
 def cmd_finetune_export(args: argparse.Namespace) -> None:
     from llm4tag.corpus.loaders import load_corpus
     from llm4tag.finetune import export_sft
@@ -252,6 +263,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("learn", cmd_learn, "add short-term knowledge: examples, corrections, tag notes (JSONL)")
     p.add_argument("file")
+
+    p = add("calibrate", cmd_calibrate, "fit the recall-stage confidence calibrator on held-out annotated contents")
+    p.add_argument("corpus")
+    p.add_argument("--format", choices=("jsonl", "annif-tsv", "csv", "tsv", "dir"))
+    p.add_argument("--method", choices=("platt", "isotonic"), default="platt")
+    p.add_argument("--global-only", action="store_true", help="no per-tag calibrators")
+    p.add_argument("--limit", type=int)
 
     p = add("finetune", None, "long-term knowledge: export SFT data, train a LoRA adapter", project=False)
     fine = p.add_subparsers(dest="finetune_command", required=True)

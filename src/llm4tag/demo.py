@@ -28,6 +28,12 @@ def run_demo(
         project.add_contents(list(train))
         print(f"project {project_dir}: {len(library)} tags, {project.store.count_contents()} annotated contents")
         print(project.index())
+        dev = list(itertools.islice(iter_corpus(data / "dev.jsonl", library=library, on_unknown="skip"), 500))
+        report = project.calibrate_recall(dev)
+        print(
+            f"confidence calibrated on {len(dev)} dev documents: ECE {report['raw_fused_score']['ece']:.3f} (raw score)"
+            f" -> {report['calibrated_in_sample']['ece']:.3f}"
+        )
         docs = list(itertools.islice(iter_corpus(data / "test.jsonl", library=library, on_unknown="skip"), documents))
         if use_llm:
             print(
@@ -39,18 +45,21 @@ def run_demo(
         else:
             tagged = [None] * len(docs)
             results = project.recall([d.text for d in docs])
-        for doc, result, tagging in zip(docs, results, tagged):
+        confidences = project.recall_confidences(results)
+        for doc, result, tagging, confidence in zip(docs, results, tagged, confidences):
             candidates = result.candidates
             gold = set(doc.tags)
             print(f"\n== {doc.id}: {doc.text.splitlines()[0][:100]}")
-            for c in candidates[:top]:
+            print("    confidence  recall score  tag                                      paths")
+            ranked = sorted(zip(candidates, confidence), key=lambda pair: -pair[1])[:top]
+            for c, p in ranked:
                 mark = "*" if c.tag_id in gold else " "
                 paths = ",".join(sorted(c.paths))
-                print(f"  {mark} {c.score:5.3f}  {c.tag_id:<40} {library[c.tag_id].label[:40]:<40} [{paths}]")
-            missed = gold - {c.tag_id for c in candidates[:top]}
+                print(f"  {mark} {p:10.2f}  {c.score:12.3f}  {c.tag_id:<40} [{paths}]")
+            missed = gold - {c.tag_id for c, _ in ranked}
             if missed:
                 print(f"    gold not in top {top}: {', '.join(sorted(missed))}")
             if tagging is not None:
                 chosen = ", ".join(f"{'*' if t.tag_id in gold else ''}{t.tag_id} ({t.score:.2f})" for t in tagging.tags)
-                print(f"  LLM chose: {chosen or '(nothing)'}")
+                print(f"  LLM chose (confidence): {chosen or '(nothing)'}")
         print(f"\n(* = in the human annotation) done in {time.perf_counter() - started:.0f} s")

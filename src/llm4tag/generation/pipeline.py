@@ -18,7 +18,7 @@ from llm4tag.recall.recaller import RecallResult
 class TagAssignment:
     tag_id: str
     label: str
-    score: float
+    score: float  # calibrated recall-stage confidence once `llm4tag calibrate` ran, else the fused recall score
     source: str  # "llm" (selected by the model) or "recall" (recall-only mode)
     paths: dict[str, float] = field(default_factory=dict)
 
@@ -106,12 +106,12 @@ class Tagger:
                         found += knowledge.corrections_for(vectors[i], names)
                 notes.append(found)
             selections = self.generator.select(texts, candidate_ids, examples, notes, on_done=bar.update)
-            for doc, recall, selection in zip(batch, recalls, selections):
+            confidences = project.recall_confidences(recalls)
+            for doc, recall, selection, confidence in zip(batch, recalls, selections, confidences):
                 by_id = {c.tag_id: c for c in recall.candidates}
+                conf = {c.tag_id: float(p) for c, p in zip(recall.candidates, confidence)}
                 assignments = [
-                    TagAssignment(
-                        tag_id=t, label=library[t].label, score=by_id[t].score, source="llm", paths=by_id[t].paths
-                    )
+                    TagAssignment(tag_id=t, label=library[t].label, score=conf[t], source="llm", paths=by_id[t].paths)
                     for t in selection.tag_ids
                 ]
                 out.append(TaggingResult(doc.id, assignments, recall, selection))
