@@ -55,3 +55,35 @@ def test_init_index_recall_eval_with_the_default_embedder(tmp_path, tiny_files, 
     result = json.loads(out)
     assert code == 0 and result["documents"] == 6
     assert set(result["recall_at"]) == {"c2t", "c2c2t", "c2t2t", "lexical", "fused"}
+
+
+@pytest.mark.slow
+def test_tag_and_learn_from_the_command_line(tmp_path, tiny_files, capsys):
+    tags, contents = tiny_files
+    project = str(tmp_path / "p")
+    code, _, _ = run(
+        ["init", project, "--tags", str(tags), "--corpus", str(contents), "--llm-model", "qwen2.5-coder-0.5b"], capsys
+    )
+    assert code == 0
+    learn = tmp_path / "learn.jsonl"
+    learn.write_text(
+        json.dumps({"kind": "note", "tag": "chess", "note": "includes chess variants"})
+        + "\n"
+        + json.dumps({"text": "shogi board game engine", "tags": ["game", "chess"]})
+        + "\n"
+    )
+    code, out, _ = run(["learn", "-p", project, str(learn)], capsys)
+    assert code == 0 and "1 example(s)" in out and "1 note(s)" in out
+    output = tmp_path / "tags.jsonl"
+    code, _, _ = run(
+        ["tag", "-p", project, "--text", "a shogi engine", "-q", "--candidates", "-o", str(output)], capsys
+    )
+    assert code == 0
+    [record] = [json.loads(line) for line in output.read_text().splitlines()]
+    candidate_ids = {c["tag_id"] for c in record["candidates"]}
+    assert all(t["tag_id"] in candidate_ids for t in record["tags"])
+    assert "includes chess variants" in " ".join(record["llm"].get("notes", []))
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"text": "x", "tags": ["nope"]}) + "\n")
+    code, _, err = run(["learn", "-p", project, str(bad)], capsys)
+    assert code == 2 and "line 1" in err and "nope" in err

