@@ -24,12 +24,13 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
+from llm4tag.calibration import Calibrator, calibration_report, labelled_pairs, recall_features
 from llm4tag.config import CONFIG_NAME, ProjectConfig
 from llm4tag.corpus.documents import Document
 from llm4tag.corpus.loaders import LoadReport, iter_corpus
 from llm4tag.embedding import Embedder, create_embedder
 from llm4tag.embedding.cache import CachedEmbedder
-from llm4tag.errors import ProjectError
+from llm4tag.errors import InputError, ProjectError
 from llm4tag.fileio import atomic_write
 from llm4tag.generation.generator import TagGenerator
 from llm4tag.generation.knowledge import read_learn_file
@@ -149,8 +150,6 @@ class Project:
             for doc in contents:
                 unknown = [t for t in doc.tags if t not in library]
                 if unknown and on_unknown == "error":
-                    from llm4tag.errors import InputError
-
                     raise InputError(f"content {doc.id!r}: unknown tag id(s) {unknown}", field="tags")
                 for tag_id in unknown:
                     report.note_unknown(tag_id)
@@ -377,8 +376,6 @@ class Project:
 
     def calibrate_recall(self, docs: list[Document], *, method: str = "platt", per_tag: bool = True) -> dict:
         """Fit the recall-only calibrator on held-out annotated contents and store it in the project."""
-        from llm4tag.calibration import Calibrator, calibration_report, labelled_pairs
-
         docs = [d for d in docs if d.tags]
         results = self.recall([d.text for d in docs])
         X, y, tags, _ = labelled_pairs(results, [set(d.tags) for d in docs])
@@ -393,8 +390,6 @@ class Project:
 
     def recall_confidences(self, results: list[RecallResult]) -> list[np.ndarray]:
         """Calibrated P(tag is right) for each candidate; the raw fused score (clipped) if not calibrated."""
-        from llm4tag.calibration import Calibrator, recall_features
-
         path = self.calibration_dir / "recall.pkl"
         calibrator = Calibrator.load(path) if path.exists() else None
         out = []
