@@ -58,3 +58,49 @@ def test_threshold_choice_for_f1_and_for_target_precision():
     assert prune(["a", "b", "c"], np.array([0.9, 0.6, 0.2]), 0.5, 1) == ["a"]
     with pytest.raises(ValueError, match="precision"):
         choose_threshold([(["x"], np.array([0.9]))], [{"y"}], target_precision=0.5)
+
+
+class _NoLogprobs:
+    """An LLM that answers without log-probabilities (a fake for the judge's error path)."""
+
+    name = "no-logprobs"
+
+    def chat_batch(self, requests, on_done=None):
+        from llm4tag.llm.base import ChatResult
+
+        return [ChatResult(text="Yes") for _ in requests]
+
+
+def test_judge_without_logprobs_fails_clearly_or_falls_back_when_asked():
+    from llm4tag.calibration.judge import Judge
+    from llm4tag.errors import BackendError
+    from llm4tag.generation.prompts import load_prompt
+    from llm4tag.library import Tag, TagLibrary
+
+    library = TagLibrary([Tag("chess", "Chess", description="the board game")])
+    with pytest.raises(BackendError, match="log-probabilities"):
+        Judge(_NoLogprobs(), load_prompt("judge"), library).judge("a chess engine", ["chess"])
+    [score] = Judge(_NoLogprobs(), load_prompt("judge"), library, allow_fallback=True).judge("x", ["chess"])
+    assert score.fallback and score.p_yes == 0.9
+
+
+@pytest.mark.slow
+def test_real_judge_shares_the_content_prefix(small_llm):
+    from llm4tag.calibration.judge import Judge
+    from llm4tag.generation.prompts import load_prompt
+    from llm4tag.library import Tag, TagLibrary
+
+    library = TagLibrary(
+        [
+            Tag("chess", "Chess", description="the board game of chess"),
+            Tag("audio", "Audio", description="sound and music"),
+            Tag("mail", "Email", description="electronic mail"),
+        ]
+    )
+    judge = Judge(small_llm, load_prompt("judge"), library)
+    content = "A strong chess engine that analyses positions and plays against you. " * 3
+    requests = [judge.request(content, t) for t in ("chess", "audio", "mail")]
+    results = small_llm.chat_batch(requests)
+    assert results[1].cached_tokens > 0.5 * results[1].prompt_tokens  # the content prefix was reused
+    scores = judge.judge(content, ["chess", "audio", "mail"])
+    assert all(0.0 <= s.p_yes <= 1.0 and not s.fallback for s in scores)

@@ -1,0 +1,77 @@
+"""The LLM as a judge: P(Yes) that a tag applies to a content, from first-token log-probabilities.
+
+The judgement prompt puts the content first and the tag last, and the pairs of one content are sent
+back to back, so llama.cpp (prompt cache) and vLLM (prefix caching) reuse the content's KV cache.
+A backend that returns no log-probabilities is an error unless the caller opts into a fallback, which
+reads the answer text and is labelled as such (``JudgeScore.fallback``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from llm4tag.errors import BackendError
+from llm4tag.generation.generator import trim
+from llm4tag.generation.prompts import PromptTemplate
+from llm4tag.library.tags import TagLibrary
+from llm4tag.llm.base import ChatRequest, LLMBackend, yes_probability
+
+
+@dataclass
+class JudgeScore:
+    tag_id: str
+    p_yes: float
+    fallback: bool = False  # True: no log-probabilities, p_yes read from the answer text (0.9 / 0.1)
+
+    @property
+    def log_odds(self) -> float:
+        p = min(max(self.p_yes, 1e-6), 1 - 1e-6)
+        return math.log(p / (1 - p))
+
+
+class Judge:
+    def __init__(
+        self,
+        llm: LLMBackend,
+        template: PromptTemplate,
+        library: TagLibrary,
+        *,
+        max_content_chars: int = 500,
+        max_description_chars: int = 160,
+        allow_fallback: bool = False,
+    ) -> None:
+        self.llm = llm
+        self.template = template
+        self.library = library
+        self.names = library.display_names()
+        self.max_content_chars = max_content_chars
+        self.max_description_chars = max_description_chars
+        self.allow_fallback = allow_fallback
+
+    def request(self, content: str, tag_id: str) -> ChatRequest:
+        tag = self.library[tag_id]
+        messages = self.template.messages(
+            content=trim(content, self.max_content_chars),
+            tag={"name": self.names[tag_id], "description": trim(tag.description, self.max_description_chars)},
+        )
+        return ChatRequest(messages=messages, max_tokens=1, temperature=0.0, top_logprobs=20)
+
+    def judge(self, content: str, tag_ids: list[str]) -> list[JudgeScore]:
+        """Judge each tag for one content; requests share the content prefix and go in order."""
+        results = self.llm.chat_batch([self.request(content, t) for t in tag_ids])
+        scores = []
+        for tag_id, result in zip(tag_ids, results):
+            if result.logprobs:
+                p = yes_probability(result.logprobs[0])
+                if not math.isnan(p):
+                    scores.append(JudgeScore(tag_id, p))
+                    continue
+            if not self.allow_fallback:
+                raise BackendError(
+                    f"{self.llm.name} returned no usable log-probabilities for the Yes/No judgement; use a backend "
+                    "that returns them (llama.cpp, vLLM, OpenAI) or opt into the labelled text fallback"
+                )
+            answer = result.text.strip().lower()
+            scores.append(JudgeScore(tag_id, 0.9 if answer.startswith("yes") else 0.1, fallback=True))
+        return scores
