@@ -253,20 +253,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     add("index", cmd_index, "bring indexes and graph up to date (incremental)")
 
+    def add_contents_io(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--text", action="append", help="a content (repeatable)")
+        p.add_argument("--input", help="corpus file of contents (JSONL, Annif TSV, CSV/TSV, directory)")
+        p.add_argument("--format", choices=("jsonl", "annif-tsv", "csv", "tsv", "dir"))
+        p.add_argument("--output", "-o", help="JSONL output file (default: stdout)")
+        p.add_argument("--limit", type=int)
+
     p = add("recall", cmd_recall, "recall candidate tags with provenance (JSONL out)")
-    p.add_argument("--text", action="append", help="a content to recall tags for (repeatable)")
-    p.add_argument("--input", help="corpus file of contents")
-    p.add_argument("--format", choices=("jsonl", "annif-tsv", "csv", "tsv", "dir"))
-    p.add_argument("--output", "-o", help="JSONL output file (default: stdout)")
+    add_contents_io(p)
     p.add_argument("--top-n", type=int)
-    p.add_argument("--limit", type=int)
 
     p = add("tag", cmd_tag, "tag contents: recall, then LLM selection (JSONL out)")
-    p.add_argument("--text", action="append", help="a content to tag (repeatable)")
-    p.add_argument("--input", help="corpus file of contents")
-    p.add_argument("--format", choices=("jsonl", "annif-tsv", "csv", "tsv", "dir"))
-    p.add_argument("--output", "-o", help="JSONL output file (default: stdout)")
-    p.add_argument("--limit", type=int)
+    add_contents_io(p)
     p.add_argument("--no-examples", action="store_true", help="leave retrieved examples out of the prompt")
     p.add_argument("--candidates", action="store_true", help="include the recalled candidates in the output")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
