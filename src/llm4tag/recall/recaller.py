@@ -149,11 +149,6 @@ class SparseScores:
     def lookup(self) -> dict[int, float]:
         return dict(zip(self.index.tolist(), self.value.tolist()))
 
-    def dense(self, size: int) -> np.ndarray:
-        out = np.zeros(size, dtype=np.float32)
-        out[self.index] = self.value
-        return out
-
 
 @dataclass
 class PathScores:
