@@ -388,10 +388,19 @@ class Project:
             "calibrated_in_sample": calibration_report(y, calibrator.predict_proba(X, tags)),
         }
 
+    def _recall_calibrator(self) -> Calibrator | None:
+        """The stored calibrator, loaded once and again only when the file changes."""
+        path = self.calibration_dir / "recall.pkl"
+        if not path.exists():
+            return None
+        stamp = path.stat().st_mtime_ns
+        if getattr(self, "_calibrator_stamp", None) != stamp:
+            self._calibrator, self._calibrator_stamp = Calibrator.load(path), stamp
+        return self._calibrator
+
     def recall_confidences(self, results: list[RecallResult]) -> list[np.ndarray]:
         """Calibrated P(tag is right) for each candidate; the raw fused score (clipped) if not calibrated."""
-        path = self.calibration_dir / "recall.pkl"
-        calibrator = Calibrator.load(path) if path.exists() else None
+        calibrator = self._recall_calibrator()
         out = []
         for result in results:
             X, tags = recall_features(result)
