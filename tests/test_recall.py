@@ -122,3 +122,17 @@ def test_ndcg_rewards_gold_tags_ranked_early():
     assert ndcg_at({"a", "b"}, ["a", "b", "c"], 10) == pytest.approx(1.0)
     assert ndcg_at({"a"}, ["c", "a"], 10) == pytest.approx(1 / np.log2(3))
     assert ndcg_at({"a"}, ["c", "d"], 10) == 0.0
+
+
+def test_recall_confidences_use_the_stored_calibrator(project):
+    from llm4tag.corpus import Document
+    from tests.conftest import TINY_CONTENTS
+
+    results = project.recall(["chess game with sound", "network daemon"])
+    raw = project.recall_confidences(results)
+    assert all(np.allclose(r, np.clip([c.score for c in res.candidates], 0, 1)) for r, res in zip(raw, results))
+    report = project.calibrate_recall([Document(**c) for c in TINY_CONTENTS], per_tag=False)
+    assert report["pairs"] > 0 and (project.calibration_dir / "recall.pkl").exists()
+    calibrated = project.recall_confidences(results)
+    assert all(((0 <= c) & (c <= 1)).all() for c in calibrated)
+    assert not all(np.allclose(a, b) for a, b in zip(raw, calibrated))
