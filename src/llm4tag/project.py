@@ -27,10 +27,10 @@ import scipy.sparse as sp
 from llm4tag.calibration import Calibrator, calibration_report, labelled_pairs, recall_features
 from llm4tag.config import CONFIG_NAME, ProjectConfig
 from llm4tag.corpus.documents import Document
-from llm4tag.corpus.loaders import LoadReport, iter_corpus
+from llm4tag.corpus.loaders import LoadReport, check_tags, iter_corpus
 from llm4tag.embedding import Embedder, create_embedder
 from llm4tag.embedding.cache import CachedEmbedder
-from llm4tag.errors import InputError, ProjectError
+from llm4tag.errors import ProjectError
 from llm4tag.fileio import atomic_write
 from llm4tag.generation.generator import TagGenerator
 from llm4tag.generation.knowledge import read_learn_file
@@ -148,12 +148,8 @@ class Project:
         else:
             docs = []
             for doc in contents:
-                unknown = [t for t in doc.tags if t not in library]
-                if unknown and on_unknown == "error":
-                    raise InputError(f"content {doc.id!r}: unknown tag id(s) {unknown}", field="tags")
-                for tag_id in unknown:
-                    report.note_unknown(tag_id)
-                docs.append(Document(doc.id, doc.text, [t for t in doc.tags if t in library], doc.meta))
+                tags = check_tags(doc.tags, library, on_unknown, report, content_id=doc.id)
+                docs.append(Document(doc.id, doc.text, tags, doc.meta))
                 report.documents += 1
         added, updated = self.store.upsert_contents(docs, source=source)
         self._stale = True

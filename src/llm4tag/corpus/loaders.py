@@ -60,23 +60,26 @@ def detect_corpus_format(path: Path) -> str:
     )
 
 
-def _check_tags(
+def check_tags(
     tags: list[str],
     library: TagLibrary | None,
     on_unknown: str,
     report: LoadReport,
     *,
-    path: Path,
-    line: int | None,
+    path: Path | None = None,
+    line: int | None = None,
+    content_id: str | None = None,
 ) -> list[str]:
+    """Deduplicated tags of one content; unknown ids raise, or are dropped and counted with ``skip``."""
     out: list[str] = []
     for tag_id in tags:
         if library is not None and tag_id not in library:
             if on_unknown == "skip":
                 report.note_unknown(tag_id)
                 continue
+            whose = f"content {content_id!r}: " if content_id else ""
             raise InputError(
-                f"unknown tag id {tag_id!r} (not in the tag library; "
+                f"{whose}unknown tag id {tag_id!r} (not in the tag library; "
                 "pass on_unknown='skip' / --skip-unknown to drop it)",
                 path=path,
                 line=line,
@@ -174,7 +177,7 @@ def iter_corpus(
         if doc.id in seen_ids:
             raise InputError(f"duplicate document id {doc.id!r}", path=path, line=line, field="id")
         seen_ids[doc.id] = line
-        doc.tags = _check_tags(doc.tags, library, on_unknown, report, path=path, line=line)
+        doc.tags = check_tags(doc.tags, library, on_unknown, report, path=path, line=line)
         if require_tags and not doc.tags:
             raise InputError(
                 "annotated corpus expected, but this document has no tags", path=path, line=line, field="tags"
