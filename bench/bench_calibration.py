@@ -20,53 +20,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import machine  # noqa: E402
 from llm4tag.calibration import Calibrator, calibration_report, choose_threshold, labelled_pairs, prune  # noqa: E402
+from llm4tag.calibration.plots import coverage_plot, precision_coverage_curve, reliability_plot  # noqa: E402
 from llm4tag.corpus import load_corpus  # noqa: E402
 from llm4tag.evaluation.metrics import ndcg_at, precision_at  # noqa: E402
 from llm4tag.evaluation.set_metrics import set_scores  # noqa: E402
 from llm4tag.project import Project  # noqa: E402
-
-
-def reliability_plot(curves: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(4.5, 4.5))
-    ax.plot([0, 1], [0, 1], "k:", lw=1)
-    edges = np.linspace(0, 1, 16)
-    for name, (y, p) in curves.items():
-        which = np.clip(np.digitize(p, edges[1:-1], right=True), 0, 14)
-        xs = [p[which == b].mean() for b in range(15) if (which == b).any()]
-        ys = [y[which == b].mean() for b in range(15) if (which == b).any()]
-        ax.plot(xs, ys, "o-", ms=3, label=name)
-    ax.set_xlabel("confidence")
-    ax.set_ylabel("share correct")
-    ax.set_title("Reliability, debtags test (recall stage)")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-
-
-def coverage_plot(per_doc, golds, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    xs, ys = [], []
-    for threshold in np.linspace(0.02, 0.98, 49):
-        predictions = [prune(t, c, threshold, 15) for t, c in per_doc]
-        scores = set_scores(golds, predictions)
-        xs.append(scores.micro_recall)
-        ys.append(scores.micro_precision)
-    fig, ax = plt.subplots(figsize=(4.5, 4.5))
-    ax.plot(xs, ys, "-")
-    ax.set_xlabel("coverage (share of gold tags kept)")
-    ax.set_ylabel("precision")
-    ax.set_title("Precision vs coverage, debtags test")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
 
 
 def main() -> None:
@@ -133,8 +91,13 @@ def main() -> None:
             reliability_plot(
                 {"raw fused score": (yt, np.clip(Xt[:, 0], 0, 1)), "Platt per tag": (yt, test_conf)},
                 out / "reliability_recall.png",
+                "Reliability, debtags test (recall stage)",
             )
-            coverage_plot(test_docs, test_gold, out / "precision_coverage_recall.png")
+            coverage_plot(
+                {"recall stage": precision_coverage_curve(test_docs, test_gold)},
+                out / "precision_coverage_recall.png",
+                "Precision vs coverage, debtags test",
+            )
     print(json.dumps(report, indent=2))
 
 

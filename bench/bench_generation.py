@@ -13,22 +13,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import machine  # noqa: E402
-from llm4tag.corpus import load_corpus  # noqa: E402
+from llm4tag.corpus import load_corpus, seeded_sample  # noqa: E402
 from llm4tag.evaluation.set_metrics import set_scores  # noqa: E402
 from llm4tag.project import Project  # noqa: E402
-
-
-def seeded_sample(docs: list, n: int, seed: int = 0) -> list:
-    """The same documents everywhere: sorted by id, then a seeded draw."""
-    docs = sorted(docs, key=lambda d: d.id)
-    return sorted(random.Random(seed).sample(docs, min(n, len(docs))), key=lambda d: d.id)
 
 
 def main() -> None:

@@ -18,10 +18,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from sklearn.metrics import roc_auc_score  # noqa: E402
 
-from bench_generation import seeded_sample  # noqa: E402
 from common import machine  # noqa: E402
 from llm4tag.calibration.judge import Judge  # noqa: E402
-from llm4tag.corpus import load_corpus  # noqa: E402
+from llm4tag.corpus import load_corpus, seeded_sample  # noqa: E402
 from llm4tag.generation.prompts import load_prompt  # noqa: E402
 from llm4tag.llm import yes_probability  # noqa: E402
 from llm4tag.project import Project  # noqa: E402

@@ -137,15 +137,51 @@ def cmd_learn(args: argparse.Namespace) -> None:
         print(project.index())
 
 
-def cmd_calibrate(args: argparse.Namespace) -> None:
+def _annotated(args: argparse.Namespace, project) -> list:
     from llm4tag.corpus.loaders import load_corpus
 
+    docs = [d for d in load_corpus(args.corpus, args.format, library=project.library, on_unknown="skip") if d.tags]
+    if not docs:
+        raise Llm4tagError(f"{args.corpus}: no annotated contents (every document needs at least one known tag)")
+    return docs[: args.limit] if args.limit else docs
+
+
+def cmd_calibrate(args: argparse.Namespace) -> None:
     with _project(args) as project:
-        docs = load_corpus(args.corpus, args.format, library=project.library, on_unknown="skip")
-        if args.limit:
-            docs = docs[: args.limit]
-        report = project.calibrate_recall(docs, method=args.method, per_tag=not args.global_only)
+        docs = _annotated(args, project)
+        if args.judge:
+            project.config.confidence.judge = args.judge
+        report = project.calibrate(
+            docs,
+            method=args.method,
+            per_tag=not args.global_only,
+            llm_sample=args.llm_sample,
+            seed=args.seed,
+            progress=not args.quiet,
+        )
         print(json.dumps(report, indent=2))
+
+
+def cmd_optimize(args: argparse.Namespace) -> None:
+    with _project(args) as project:
+        docs = _annotated(args, project)
+        report = project.optimize(
+            docs,
+            target_precision=args.target_precision,
+            max_f1_loss=args.max_f1_loss,
+            llm_sample=args.llm_sample,
+            seed=args.seed,
+            progress=not args.quiet,
+            plots=args.plots,
+        )
+        print(json.dumps(report, indent=2))
+        choice = report["pruning"]
+        print(
+            f"threshold {choice['threshold']}, at most {choice['max_tags']} tags: F1 {choice['f1']:.3f}, "
+            f"precision {choice['micro_precision']:.3f}, contents with a tag {choice['coverage']:.1%} "
+            f"(saved to {project.calibration_dir / 'settings.json'})",
+            file=sys.stderr,
+        )
 
 
 def cmd_finetune_export(args: argparse.Namespace) -> None:
@@ -264,7 +300,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_contents_io(p)
     p.add_argument("--top-n", type=int)
 
-    p = add("tag", cmd_tag, "tag contents: recall, then LLM selection (JSONL out)")
+    p = add("tag", cmd_tag, "tag contents: recall, LLM selection/judgement, calibrated confidence (JSONL out)")
     add_contents_io(p)
     p.add_argument("--no-examples", action="store_true", help="leave retrieved examples out of the prompt")
     p.add_argument("--candidates", action="store_true", help="include the recalled candidates in the output")
@@ -273,12 +309,27 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("learn", cmd_learn, "add short-term knowledge: examples, corrections, tag notes (JSONL)")
     p.add_argument("file")
 
-    p = add("calibrate", cmd_calibrate, "fit the recall-stage confidence calibrator on held-out annotated contents")
-    p.add_argument("corpus")
-    p.add_argument("--format", choices=("jsonl", "annif-tsv", "csv", "tsv", "dir"))
-    p.add_argument("--method", choices=("platt", "isotonic"), default="platt")
+    def add_held_out(p: argparse.ArgumentParser) -> None:
+        p.add_argument("corpus", help="held-out annotated contents (not in the project), e.g. a dev split")
+        p.add_argument("--format", choices=("jsonl", "annif-tsv", "csv", "tsv", "dir"))
+        p.add_argument("--limit", type=int)
+        p.add_argument(
+            "--llm-sample", type=int, default=200, help="contents the LLM sees (seeded sample; bounds LLM time)"
+        )
+        p.add_argument("--seed", type=int, default=0)
+        p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+
+    p = add("calibrate", cmd_calibrate, "fit confidence calibrators (recall-only, and recall + LLM judge)")
+    add_held_out(p)
+    p.add_argument("--method", choices=("platt", "isotonic"), default="platt", help="recall-only calibrator")
     p.add_argument("--global-only", action="store_true", help="no per-tag calibrators")
-    p.add_argument("--limit", type=int)
+    p.add_argument("--judge", choices=("none", "generated", "candidates"), help="override [confidence] judge")
+
+    p = add("optimize", cmd_optimize, "choose the pruning threshold, tag limit and routing band on held-out contents")
+    add_held_out(p)
+    p.add_argument("--target-precision", type=float, help="most coverage at this precision (default: best F1)")
+    p.add_argument("--max-f1-loss", type=float, default=0.01, help="routing: F1 allowed below judging every pair")
+    p.add_argument("--plots", help="directory for reliability and precision/coverage PNGs")
 
     p = add("finetune", None, "long-term knowledge: export SFT data, train a LoRA adapter", project=False)
     fine = p.add_subparsers(dest="finetune_command", required=True)

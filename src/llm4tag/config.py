@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from llm4tag.calibration.confidence import ConfidenceConfig
 from llm4tag.errors import ConfigError
 from llm4tag.fileio import atomic_write
 from llm4tag.generation.generator import GenerationConfig
@@ -54,6 +55,7 @@ class ProjectConfig:
     recall: RecallConfig = field(default_factory=RecallConfig)
     llm: LLMConfig = field(default_factory=LLMConfig)
     generation: GenerationConfig = field(default_factory=GenerationConfig)
+    confidence: ConfidenceConfig = field(default_factory=ConfidenceConfig)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -63,6 +65,7 @@ class ProjectConfig:
         out["recall"] = asdict(self.recall)
         out["llm"] = {"backend": self.llm.backend, **self.llm.options}
         out["generation"] = asdict(self.generation)
+        out["confidence"] = asdict(self.confidence)
         out.update(self.extra)
         return out
 
@@ -82,6 +85,7 @@ class ProjectConfig:
             index = _section(IndexConfig, data.pop("index", {}), "index", source)
             recall = _section(RecallConfig, data.pop("recall", {}), "recall", source)
             generation = _section(GenerationConfig, data.pop("generation", {}), "generation", source)
+            confidence = _section(ConfidenceConfig, data.pop("confidence", {}), "confidence", source)
             llm = dict(data.pop("llm", {}))
             llm_backend = llm.pop("backend", "llamacpp")
         except TypeError as exc:
@@ -90,11 +94,17 @@ class ProjectConfig:
             raise ConfigError(f"{source}: {exc}") from None
         return cls(
             name=project.get("name", "llm4tag"),
-            embedding=EmbeddingConfig(backend=backend, options=embedding or EmbeddingConfig().options),
+            embedding=EmbeddingConfig(
+                backend=backend,
+                options=embedding if embedding or backend != EmbeddingConfig.backend else EmbeddingConfig().options,
+            ),
             index=index,
             recall=recall,
-            llm=LLMConfig(backend=llm_backend, options=llm or LLMConfig().options),
+            llm=LLMConfig(
+                backend=llm_backend, options=llm if llm or llm_backend != LLMConfig.backend else LLMConfig().options
+            ),
             generation=generation,
+            confidence=confidence,
             extra=data,
         )
 

@@ -24,13 +24,25 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from llm4tag.calibration import Calibrator, calibration_report, labelled_pairs, recall_features
+from llm4tag.calibration import (
+    Calibrator,
+    ConfidenceSettings,
+    ScoredCandidates,
+    calibration_report,
+    choose_routing,
+    choose_threshold,
+    judge_features,
+    labelled_pairs,
+    recall_features,
+)
+from llm4tag.calibration.judge import Judge
 from llm4tag.config import CONFIG_NAME, ProjectConfig
-from llm4tag.corpus.documents import Document
+from llm4tag.corpus.documents import Document, seeded_sample
 from llm4tag.corpus.loaders import LoadReport, check_tags, iter_corpus
 from llm4tag.embedding import Embedder, create_embedder
 from llm4tag.embedding.cache import CachedEmbedder
 from llm4tag.errors import ProjectError
+from llm4tag.evaluation.set_metrics import set_scores
 from llm4tag.fileio import atomic_write
 from llm4tag.generation.generator import TagGenerator
 from llm4tag.generation.knowledge import read_learn_file
@@ -82,6 +94,8 @@ class Project:
         self._llm: LLMBackend | None = llm
         self._owns_llm = llm is None
         self._stale = True
+        self._judge: Judge | None = None
+        self._loaded: dict[str, tuple[int, object]] = {}
 
     # -- lifecycle -----------------------------------------------------------
     @classmethod
@@ -130,6 +144,7 @@ class Project:
             tags = load_tag_library(tags, fmt)
         result = self.store.upsert_tags(tags)
         self._stale = True
+        self._judge = None  # it names tags from the library it was built with
         return result
 
     def add_contents(
@@ -384,15 +399,37 @@ class Project:
             "calibrated_in_sample": calibration_report(y, calibrator.predict_proba(X, tags)),
         }
 
-    def _recall_calibrator(self) -> Calibrator | None:
-        """The stored calibrator, loaded once and again only when the file changes."""
-        path = self.calibration_dir / "recall.pkl"
+    def _load_artifact(self, name: str, loader):
+        """A fitted artifact of calibration/, loaded once and again only when its file changes."""
+        path = self.calibration_dir / name
         if not path.exists():
             return None
         stamp = path.stat().st_mtime_ns
-        if getattr(self, "_calibrator_stamp", None) != stamp:
-            self._calibrator, self._calibrator_stamp = Calibrator.load(path), stamp
-        return self._calibrator
+        cached = self._loaded.get(name)
+        if cached is None or cached[0] != stamp:
+            cached = (stamp, loader(path))
+            self._loaded[name] = cached
+        return cached[1]
+
+    def _recall_calibrator(self) -> Calibrator | None:
+        return self._load_artifact("recall.pkl", Calibrator.load)
+
+    def judge_calibrator(self) -> Calibrator | None:
+        """Combines recall-only confidence with the judge's P(Yes); fitted by ``calibrate`` with a judge."""
+        return self._load_artifact("judge.pkl", Calibrator.load)
+
+    def confidence_settings(self) -> ConfidenceSettings | None:
+        """Threshold, tag limit and routing band chosen by ``optimize``."""
+        return self._load_artifact("settings.json", ConfidenceSettings.load)
+
+    def pruning(self) -> tuple[float, int]:
+        """(threshold, max tags) for final tag sets: from ``optimize``, else a plain default."""
+        settings = self.confidence_settings()
+        if settings is not None:
+            return settings.threshold, settings.max_tags
+        if self.config.generation.enabled and self.config.confidence.judge != "candidates":
+            return 0.0, self.config.generation.max_tags  # the LLM's picks, as they are
+        return 0.5, 10  # calibrated: keep what is more likely right than wrong
 
     def recall_confidences(self, results: list[RecallResult]) -> list[np.ndarray]:
         """Calibrated P(tag is right) for each candidate; the raw fused score (clipped) if not calibrated."""
@@ -405,3 +442,175 @@ class Project:
             else:
                 out.append(calibrator.predict_proba(X, tags))
         return out
+
+    # -- judgement and final confidence -------------------------------------------
+    @property
+    def judge(self) -> Judge:
+        if self._judge is None:
+            self._judge = Judge(
+                self.llm,
+                load_prompt("judge", self.directory / self.config.generation.prompt_dir),
+                self.library,
+                allow_fallback=self.config.confidence.allow_fallback,
+            )
+        return self._judge
+
+    def score(
+        self,
+        texts: list[str],
+        recalls: list[RecallResult],
+        selections: list | None = None,
+        *,
+        judge_all: bool = False,
+    ) -> list[ScoredCandidates]:
+        """Final confidence of the tags considered for each content (see ``[confidence]`` in the config).
+
+        Considered: the LLM's picks (``judge = "generated"``, or ``"none"`` with generation on), the top
+        ``judge_top_n`` candidates plus any picks (``"candidates"``), or the top candidates (no LLM at all).
+        Judged: all considered pairs, or with routing only those whose recall-only confidence is not decisive.
+        """
+        cfg = self.config.confidence
+        settings = None if judge_all or not cfg.route else self.confidence_settings()
+        calibrator = self.judge_calibrator() if cfg.judge != "none" else None
+        selections = selections or [None] * len(texts)
+        out = []
+        for text, recall, confidence, selection in zip(texts, recalls, self.recall_confidences(recalls), selections):
+            ids = [c.tag_id for c in recall.candidates]
+            picked = list(selection.tag_ids) if selection is not None else []
+            if cfg.judge == "candidates":
+                considered = ids[: cfg.judge_top_n] + [t for t in picked if t not in ids[: cfg.judge_top_n]]
+            elif selection is not None:
+                considered = picked
+            else:
+                considered = ids[: cfg.judge_top_n]
+            position = {t: i for i, t in enumerate(ids)}
+            recall_conf = np.array([confidence[position[t]] for t in considered], dtype=float)
+            selected = np.array([t in picked for t in considered], dtype=bool)
+            p_yes = np.full(len(considered), np.nan)
+            final = recall_conf.copy()
+            if cfg.judge != "none" and considered:
+                ask = settings.needs_llm(recall_conf) if settings is not None else np.ones(len(considered), bool)
+                asked = [t for t, a in zip(considered, ask) if a]
+                if asked:
+                    scores = self.judge.judge(text, asked, store=self.store)
+                    p_yes[ask] = [s.p_yes for s in scores]
+                    if calibrator is not None:
+                        log_odds = np.array([s.log_odds for s in scores])
+                        features = judge_features(recall_conf[ask], log_odds, selected[ask])
+                        final[ask] = calibrator.predict_proba(features)
+            out.append(ScoredCandidates(considered, recall_conf, p_yes, selected, final))
+        return out
+
+    def _labelled_runs(self, docs: list[Document], progress: bool) -> list[TaggingResult]:
+        """Every considered pair of held-out contents, judged (no routing, no pruning)."""
+        return self.tagger().tag(docs, progress=progress, judge_all=True, prune_tags=False)
+
+    def calibrate(
+        self,
+        docs: list[Document],
+        *,
+        method: str = "platt",
+        per_tag: bool = True,
+        llm_sample: int = 200,
+        seed: int = 0,
+        progress: bool = False,
+    ) -> dict:
+        """Fit the recall-only calibrator on ``docs`` and, when a judge is configured, the judge calibrator.
+
+        The judge calibrator needs LLM calls: it uses a seeded sample of ``llm_sample`` annotated contents
+        (as does ``optimize`` whenever the pipeline calls the LLM).
+        Judgements are cached in the store, so ``optimize`` on the same contents does not repeat them.
+        """
+        docs = [d for d in docs if d.tags]
+        if not docs:
+            raise ProjectError("calibration needs annotated contents (none of these have tags)")
+        report = {"recall": self.calibrate_recall(docs, method=method, per_tag=per_tag)}
+        if self.config.confidence.judge == "none":
+            return report
+        sample = seeded_sample(docs, llm_sample, seed)
+        runs = self._labelled_runs(sample, progress)
+        rows, labels, p_yes = [], [], []
+        for doc, run in zip(sample, runs):
+            scored, gold = run.scored, set(doc.tags)
+            log_odds = np.log(np.clip(scored.p_yes, 1e-6, 1 - 1e-6) / np.clip(1 - scored.p_yes, 1e-6, 1))
+            rows.append(judge_features(scored.recall_conf, log_odds, scored.selected))
+            labels.extend(int(t in gold) for t in scored.tag_ids)
+            p_yes.extend(scored.p_yes)
+        X, y = np.vstack(rows), np.array(labels)
+        calibrator = Calibrator(method="platt", per_tag=False).fit(X, y)
+        calibrator.save(self.calibration_dir / "judge.pkl")
+        report["judge"] = {
+            "documents": len(sample),
+            "pairs": len(y),
+            "raw_p_yes": calibration_report(y, np.array(p_yes)),
+            "calibrated_in_sample": calibration_report(y, calibrator.predict_proba(X)),
+        }
+        return report
+
+    def optimize(
+        self,
+        docs: list[Document],
+        *,
+        target_precision: float | None = None,
+        max_f1_loss: float = 0.01,
+        llm_sample: int = 200,
+        seed: int = 0,
+        progress: bool = False,
+        plots: str | Path | None = None,
+    ) -> dict:
+        """Choose the pruning threshold and tag limit (best F1, or most coverage at a precision) and the
+        routing band (fewest LLM judgements within ``max_f1_loss`` of judging everything) on ``docs``."""
+        docs = [d for d in docs if d.tags]
+        if self.config.confidence.judge != "none" and self.judge_calibrator() is None:
+            raise ProjectError("no judge calibrator in this project; run 'llm4tag calibrate' first")
+        if self.config.confidence.judge != "none" or self.config.generation.enabled:
+            docs = seeded_sample(docs, llm_sample, seed)  # LLM work: bounded to a seeded sample
+        if not docs:
+            raise ProjectError("optimize needs annotated contents (none of these have tags)")
+        runs = self._labelled_runs(docs, progress)
+        golds = [set(d.tags) for d in docs]
+        per_doc = [(run.scored.tag_ids, run.scored.confidence) for run in runs]
+        choice = choose_threshold(per_doc, golds, target_precision=target_precision)
+        unpruned = set_scores(golds, [list(tags) for tags, _ in per_doc])
+        settings = ConfidenceSettings(
+            threshold=choice.threshold, max_tags=choice.max_tags, route_lower=-1.0, route_upper=2.0
+        )
+        report = {"documents": len(docs), "pruning": choice.to_dict(), "unpruned": unpruned.to_dict()}
+        if self.config.confidence.judge != "none" and self.config.confidence.route:
+            routing = choose_routing(
+                [(r.scored.tag_ids, r.scored.recall_conf, r.scored.confidence) for r in runs],
+                golds,
+                threshold=choice.threshold,
+                max_tags=choice.max_tags,
+                max_f1_loss=max_f1_loss,
+            )
+            settings.route_lower, settings.route_upper = routing.lower, routing.upper
+            report["routing"] = routing.to_dict()
+        settings.report = report
+        settings.save(self.calibration_dir / "settings.json")
+        if plots:
+            self._plot(runs, golds, Path(plots))
+        return report
+
+    def _plot(self, runs: list[TaggingResult], golds: list[set[str]], directory: Path) -> None:
+        from llm4tag.calibration.plots import coverage_plot, precision_coverage_curve, reliability_plot
+
+        directory.mkdir(parents=True, exist_ok=True)
+        per_run = {"recall only": [run.scored.recall_conf for run in runs]}
+        if self.config.confidence.judge != "none":
+            per_run["recall + judge"] = [run.scored.confidence for run in runs]
+        labels = np.array([t in gold for run, gold in zip(runs, golds) for t in run.scored.tag_ids], dtype=float)
+        what = f"{len(runs)} held-out contents"
+        reliability_plot(
+            {name: (labels, np.concatenate(confs)) for name, confs in per_run.items()},
+            directory / "reliability.png",
+            f"Reliability ({what})",
+        )
+        coverage_plot(
+            {
+                name: precision_coverage_curve([(r.scored.tag_ids, c) for r, c in zip(runs, confs)], golds)
+                for name, confs in per_run.items()
+            },
+            directory / "precision_coverage.png",
+            f"Precision vs coverage ({what})",
+        )

@@ -8,14 +8,17 @@ reads the answer text and is labelled as such (``JudgeScore.fallback``).
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass
 
+from llm4tag.corpus.documents import text_hash
 from llm4tag.errors import BackendError
 from llm4tag.generation.generator import trim
 from llm4tag.generation.prompts import PromptTemplate
 from llm4tag.library.tags import TagLibrary
-from llm4tag.llm.base import ChatRequest, LLMBackend, yes_probability
+from llm4tag.llm.base import ChatRequest, ChatResult, LLMBackend, yes_probability
+from llm4tag.store.sqlite import Store
 
 
 @dataclass
@@ -48,6 +51,9 @@ class Judge:
         self.max_content_chars = max_content_chars
         self.max_description_chars = max_description_chars
         self.allow_fallback = allow_fallback
+        template_text = f"{template.system}\n{template.user}\n{max_content_chars}/{max_description_chars}"
+        #: identifies what a cached judgement was computed with (model and prompt)
+        self.fingerprint = f"{llm.name}|{hashlib.sha1(template_text.encode()).hexdigest()[:12]}"
 
     def request(self, content: str, tag_id: str) -> ChatRequest:
         tag = self.library[tag_id]
@@ -57,9 +63,25 @@ class Judge:
         )
         return ChatRequest(messages=messages, max_tokens=1, temperature=0.0, top_logprobs=20)
 
-    def judge(self, content: str, tag_ids: list[str]) -> list[JudgeScore]:
-        """Judge each tag for one content; requests share the content prefix and go in order."""
-        results = self.llm.chat_batch([self.request(content, t) for t in tag_ids])
+    def judge(self, content: str, tag_ids: list[str], store: Store | None = None) -> list[JudgeScore]:
+        """Judge each tag for one content; requests share the content prefix and go in order.
+
+        With a ``store``, judgements already made with the same model and prompt are reused and new ones saved.
+        """
+        if not tag_ids:
+            return []
+        digest = text_hash(content)
+        cached = store.cached_judgements(self.fingerprint, [(digest, t) for t in tag_ids]) if store else {}
+        todo = [t for t in tag_ids if (digest, t) not in cached]
+        fresh = self.scores(todo, self.llm.chat_batch([self.request(content, t) for t in todo])) if todo else []
+        if store is not None and fresh:
+            store.cache_judgements(self.fingerprint, {(digest, s.tag_id): (s.p_yes, s.fallback) for s in fresh})
+        by_tag = {s.tag_id: s for s in fresh}
+        by_tag.update({t: JudgeScore(t, *cached[(digest, t)]) for t in tag_ids if (digest, t) in cached})
+        return [by_tag[t] for t in tag_ids]
+
+    def scores(self, tag_ids: list[str], results: list[ChatResult]) -> list[JudgeScore]:
+        """P(Yes) from each result's first-token log-probabilities (or the opted-in text fallback)."""
         scores = []
         for tag_id, result in zip(tag_ids, results):
             if result.logprobs:

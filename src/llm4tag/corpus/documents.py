@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import random
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,3 +30,13 @@ class Document:
 def text_hash(text: str) -> str:
     """Stable key for caching work done on a text (embeddings, LLM answers)."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+def seeded_sample(docs: list[Document], n: int, seed: int = 0) -> list[Document]:
+    """The same ``n`` documents on every machine: sorted by id, a seeded draw, returned sorted by id.
+
+    Used wherever LLM work is bounded to a sample (calibration, optimize, benchmarks), so that numbers
+    measured in different runs refer to the same documents.
+    """
+    docs = sorted(docs, key=lambda d: d.id)
+    return sorted(random.Random(seed).sample(docs, min(n, len(docs))), key=lambda d: d.id)

@@ -21,6 +21,7 @@ from llm4tag.llm.base import ChatRequest, ChatResult, LLMBackend
 
 @dataclass
 class GenerationConfig:
+    enabled: bool = True  # False: no selection call; the judge and calibrated scores decide alone
     candidates: int = 15
     examples: int = 3
     example_min_similarity: float = 0.15

@@ -71,6 +71,15 @@ CREATE TABLE IF NOT EXISTS embeddings (
     vector BLOB NOT NULL,
     PRIMARY KEY (model, text_hash)
 );
+CREATE TABLE IF NOT EXISTS judgements (
+    judge TEXT NOT NULL,
+    text_hash TEXT NOT NULL,
+    tag_id TEXT NOT NULL,
+    p_yes REAL NOT NULL,
+    fallback INTEGER NOT NULL DEFAULT 0,
+    created_at REAL NOT NULL,
+    PRIMARY KEY (judge, text_hash, tag_id)
+);
 """
 
 
@@ -329,4 +338,30 @@ class Store:
             conn.executemany(
                 "INSERT OR REPLACE INTO embeddings(model, text_hash, dim, vector) VALUES (?, ?, ?, ?)",
                 [(model, h, int(v.shape[0]), np.asarray(v, dtype=np.float32).tobytes()) for h, v in items.items()],
+            )
+
+    # -- judgement cache ---------------------------------------------------
+    def cached_judgements(self, judge: str, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], tuple[float, bool]]:
+        """P(Yes) already computed by ``judge`` (model + prompt fingerprint) for (text hash, tag id) pairs."""
+        found: dict[tuple[str, str], tuple[float, bool]] = {}
+        hashes = sorted({h for h, _ in pairs})
+        wanted = set(pairs)
+        for start in range(0, len(hashes), 500):
+            chunk = hashes[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for digest, tag_id, p_yes, fallback in self._query(
+                f"SELECT text_hash, tag_id, p_yes, fallback FROM judgements WHERE judge = ? AND text_hash IN ({marks})",
+                [judge, *chunk],
+            ):
+                if (digest, tag_id) in wanted:
+                    found[(digest, tag_id)] = (p_yes, bool(fallback))
+        return found
+
+    def cache_judgements(self, judge: str, items: dict[tuple[str, str], tuple[float, bool]]) -> None:
+        now = time.time()
+        with self.transaction() as conn:
+            conn.executemany(
+                "INSERT OR REPLACE INTO judgements(judge, text_hash, tag_id, p_yes, fallback, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [(judge, h, t, p, int(f), now) for (h, t), (p, f) in items.items()],
             )

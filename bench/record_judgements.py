@@ -1,0 +1,94 @@
+"""Record Yes/No judgements of the top-N recalled candidates on a seeded sample, for calibration studies.
+
+One JSONL line per document: gold tags, every candidate's recall features and recall-only confidence,
+and for the top N the judge's P(Yes), seconds and cached prompt tokens. Appends and resumes; run shards
+side by side (one llama.cpp thread each):
+
+    .venv/bin/python bench/record_judgements.py --project debtags --split dev --sample 100 \
+        --shard 0/2 --out judged_dev_0.jsonl --also-done judged_dev_1.jsonl        # and 1/2
+    .venv/bin/python bench/record_judgements.py --project debtags --split test --sample 300 \
+        --shard 0/2 --out judged_test_0.jsonl --also-done judged_test_1.jsonl      # and 1/2
+
+``bench/bench_confidence.py`` fits the calibrators on the dev file and evaluates on the test file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from llm4tag.calibration.features import recall_features  # noqa: E402
+from llm4tag.calibration.judge import Judge  # noqa: E402
+from llm4tag.corpus import load_corpus, seeded_sample  # noqa: E402
+from llm4tag.generation.prompts import load_prompt  # noqa: E402
+from llm4tag.project import Project  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--project", required=True)
+    parser.add_argument("--data", default="../shared/data/debtags")
+    parser.add_argument("--split", default="test")
+    parser.add_argument("--sample", type=int, default=300)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--shard", default="0/1")
+    parser.add_argument("--judge-top", type=int, default=8)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--also-done", nargs="*", default=[], help="other shards' files: skip what they hold")
+    args = parser.parse_args()
+    with Project.open(args.project) as project:
+        project.config.llm.options["threads"] = args.threads
+        library = project.library
+        docs = [
+            d
+            for d in load_corpus(Path(args.data) / f"{args.split}.jsonl", library=library, on_unknown="skip")
+            if d.tags
+        ]
+        index, count = (int(x) for x in args.shard.split("/"))
+        mine = seeded_sample(docs, args.sample, args.seed)[index::count]
+        out = Path(args.out)
+        done = set()
+        for path in [out, *map(Path, args.also_done)]:
+            if path.exists():
+                done |= {json.loads(line)["id"] for line in path.read_text().splitlines() if line.strip()}
+        todo = [d for d in mine if d.id not in done]
+        judge = Judge(project.llm, load_prompt("judge", project.directory / "prompts"), library)
+        with out.open("a", encoding="utf-8") as handle:
+            for doc in todo:
+                [recall] = project.recall([doc.text])
+                [confidence] = project.recall_confidences([recall])
+                features, tag_ids = recall_features(recall)
+                judged = []
+                for tag_id in tag_ids[: args.judge_top]:
+                    request = judge.request(doc.text, tag_id)
+                    start = time.perf_counter()
+                    [result] = project.llm.chat_batch([request])
+                    [score] = judge.scores([tag_id], [result])
+                    judged.append(
+                        {
+                            "p_yes": score.p_yes,
+                            "seconds": time.perf_counter() - start,
+                            "prompt_tokens": result.prompt_tokens,
+                            "cached_tokens": result.cached_tokens,
+                        }
+                    )
+                record = {
+                    "id": doc.id,
+                    "gold": doc.tags,
+                    "candidates": [
+                        {"tag_id": t, "features": [round(float(v), 6) for v in row], "recall_conf": float(p)}
+                        for t, row, p in zip(tag_ids, features, confidence)
+                    ],
+                    "judged": judged,
+                }
+                handle.write(json.dumps(record) + "\n")
+                handle.flush()
+
+
+if __name__ == "__main__":
+    main()

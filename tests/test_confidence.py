@@ -1,0 +1,187 @@
+"""Final confidence: judge calibration, pruning choice, cost-aware routing, judgement cache, CLI.
+
+The LLM here is a fake judge with a known skill (it knows the gold tags but answers with a Yes bias and
+noise), so the tests can check that calibration learns how far to trust it. The recall stage is real.
+"""
+
+import hashlib
+import json
+import math
+import re
+
+import numpy as np
+import pytest
+from tests.conftest import DEBTAGS, HashingEmbedder, debtags_slice
+
+from llm4tag.calibration import (
+    ConfidenceSettings,
+    calibration_report,
+    choose_routing,
+    routed_confidences,
+)
+from llm4tag.cli import main
+from llm4tag.corpus import Document
+from llm4tag.evaluation.set_metrics import set_scores
+from llm4tag.llm.base import ChatResult, LLMBackend, TokenLogprobs
+from llm4tag.project import Project
+
+
+class FakeJudgeLLM(LLMBackend):
+    """Answers the Yes/No judgement: P(Yes) 0.85 for gold tags and 0.55 for others, plus noise."""
+
+    name = "fake-judge"
+
+    def __init__(self, gold_by_text: dict[str, set[str]], names: dict[str, str]) -> None:
+        super().__init__()
+        self.gold_by_text = gold_by_text
+        self.tag_by_name = {name: tag for tag, name in names.items()}
+        self.calls = 0
+
+    def _complete(self, request):
+        self.calls += 1
+        prompt = request.messages[-1]["content"]
+        text = re.search(r"Text: (.*?)\n\nTag: ", prompt, re.S).group(1)
+        name = re.search(r"\n\nTag: (.*?)(?: \(|\n)", prompt).group(1)
+        gold = self.gold_by_text[_key(text)]
+        noise = int(hashlib.md5(prompt.encode()).hexdigest(), 16) % 1000 / 1000 - 0.5
+        p = min(max((0.85 if self.tag_by_name[name] in gold else 0.55) + 0.3 * noise, 0.02), 0.98)
+        top = {"Yes": math.log(p), "No": math.log(1 - p)}
+        return ChatResult(text="Yes" if p > 0.5 else "No", logprobs=[TokenLogprobs("Yes", top["Yes"], top)])
+
+
+def _key(text: str) -> str:
+    return " ".join(text.split())[:80]
+
+
+@pytest.fixture(scope="module")
+def judged_project(tmp_path_factory):
+    """A debtags slice project (fake embedder) whose LLM is the fake judge; generation off."""
+    train, held_out = debtags_slice("train", 400), debtags_slice("dev", 160)
+    directory = tmp_path_factory.mktemp("judged")
+    project = Project.init(directory / "p", embedder=HashingEmbedder())
+    project.add_tags(DEBTAGS / "tags.jsonl")
+    project.add_contents([Document(r["id"], r["text"], r["tags"]) for r in train])
+    gold = {_key(r["text"]): set(r["tags"]) for r in train + held_out}
+    llm = FakeJudgeLLM(gold, project.library.display_names())
+    project._llm, project._owns_llm = llm, False
+    project.config.generation.enabled = False
+    project.config.confidence.judge_top_n = 6
+    docs = [Document(r["id"], r["text"], r["tags"]) for r in held_out]
+    yield project, llm, docs[:100], docs[100:]
+    project.close()
+
+
+def _log_loss(runs, docs, attribute):
+    labels = [t in set(d.tags) for run, d in zip(runs, docs) for t in run.scored.tag_ids]
+    values = np.concatenate([getattr(run.scored, attribute) for run in runs])
+    return calibration_report(np.array(labels, dtype=int), values)
+
+
+def test_judge_calibration_learns_how_far_to_trust_the_llm(judged_project):
+    project, llm, dev, test = judged_project
+    report = project.calibrate(dev, llm_sample=100)
+    assert (project.calibration_dir / "judge.pkl").exists()
+    judge = report["judge"]
+    assert judge["documents"] == 100 and judge["pairs"] == 600
+    # the fake judge's P(Yes) is biased towards Yes; the calibrated confidence is not
+    assert judge["raw_p_yes"]["ece"] > 0.2
+    assert judge["calibrated_in_sample"]["ece"] < 0.1
+    # on unseen contents the judge's evidence improves on recall alone
+    runs = project.tagger().tag(test, judge_all=True, prune_tags=False)
+    combined, recall_only = _log_loss(runs, test, "confidence"), _log_loss(runs, test, "recall_conf")
+    assert combined["log_loss"] < recall_only["log_loss"]
+    assert combined["brier"] < recall_only["brier"]
+
+
+def test_judgements_are_cached_across_runs(judged_project):
+    project, llm, dev, _ = judged_project
+    project.calibrate(dev, llm_sample=20)
+    before = llm.calls
+    project.calibrate(dev, llm_sample=20)
+    assert llm.calls == before  # same contents, model and prompt: nothing asked twice
+
+
+def test_optimize_chooses_pruning_and_routing_and_tag_applies_them(judged_project, tmp_path):
+    project, llm, dev, test = judged_project
+    project.calibrate(dev, llm_sample=100)
+    report = project.optimize(dev, llm_sample=100, max_f1_loss=0.02, plots=tmp_path / "plots")
+    assert (tmp_path / "plots" / "reliability.png").stat().st_size > 1000
+    assert (tmp_path / "plots" / "precision_coverage.png").stat().st_size > 1000
+    settings = project.confidence_settings()
+    assert settings.threshold == report["pruning"]["threshold"] and settings.max_tags == report["pruning"]["max_tags"]
+    routing = report["routing"]
+    assert routing["f1"] >= routing["f1_all_judged"] - 0.02
+    assert settings.route_lower <= settings.threshold <= settings.route_upper
+
+    before = llm.calls
+    routed = project.tag(test)
+    asked = llm.calls - before
+    for result in routed:
+        scores = [t.score for t in result.tags]
+        assert scores == sorted(scores, reverse=True) and len(scores) <= settings.max_tags
+        assert all(s >= settings.threshold for s in scores)
+        for tag in result.tags:
+            assert tag.source in ("judge", "recall")
+            assert (tag.p_yes is not None) == (tag.source == "judge")
+    in_band = sum(int(settings.needs_llm(r.scored.recall_conf).sum()) for r in routed)
+    assert asked <= in_band  # only undecided pairs went to the LLM (fewer still when cached)
+    assert sum(int(r.scored.judged.sum()) for r in routed) == in_band
+
+
+def test_routing_skips_decisive_pairs_within_the_f1_budget():
+    rng = np.random.default_rng(0)
+    per_doc, golds = [], []
+    for _ in range(200):
+        tags = [f"t{i}" for i in range(8)]
+        truth = rng.uniform(size=8) < np.linspace(0.9, 0.05, 8)
+        recall_conf = np.clip(np.where(truth, 0.6, 0.2) + rng.normal(0, 0.25, 8), 0.001, 0.999)
+        judged_conf = np.clip(np.where(truth, 0.8, 0.15) + rng.normal(0, 0.1, 8), 0.001, 0.999)
+        per_doc.append((tags, recall_conf, judged_conf))
+        golds.append({t for t, ok in zip(tags, truth) if ok})
+    choice = choose_routing(per_doc, golds, threshold=0.5, max_tags=8, max_f1_loss=0.01)
+    assert choice.judged_share < 0.9
+    assert choice.f1 >= choice.f1_all_judged - 0.01
+    routed = [routed_confidences(r, j, choice.lower, choice.upper) for _, r, j in per_doc]
+    # recomputing F1 from the routed confidences gives the reported number
+    from llm4tag.calibration import prune
+
+    f1 = set_scores(golds, [prune(t, c, 0.5, 8) for (t, _, _), c in zip(per_doc, routed)]).f1
+    assert f1 == pytest.approx(choice.f1)
+    exact = choose_routing(per_doc, golds, threshold=0.5, max_tags=8, max_f1_loss=0.0)
+    assert exact.judged_share >= choice.judged_share and exact.f1 >= exact.f1_all_judged
+
+
+def test_settings_round_trip(tmp_path):
+    settings = ConfidenceSettings(threshold=0.4, max_tags=5, route_lower=0.05, route_upper=0.9, report={"x": 1})
+    settings.save(tmp_path / "settings.json")
+    loaded = ConfidenceSettings.load(tmp_path / "settings.json")
+    assert loaded == settings
+    assert list(loaded.needs_llm(np.array([0.01, 0.05, 0.5, 0.9, 0.95]))) == [False, False, True, False, False]
+    assert ConfidenceSettings.load(tmp_path / "missing.json") is None
+
+
+def test_cli_calibrate_and_optimize_recall_only(tmp_path, capsys, monkeypatch):
+    from tests.conftest import write_jsonl
+
+    from llm4tag import embedding
+    from llm4tag.config import ProjectConfig
+
+    monkeypatch.setitem(embedding._REGISTRY, "test-hashing", ("tests.conftest", "HashingEmbedder"))
+    config = ProjectConfig(name="p")
+    config.embedding.backend, config.embedding.options = "test-hashing", {}
+    config.confidence.judge, config.generation.enabled = "none", False
+    with Project.init(tmp_path / "p", config) as project:
+        project.add_tags(DEBTAGS / "tags.jsonl")
+        project.add_contents([Document(r["id"], r["text"], r["tags"]) for r in debtags_slice("train", 300)])
+    dev = write_jsonl(tmp_path / "dev.jsonl", debtags_slice("dev", 80))
+    empty = write_jsonl(tmp_path / "empty.jsonl", [{"id": "x", "text": "no tags here", "tags": []}])
+    assert main(["calibrate", "-p", str(tmp_path / "p"), str(dev), "-q"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert "judge" not in report and report["recall"]["pairs"] > 0
+    assert main(["optimize", "-p", str(tmp_path / "p"), str(dev), "-q", "--target-precision", "0.3"]) == 0
+    out = capsys.readouterr()
+    report = json.loads(out.out)
+    assert report["pruning"]["micro_precision"] >= 0.3 and "routing" not in report
+    assert "settings.json" in out.err
+    assert main(["optimize", "-p", str(tmp_path / "p"), str(empty)]) == 2
+    assert "no annotated contents" in capsys.readouterr().err
