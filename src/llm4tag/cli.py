@@ -238,6 +238,25 @@ def cmd_eval(args: argparse.Namespace) -> None:
             print(result.to_markdown())
 
 
+def cmd_serve(args: argparse.Namespace) -> None:
+    try:
+        import uvicorn
+
+        from llm4tag.service import create_app
+    except ImportError as exc:
+        raise Llm4tagError(
+            f"the service needs its extra: pip install 'llm4tag[serve]' ({exc.name} is missing)"
+        ) from None
+    from llm4tag.project import Project
+
+    with Project.open(args.project, durable=True) as project:
+        config = project.config.service
+        config.host = args.host or config.host
+        config.port = args.port or config.port
+        app = create_app(project, config)
+        uvicorn.run(app, host=config.host, port=config.port, log_level="warning" if args.quiet else "info")
+
+
 def cmd_demo(args: argparse.Namespace) -> None:
     from llm4tag.demo import run_demo
 
@@ -360,6 +379,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ns", default="10,20,30,50", help="comma-separated N for candidate recall@N")
     p.add_argument("--limit", type=int)
     p.add_argument("--json", action="store_true", help="JSON instead of a Markdown table")
+    p = add("serve", cmd_serve, "HTTP service: API (/docs), Annif-compatible API, web UI (/), metrics")
+    p.add_argument("--host", help="bind address (default [service] host, 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port (default [service] port, 8080)")
+    p.add_argument("--quiet", "-q", action="store_true", help="no access log")
+
     p = add("demo", cmd_demo, "build a sample project from debtags and tag a few test documents", project=False)
     p.add_argument("--data", default="../shared/data/debtags", help="debtags directory")
     p.add_argument("--project", default="sample-project", help="where to build the sample project")

@@ -39,6 +39,19 @@ class LLMConfig:
     options: dict[str, Any] = field(default_factory=lambda: {"model": "qwen2.5-coder-1.5b", "threads": 1})
 
 
+@dataclass
+class ServiceConfig:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    api_keys: list[str] = field(default_factory=list)  # also LLM4TAG_API_KEYS (comma-separated)
+    max_request_bytes: int = 1_000_000
+    max_batch: int = 32  # documents per batch request (Annif's limit too)
+    max_text_chars: int = 100_000
+    batch_window_ms: float = 5.0  # concurrent requests arriving within this window share one pipeline batch
+    review_below: float = 0.6  # served tags under this confidence go to the review queue
+    retry_after_seconds: int = 30  # told to clients when the LLM backend is down
+
+
 def _section(cls, data: dict[str, Any], name: str, source: str):
     known = {f.name for f in fields(cls)}
     unknown = set(data) - known
@@ -56,6 +69,7 @@ class ProjectConfig:
     llm: LLMConfig = field(default_factory=LLMConfig)
     generation: GenerationConfig = field(default_factory=GenerationConfig)
     confidence: ConfidenceConfig = field(default_factory=ConfidenceConfig)
+    service: ServiceConfig = field(default_factory=ServiceConfig)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -66,6 +80,7 @@ class ProjectConfig:
         out["llm"] = {"backend": self.llm.backend, **self.llm.options}
         out["generation"] = asdict(self.generation)
         out["confidence"] = asdict(self.confidence)
+        out["service"] = asdict(self.service)
         out.update(self.extra)
         return out
 
@@ -86,6 +101,7 @@ class ProjectConfig:
             recall = _section(RecallConfig, data.pop("recall", {}), "recall", source)
             generation = _section(GenerationConfig, data.pop("generation", {}), "generation", source)
             confidence = _section(ConfidenceConfig, data.pop("confidence", {}), "confidence", source)
+            service = _section(ServiceConfig, data.pop("service", {}), "service", source)
             llm = dict(data.pop("llm", {}))
             llm_backend = llm.pop("backend", "llamacpp")
         except TypeError as exc:
@@ -105,6 +121,7 @@ class ProjectConfig:
             ),
             generation=generation,
             confidence=confidence,
+            service=service,
             extra=data,
         )
 

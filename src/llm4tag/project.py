@@ -83,10 +83,11 @@ class Project:
         *,
         embedder: Embedder | None = None,
         llm: LLMBackend | None = None,
+        durable: bool = False,
     ) -> None:
         self.directory = Path(directory)
         self.config = config
-        self.store = Store(self.directory / "store.sqlite")
+        self.store = Store(self.directory / "store.sqlite", durable=durable)
         self._embedder: CachedEmbedder | None = CachedEmbedder(embedder, self.store) if embedder else None
         self._graph: ContentTagGraph | None = None
         self._graph_stamp: tuple[str, int] | None = None
@@ -117,10 +118,18 @@ class Project:
         return cls(directory, config, embedder=embedder, llm=llm)
 
     @classmethod
-    def open(cls, directory: str | Path, *, embedder: Embedder | None = None, llm: LLMBackend | None = None) -> Project:
-        """Open an existing project; ``embedder``/``llm`` override the configured ones (e.g. shared instances)."""
+    def open(
+        cls,
+        directory: str | Path,
+        *,
+        embedder: Embedder | None = None,
+        llm: LLMBackend | None = None,
+        durable: bool = False,
+    ) -> Project:
+        """Open an existing project; ``embedder``/``llm`` override the configured ones (e.g. shared instances);
+        ``durable`` fsyncs every commit (the service uses it for feedback)."""
         directory = Path(directory)
-        return cls(directory, ProjectConfig.load(directory), embedder=embedder, llm=llm)
+        return cls(directory, ProjectConfig.load(directory), embedder=embedder, llm=llm, durable=durable)
 
     def close(self) -> None:
         if self._llm is not None and self._owns_llm:
@@ -429,6 +438,8 @@ class Project:
             return settings.threshold, settings.max_tags
         if self.config.generation.enabled and self.config.confidence.judge != "candidates":
             return 0.0, self.config.generation.max_tags  # the LLM's picks, as they are
+        if self._recall_calibrator() is None:
+            return 0.0, self.config.generation.max_tags  # scores are not probabilities yet: the top few
         return 0.5, 10  # calibrated: keep what is more likely right than wrong
 
     def recall_confidences(self, results: list[RecallResult]) -> list[np.ndarray]:
@@ -492,7 +503,7 @@ class Project:
                 ask = settings.needs_llm(recall_conf) if settings is not None else np.ones(len(considered), bool)
                 asked = [t for t, a in zip(considered, ask) if a]
                 if asked:
-                    scores = self.judge.judge(text, asked, store=self.store)
+                    scores = self.judge.judge(text, asked, store=self.store if cfg.cache else None)
                     p_yes[ask] = [s.p_yes for s in scores]
                     if calibrator is not None:
                         log_odds = np.array([s.log_odds for s in scores])

@@ -30,6 +30,7 @@ class ConfidenceConfig:
     judge_top_n: int = 8
     route: bool = True  # judge only pairs whose recall-only confidence is not decisive (needs `optimize`)
     allow_fallback: bool = False  # score from the answer text when a backend has no log-probabilities
+    cache: bool = True  # reuse judgements of the same content, tag, model and prompt (stored in the project)
 
     def __post_init__(self) -> None:
         if self.judge not in JUDGE_MODES:

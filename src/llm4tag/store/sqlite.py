@@ -80,19 +80,31 @@ CREATE TABLE IF NOT EXISTS judgements (
     created_at REAL NOT NULL,
     PRIMARY KEY (judge, text_hash, tag_id)
 );
+CREATE TABLE IF NOT EXISTS reviews (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    content_id TEXT NOT NULL,
+    text TEXT NOT NULL,
+    tag_id TEXT NOT NULL,
+    score REAL NOT NULL,
+    created_at REAL NOT NULL,
+    resolved_at REAL
+);
+CREATE INDEX IF NOT EXISTS reviews_pending ON reviews(resolved_at, seq);
 """
 
 
 class Store:
     """Thread-safe access to the project database (one connection, serialized writes)."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, durable: bool = False) -> None:
+        """``durable``: fsync every commit (synchronous=FULL), so not even a power cut loses an acknowledged
+        write; the default (NORMAL) already survives a killed process."""
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
         self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
         self._conn.execute("PRAGMA foreign_keys=ON")
         self._conn.executescript(_SCHEMA)
         with self.transaction():
@@ -365,3 +377,42 @@ class Store:
                 "VALUES (?, ?, ?, ?, ?, ?)",
                 [(judge, h, t, p, int(f), now) for (h, t), (p, f) in items.items()],
             )
+
+    # -- review queue --------------------------------------------------------
+    def add_reviews(self, items: Iterable[tuple[str, str, str, float]]) -> int:
+        """Queue (content id, text, tag id, score) for a person to confirm or correct."""
+        now = time.time()
+        rows = [(c, t, tag, float(score), now) for c, t, tag, score in items]
+        with self.transaction() as conn:
+            conn.executemany(
+                "INSERT INTO reviews(content_id, text, tag_id, score, created_at) VALUES (?, ?, ?, ?, ?)", rows
+            )
+        return len(rows)
+
+    def pending_reviews(self, limit: int = 50) -> list[dict]:
+        """Unresolved review items, newest first."""
+        rows = self._query(
+            "SELECT seq, content_id, text, tag_id, score, created_at FROM reviews WHERE resolved_at IS NULL"
+            " ORDER BY seq DESC LIMIT ?",
+            (limit,),
+        )
+        keys = ("seq", "content_id", "text", "tag_id", "score", "created_at")
+        return [dict(zip(keys, row)) for row in rows]
+
+    def resolve_reviews(self, content_id: str, tag_ids: Iterable[str] | None = None) -> int:
+        """Mark a content's review items (or only those of ``tag_ids``) as done."""
+        now = time.time()
+        with self.transaction() as conn:
+            if tag_ids is None:
+                cursor = conn.execute(
+                    "UPDATE reviews SET resolved_at = ? WHERE content_id = ? AND resolved_at IS NULL", (now, content_id)
+                )
+                return cursor.rowcount
+            count = 0
+            for tag_id in tag_ids:
+                cursor = conn.execute(
+                    "UPDATE reviews SET resolved_at = ? WHERE content_id = ? AND tag_id = ? AND resolved_at IS NULL",
+                    (now, content_id, tag_id),
+                )
+                count += cursor.rowcount
+            return count

@@ -1,0 +1,142 @@
+"""Annif's REST API (v1) over an llm4tag project, so existing Annif clients work unchanged.
+
+Shapes follow Annif's OpenAPI document: ``/v1/projects``, ``/v1/projects/{project_id}``,
+``/v1/projects/{project_id}/suggest`` (form-encoded ``text``, ``limit``, ``threshold``, ``language``),
+``/v1/projects/{project_id}/suggest-batch`` (JSON ``documents``, query ``limit``/``threshold``) and
+``/v1/projects/{project_id}/learn``. A tag's id is its subject URI. Errors are problem+json.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Query, Response
+from pydantic import BaseModel, Field
+
+from llm4tag.corpus.documents import text_hash
+from llm4tag.service.app import ContentIn
+
+
+class AnnifDocument(BaseModel):
+    text: str
+    document_id: str | None = None
+    metadata: dict[str, str] | None = None
+
+
+class AnnifBatch(BaseModel):
+    documents: list[AnnifDocument]
+
+
+class AnnifSubject(BaseModel):
+    uri: str
+    label: str | None = None
+
+
+class AnnifIndexedDocument(BaseModel):
+    text: str = ""
+    subjects: list[AnnifSubject] = Field(default_factory=list)
+    metadata: dict[str, str] | None = None
+
+
+def annif_router(project, run_pipeline, worker, writer, ServiceError, check_texts) -> APIRouter:  # noqa: N803
+    router = APIRouter(prefix="/v1", tags=["Annif-compatible"])
+    project_id = project.config.name
+
+    def describe() -> dict:
+        graph_state = project.graph_dir / "state.json"
+        modified = None
+        if graph_state.exists():
+            modified = datetime.fromtimestamp(graph_state.stat().st_mtime, tz=timezone.utc).isoformat()
+        return {
+            "project_id": project_id,
+            "name": project_id,
+            "language": "en",
+            "backend": {"backend_id": "llm4tag"},
+            "is_trained": graph_state.exists(),
+            "modification_time": modified,
+        }
+
+    def check_project(requested: str) -> None:
+        if requested != project_id:
+            raise ServiceError(404, f"Project '{requested}' not found")
+
+    def suggestions(result, limit: int, threshold: float) -> list[dict]:
+        library = project.library
+        out = []
+        for tag in result.tags:  # unpruned, best first: the client's limit and threshold decide
+            if tag.score < threshold or len(out) >= limit:
+                continue
+            out.append({"uri": tag.tag_id, "label": library[tag.tag_id].label, "notation": None, "score": tag.score})
+        return out
+
+    @router.get("/projects", summary="Annif: list projects")
+    async def list_projects() -> dict:
+        return {"projects": [describe()]}
+
+    @router.get("/projects/{project_id}", summary="Annif: show project")
+    async def show_project(project_id: str) -> dict:
+        check_project(project_id)
+        return describe()
+
+    @router.post("/projects/{project_id}/suggest", summary="Annif: suggest subjects for a text")
+    async def suggest(
+        project_id: str,
+        text: Annotated[str, Form()],
+        limit: Annotated[int, Form(ge=0)] = 10,
+        threshold: Annotated[float, Form(ge=0.0, le=1.0)] = 0.0,
+        language: Annotated[str | None, Form()] = None,
+    ) -> dict:
+        check_project(project_id)
+        if not text.strip():
+            return {"results": []}
+        [result] = await run_pipeline([ContentIn(text=text)])
+        return {"results": suggestions(result, limit, threshold)}
+
+    @router.post("/projects/{project_id}/suggest-batch", summary="Annif: suggest subjects for up to 32 documents")
+    async def suggest_batch(
+        project_id: str,
+        body: AnnifBatch,
+        limit: Annotated[int, Query(ge=0)] = 10,
+        threshold: Annotated[float, Query(ge=0.0, le=1.0)] = 0.0,
+        language: str | None = None,
+    ) -> list[dict]:
+        check_project(project_id)
+        if len(body.documents) > 32:
+            raise ServiceError(413, f"at most 32 documents per batch, got {len(body.documents)}")
+        check_texts([d.text for d in body.documents])
+        present = [(i, d) for i, d in enumerate(body.documents) if d.text.strip()]
+        results = await run_pipeline([ContentIn(text=d.text) for _, d in present]) if present else []
+        by_index = {i: r for (i, _), r in zip(present, results)}
+        return [
+            {
+                "document_id": d.document_id,
+                "results": suggestions(by_index[i], limit, threshold) if i in by_index else [],
+            }
+            for i, d in enumerate(body.documents)
+        ]
+
+    @router.post("/projects/{project_id}/learn", dependencies=writer, status_code=204, summary="Annif: learn")
+    async def learn(project_id: str, body: list[AnnifIndexedDocument]) -> Response:
+        check_project(project_id)
+        library = project.library
+        items = []
+        for i, doc in enumerate(body):
+            unknown = [s.uri for s in doc.subjects if s.uri not in library]
+            if unknown:
+                raise ServiceError(400, f"document {i}: unknown subject(s) {unknown}")
+            if doc.text.strip() and doc.subjects:
+                items.append(
+                    {
+                        "kind": "example",
+                        "content_id": f"learn:{text_hash(doc.text)[:16]}",
+                        "text": doc.text,
+                        "tags": [s.uri for s in doc.subjects],
+                        "rejected": [],
+                    }
+                )
+        if items:
+            await worker.call(project.learn, items)
+        return Response(status_code=204)
+
+    return router

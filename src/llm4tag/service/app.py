@@ -1,0 +1,376 @@
+"""FastAPI application: ``create_app(project)`` serves one project (spec at /docs, UI at /).
+
+Endpoints under /v1: tag one content or a batch, feedback (straight into the short-term knowledge store,
+committed before the response), the tag library (list, add, deprecate), the review queue of recent
+low-confidence tags, and Annif's API (projects, suggest, suggest-batch, learn) so Annif clients work
+unchanged. Health at /healthz and /readyz, Prometheus metrics at /metrics.
+
+Write endpoints need an API key (``Authorization: Bearer KEY`` or ``X-API-Key: KEY``) unless the service
+is bound to a loopback address and no keys are configured.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import logging
+import os
+import time
+from contextlib import asynccontextmanager
+from importlib import resources
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
+from prometheus_client import generate_latest
+from pydantic import BaseModel, Field
+
+from llm4tag.config import ServiceConfig
+from llm4tag.corpus.documents import Document, text_hash
+from llm4tag.errors import BackendError, ConfigError, Llm4tagError
+from llm4tag.generation.pipeline import TagAssignment, TaggingResult
+from llm4tag.library.tags import Tag
+from llm4tag.service.metrics import ServiceMetrics
+from llm4tag.service.worker import PipelineWorker
+
+log = logging.getLogger(__name__)
+
+
+class ServiceError(Exception):
+    """An error with an HTTP status, rendered as JSON (problem+json on Annif's endpoints)."""
+
+    def __init__(self, status: int, detail: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.status, self.detail, self.headers = status, detail, headers or {}
+
+
+# -- request and response bodies ------------------------------------------------------
+class ContentIn(BaseModel):
+    text: str = Field(min_length=1, description="the content to tag")
+    id: str | None = Field(default=None, description="your id for it (default: a hash of the text)")
+
+
+class TagRequest(ContentIn):
+    candidates: bool = Field(default=False, description="include the recalled candidates and their provenance")
+
+
+class TagBatchRequest(BaseModel):
+    documents: list[ContentIn] = Field(min_length=1)
+    candidates: bool = False
+
+
+class FeedbackIn(BaseModel):
+    text: str = Field(min_length=1)
+    content_id: str | None = None
+    accept: list[str] = Field(default_factory=list, description="tags confirmed right")
+    reject: list[str] = Field(default_factory=list, description="tags that are wrong")
+    add: list[str] = Field(default_factory=list, description="tags that were missing")
+
+
+class TagIn(BaseModel):
+    id: str = Field(min_length=1)
+    label: str = Field(min_length=1)
+    description: str = ""
+    aliases: list[str] = Field(default_factory=list)
+    parent: str | None = None
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _api_keys(config: ServiceConfig) -> list[str]:
+    from_env = [k.strip() for k in os.environ.get("LLM4TAG_API_KEYS", "").split(",") if k.strip()]
+    return list(config.api_keys) + from_env
+
+
+class _BodyLimit:
+    """ASGI middleware: 413 for bodies over ``limit`` bytes, whether announced or streamed."""
+
+    def __init__(self, app, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            return await self._too_large(send)
+        seen = 0
+
+        async def limited_receive():
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise _TooLarge
+            return message
+
+        try:
+            return await self.app(scope, limited_receive, send)
+        except _TooLarge:
+            return await self._too_large(send)
+
+    async def _too_large(self, send):
+        body = b'{"detail": "request body too large (limit %d bytes)"}' % self.limit
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def create_app(project, config: ServiceConfig | None = None) -> FastAPI:
+    """The service for an open ``Project``; the caller keeps ownership of the project (and closes it)."""
+    config = config or project.config.service
+    keys = _api_keys(config)
+    if not keys and not _is_loopback(config.host):
+        raise ConfigError(
+            f"refusing to serve on {config.host} without API keys: set [service] api_keys or LLM4TAG_API_KEYS,"
+            " or bind to 127.0.0.1"
+        )
+    metrics = ServiceMetrics()
+    worker = PipelineWorker(
+        project,
+        max_batch=config.max_batch,
+        window_seconds=config.batch_window_ms / 1000,
+        on_batch=metrics.batches.inc,
+    )
+    state: dict[str, Any] = {"ready": False, "reason": "starting"}
+
+    def prepare() -> None:
+        project.index()
+        if project.config.generation.enabled or project.config.confidence.judge != "none":
+            project.llm  # noqa: B018 - start the backend now, not on the first request
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        await worker.start()
+        try:
+            await worker.call(prepare)
+            state.update(ready=True, reason="ready")
+        except Llm4tagError as exc:
+            state.update(ready=False, reason=str(exc))
+            log.error("service not ready: %s", exc)
+        yield
+        await worker.stop()
+
+    app = FastAPI(
+        title="llm4tag",
+        version="1",
+        summary="Automatic tagging with LLMs: graph recall, knowledge-enhanced generation, calibrated confidence.",
+        lifespan=lifespan,
+    )
+    app.add_middleware(_BodyLimit, limit=config.max_request_bytes)
+    app.state.worker, app.state.metrics = worker, metrics
+
+    @app.middleware("http")
+    async def observe(request: Request, call_next):
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        endpoint = getattr(route, "path", "unmatched")
+        metrics.requests.labels(endpoint, str(response.status_code)).inc()
+        metrics.latency.labels(endpoint).observe(time.perf_counter() - started)
+        return response
+
+    @app.exception_handler(ServiceError)
+    async def service_error(request: Request, exc: ServiceError):
+        metrics.errors.labels(str(exc.status)).inc()
+        if request.url.path.startswith("/v1/projects"):
+            body = {"type": "about:blank", "title": _TITLES.get(exc.status, "Error"), "status": exc.status}
+            body["detail"] = exc.detail
+            return JSONResponse(body, exc.status, headers=exc.headers, media_type="application/problem+json")
+        return JSONResponse({"detail": exc.detail}, exc.status, headers=exc.headers)
+
+    def require_key(request: Request) -> None:
+        if not keys:
+            return
+        given = request.headers.get("x-api-key") or ""
+        auth = request.headers.get("authorization") or ""
+        if auth.lower().startswith("bearer "):
+            given = auth[7:].strip()
+        if not any(hmac.compare_digest(given.encode(), key.encode()) for key in keys):
+            raise ServiceError(401, "this endpoint needs an API key (Authorization: Bearer KEY or X-API-Key)")
+
+    writer = [Depends(require_key)]
+
+    def check_texts(texts: list[str]) -> None:
+        if len(texts) > config.max_batch:
+            raise ServiceError(413, f"at most {config.max_batch} documents per batch, got {len(texts)}")
+        for i, text in enumerate(texts):
+            if len(text) > config.max_text_chars:
+                raise ServiceError(413, f"document {i}: text longer than {config.max_text_chars} characters")
+            if not text.strip():
+                raise ServiceError(400, f"document {i}: text is empty")
+
+    async def run_pipeline(contents: list[ContentIn]) -> list[TaggingResult]:
+        check_texts([c.text for c in contents])
+        if not state["ready"]:
+            raise ServiceError(503, f"not ready: {state['reason']}", {"Retry-After": str(config.retry_after_seconds)})
+        docs = [Document(c.id or f"text:{text_hash(c.text)[:16]}", c.text) for c in contents]
+        try:
+            results = await worker.tag(docs)
+        except BackendError as exc:
+            metrics.errors.labels("llm_backend").inc()
+            raise ServiceError(
+                503, f"LLM backend unavailable: {exc}", {"Retry-After": str(config.retry_after_seconds)}
+            ) from None
+        metrics.contents.inc(len(results))
+        metrics.llm_calls.inc(sum(_llm_calls(r) for r in results))
+        return results
+
+    def pruned(result: TaggingResult) -> list[TagAssignment]:
+        threshold, max_tags = project.pruning()
+        return [t for t in result.tags if t.score >= threshold][:max_tags]
+
+    def rendered(result: TaggingResult, with_candidates: bool) -> dict:
+        out = result.to_dict(with_candidates=with_candidates)
+        out["tags"] = [t.to_dict() for t in pruned(result)]
+        if with_candidates:
+            library = project.library
+            scored = dict(zip(result.scored.tag_ids, result.scored.confidence)) if result.scored else {}
+            for candidate in out["candidates"]:
+                candidate["label"] = library[candidate["tag_id"]].label
+                if candidate["tag_id"] in scored:
+                    candidate["confidence"] = round(float(scored[candidate["tag_id"]]), 4)
+        return out
+
+    async def queue_reviews(docs: list[ContentIn], results: list[TaggingResult]) -> None:
+        items = [
+            (result.id, doc.text, tag.tag_id, tag.score)
+            for doc, result in zip(docs, results)
+            for tag in pruned(result)
+            if tag.score < config.review_below
+        ]
+        if items:
+            await worker.call(project.store.add_reviews, items)
+
+    # -- own API ------------------------------------------------------------------------
+    @app.post("/v1/tag", tags=["tagging"], summary="tag one content")
+    async def tag_one(body: TagRequest) -> dict:
+        [result] = await run_pipeline([body])
+        await queue_reviews([body], [result])
+        return rendered(result, body.candidates)
+
+    @app.post("/v1/tag-batch", tags=["tagging"], summary="tag a batch of contents")
+    async def tag_batch(body: TagBatchRequest) -> dict:
+        results = await run_pipeline(body.documents)
+        await queue_reviews(body.documents, results)
+        return {"results": [rendered(r, body.candidates) for r in results]}
+
+    @app.post("/v1/feedback", tags=["feedback"], dependencies=writer, summary="accept, reject or add tags")
+    async def feedback(body: FeedbackIn) -> dict:
+        library = project.library
+        unknown = sorted({t for t in body.accept + body.reject + body.add if t not in library})
+        if unknown:
+            raise ServiceError(422, f"unknown tag id(s): {', '.join(unknown)}")
+        if not (body.accept or body.reject or body.add):
+            raise ServiceError(422, "feedback needs at least one of accept, reject, add")
+        content_id = body.content_id or f"text:{text_hash(body.text)[:16]}"
+        right = list(dict.fromkeys(body.accept + body.add))
+        item = {"content_id": content_id, "text": body.text, "tags": right, "rejected": list(body.reject)}
+        item["kind"] = "correction" if body.reject else "example"
+
+        def store() -> None:
+            project.learn([item])  # committed to SQLite before the response goes out
+            project.store.resolve_reviews(content_id, body.accept + body.reject + body.add)
+
+        await worker.call(store)
+        metrics.feedback.labels(item["kind"]).inc()
+        return {"stored": True, "content_id": content_id, "kind": item["kind"]}
+
+    @app.get("/v1/review", tags=["feedback"], summary="recent low-confidence tags to confirm or correct")
+    async def review(limit: Annotated[int, Field(ge=1, le=500)] = 50) -> dict:
+        items = await worker.call(project.store.pending_reviews, limit)
+        library = project.library
+        for item in items:
+            item["label"] = library[item["tag_id"]].label if item["tag_id"] in library else item["tag_id"]
+        return {"items": items}
+
+    @app.get("/v1/tags", tags=["tag library"], summary="list or search tags")
+    async def list_tags(q: str = "", offset: int = 0, limit: Annotated[int, Field(ge=1, le=1000)] = 100) -> dict:
+        library = list(project.library)
+        if q:
+            needle = q.lower()
+            library = [t for t in library if needle in t.id.lower() or needle in t.label.lower()]
+        return {"total": len(library), "tags": [t.to_dict() for t in library[offset : offset + limit]]}
+
+    @app.get("/v1/tags/{tag_id:path}", tags=["tag library"], summary="one tag")
+    async def get_tag(tag_id: str) -> dict:
+        library = project.library
+        if tag_id not in library:
+            raise ServiceError(404, f"no tag {tag_id!r}")
+        return library[tag_id].to_dict()
+
+    @app.post("/v1/tags", tags=["tag library"], dependencies=writer, status_code=201, summary="add or update a tag")
+    async def add_tag(body: TagIn) -> dict:
+        library = project.library
+        if body.parent and body.parent not in library:
+            raise ServiceError(422, f"unknown parent {body.parent!r}")
+        tag = Tag(body.id, body.label, tuple(body.aliases), body.description, body.parent)
+        added, updated = await worker.call(project.add_tags, [tag])
+        return {"added": added, "updated": updated, "tag": tag.to_dict()}
+
+    @app.post("/v1/tags/{tag_id:path}/deprecate", tags=["tag library"], dependencies=writer, summary="deprecate")
+    async def deprecate_tag(tag_id: str) -> dict:
+        library = project.library
+        if tag_id not in library:
+            raise ServiceError(404, f"no tag {tag_id!r}")
+        old = library[tag_id]
+        tag = Tag(old.id, old.label, old.aliases, old.description, old.parent, True, old.meta)
+        await worker.call(project.add_tags, [tag])
+        return {"deprecated": tag_id}
+
+    # -- operations ----------------------------------------------------------------------
+    @app.get("/healthz", tags=["operations"], summary="the process is up")
+    async def healthz() -> dict:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["operations"], summary="the pipeline is loaded and can tag")
+    async def readyz():
+        if not state["ready"]:
+            return JSONResponse({"status": "not ready", "reason": state["reason"]}, 503)
+        return {"status": "ready"}
+
+    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics", response_class=PlainTextResponse)
+    async def prometheus_metrics():
+        return PlainTextResponse(generate_latest(metrics.registry), media_type="text/plain; version=0.0.4")
+
+    @app.get("/", include_in_schema=False, response_class=HTMLResponse)
+    async def ui():
+        page = resources.files("llm4tag.service").joinpath("static/index.html").read_text(encoding="utf-8")
+        return HTMLResponse(page.replace("{{PROJECT}}", project.config.name))
+
+    from llm4tag.service.annif import annif_router
+
+    app.include_router(annif_router(project, run_pipeline, worker, writer, ServiceError, check_texts))
+    return app
+
+
+def _llm_calls(result: TaggingResult) -> int:
+    calls = 1 if result.selection is not None else 0
+    return calls + (int(result.scored.judged.sum()) if result.scored is not None else 0)
+
+
+_TITLES = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    404: "Not Found",
+    413: "Payload Too Large",
+    422: "Unprocessable Entity",
+    503: "Service Unavailable",
+}

@@ -1,0 +1,281 @@
+"""The HTTP service: own API, Annif-compatible API, keys and limits, feedback durability, batching.
+
+The recall stage and the store are real; the embedder is the test's hashing fake and the LLM is off
+(or a fake that fails, for the 503 path), because these tests are about the service.
+"""
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from tests.conftest import DEBTAGS, debtags_slice
+
+from llm4tag import embedding
+from llm4tag.config import ProjectConfig, ServiceConfig
+from llm4tag.corpus import Document
+from llm4tag.errors import ConfigError
+from llm4tag.llm.base import LLMBackend, TransientError
+from llm4tag.project import Project
+from llm4tag.service import create_app
+from llm4tag.store.sqlite import Store
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def make_project(directory: Path, **service) -> Path:
+    embedding._REGISTRY["test-hashing"] = ("tests.conftest", "HashingEmbedder")
+    config = ProjectConfig(name="debtags-test")
+    config.embedding.backend, config.embedding.options = "test-hashing", {}
+    config.generation.enabled, config.confidence.judge = False, "none"
+    for key, value in service.items():
+        setattr(config.service, key, value)
+    with Project.init(directory, config) as project:
+        project.add_tags(DEBTAGS / "tags.jsonl")
+        project.add_contents([Document(r["id"], r["text"], r["tags"]) for r in debtags_slice("train", 300)])
+        project.index()
+    return directory
+
+
+@pytest.fixture(scope="module")
+def project_dir(tmp_path_factory):
+    return make_project(tmp_path_factory.mktemp("svc") / "p")
+
+
+@pytest.fixture
+def client(project_dir):
+    with Project.open(project_dir) as project, TestClient(create_app(project)) as test_client:
+        test_client.project = project
+        yield test_client
+
+
+TEXT = "A small daemon that monitors network interfaces and logs traffic statistics to syslog."
+
+
+def test_tag_one_and_a_batch(client):
+    response = client.post("/v1/tag", json={"text": TEXT, "id": "doc-1", "candidates": True})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["id"] == "doc-1" and body["tags"]
+    library = client.project.library
+    for tag in body["tags"]:
+        assert tag["tag_id"] in library and 0.0 <= tag["score"] <= 1.0 and tag["source"] == "recall"
+    assert [t["score"] for t in body["tags"]] == sorted((t["score"] for t in body["tags"]), reverse=True)
+    candidate = body["candidates"][0]
+    assert {"tag_id", "label", "paths", "neighbours", "confidence"} <= set(candidate)
+    batch = client.post("/v1/tag-batch", json={"documents": [{"text": TEXT, "id": "a"}, {"text": "chess game"}]})
+    assert batch.status_code == 200
+    results = batch.json()["results"]
+    assert [r["id"] for r in results][0] == "a" and len(results) == 2
+
+
+def test_bad_input_gets_clear_4xx(project_dir):
+    config = ServiceConfig(max_request_bytes=2000, max_batch=4, max_text_chars=500)
+    with Project.open(project_dir) as project, TestClient(create_app(project, config)) as client:
+        assert client.post("/v1/tag", json={"text": ""}).status_code == 422
+        assert (
+            client.post("/v1/tag", content=b"{not json", headers={"content-type": "application/json"}).status_code
+            == 422
+        )
+        too_many = client.post("/v1/tag-batch", json={"documents": [{"text": "x y"}] * 5})
+        assert too_many.status_code == 413 and "at most 4" in too_many.json()["detail"]
+        long_text = client.post("/v1/tag", json={"text": "word " * 150})
+        assert long_text.status_code == 413 and "500 characters" in long_text.json()["detail"]
+        huge = client.post("/v1/tag", json={"text": "x" * 5000})
+        assert huge.status_code == 413 and "too large" in huge.json()["detail"]
+        unknown = client.post("/v1/feedback", json={"text": TEXT, "accept": ["no::such-tag"]})
+        assert unknown.status_code == 422 and "no::such-tag" in unknown.json()["detail"]
+
+
+def test_annif_compatible_endpoints_follow_annifs_shapes(client):
+    projects = client.get("/v1/projects").json()
+    [project] = projects["projects"]
+    assert {"project_id", "name", "language", "backend"} <= set(project)  # required in Annif's Project schema
+    assert project["backend"]["backend_id"] and project["project_id"] == "debtags-test"
+    assert client.get("/v1/projects/debtags-test").json()["project_id"] == "debtags-test"
+
+    # suggest: form-encoded text, limit, threshold (Annif's request body)
+    response = client.post("/v1/projects/debtags-test/suggest", data={"text": TEXT, "limit": 3})
+    assert response.status_code == 200
+    results = response.json()["results"]
+    assert 0 < len(results) <= 3
+    for result in results:
+        assert {"uri", "label", "score"} <= set(result) and "notation" in result  # SuggestionResult
+        assert result["uri"] in client.project.library
+    assert [r["score"] for r in results] == sorted((r["score"] for r in results), reverse=True)
+    cut = results[0]["score"]
+    strict = client.post("/v1/projects/debtags-test/suggest", data={"text": TEXT, "threshold": cut}).json()
+    assert all(r["score"] >= cut for r in strict["results"])
+
+    # suggest-batch: JSON documents, limit/threshold in the query; a list of results with document_id
+    batch = client.post(
+        "/v1/projects/debtags-test/suggest-batch?limit=2",
+        json={"documents": [{"text": TEXT, "document_id": "d1"}, {"text": "music player", "document_id": "d2"}]},
+    )
+    assert batch.status_code == 200
+    items = batch.json()
+    assert [i["document_id"] for i in items] == ["d1", "d2"]
+    assert all(len(i["results"]) <= 2 for i in items)
+
+    missing = client.post("/v1/projects/nope/suggest", data={"text": TEXT})
+    assert missing.status_code == 404
+    assert missing.headers["content-type"].startswith("application/problem+json")
+    assert missing.json()["status"] == 404
+    too_many = client.post("/v1/projects/debtags-test/suggest-batch", json={"documents": [{"text": "x"}] * 33})
+    assert too_many.status_code in (413, 422)
+
+    # learn: IndexedDocument list -> 204; the document joins the project's annotated contents
+    tag = results[0]["uri"]
+    learned = client.post(
+        "/v1/projects/debtags-test/learn", json=[{"text": "a learned text", "subjects": [{"uri": tag}]}]
+    )
+    assert learned.status_code == 204
+    stored = [d for d in client.project.store.get_contents([r[1] for r in client.project.store.content_rows()])]
+    assert any(d.text == "a learned text" and d.tags == [tag] for d in stored)
+
+
+def test_write_endpoints_need_an_api_key(project_dir):
+    config = ServiceConfig(api_keys=["s3cret"])
+    with Project.open(project_dir) as project, TestClient(create_app(project, config)) as client:
+        feedback = {"text": TEXT, "add": ["use::monitor"]}
+        assert client.post("/v1/feedback", json=feedback).status_code == 401
+        assert client.post("/v1/feedback", json=feedback, headers={"X-API-Key": "wrong"}).status_code == 401
+        assert client.post("/v1/feedback", json=feedback, headers={"X-API-Key": "s3cret"}).status_code == 200
+        ok = client.post("/v1/feedback", json=feedback, headers={"Authorization": "Bearer s3cret"})
+        assert ok.status_code == 200
+        assert client.post("/v1/tag", json={"text": TEXT}).status_code == 200  # reading needs no key
+        assert client.post("/v1/tags", json={"id": "x::y", "label": "Y"}).status_code == 401
+    with Project.open(project_dir) as project, pytest.raises(ConfigError, match="API keys"):
+        create_app(project, ServiceConfig(host="0.0.0.0"))
+
+
+def test_feedback_review_queue_and_tag_library(project_dir, tmp_path):
+    directory = make_project(tmp_path / "p2", review_below=1.01)  # every served tag goes to review
+    with Project.open(directory) as project, TestClient(create_app(project)) as client:
+        served = client.post("/v1/tag", json={"text": TEXT, "id": "doc-7"}).json()
+        queue = client.get("/v1/review").json()["items"]
+        assert {i["tag_id"] for i in queue} == {t["tag_id"] for t in served["tags"]}
+        wrong = served["tags"][0]["tag_id"]
+        saved = client.post("/v1/feedback", json={"text": TEXT, "content_id": "doc-7", "reject": [wrong]})
+        assert saved.status_code == 200 and saved.json()["kind"] == "correction"
+        [item] = [k for k in project.store.knowledge(["correction"]) if k["content_id"] == "doc-7"]
+        assert item["rejected"] == [wrong]
+        remaining = client.get("/v1/review").json()["items"]
+        assert wrong not in {i["tag_id"] for i in remaining} and len(remaining) == len(queue) - 1
+
+        added = client.post("/v1/tags", json={"id": "team::zephyr", "label": "Zephyr", "description": "the team"})
+        assert added.status_code == 201
+        assert client.get("/v1/tags/team::zephyr").json()["label"] == "Zephyr"
+        assert client.get("/v1/tags", params={"q": "zephyr"}).json()["total"] == 1
+        assert client.post("/v1/tags/team::zephyr/deprecate").status_code == 200
+        assert client.get("/v1/tags/team::zephyr").json()["deprecated"] is True
+        assert client.post("/v1/tags/none::such/deprecate").status_code == 404
+
+
+class DownLLM(LLMBackend):
+    """Every call times out (a fake for the service's error path)."""
+
+    name = "down"
+
+    def _complete(self, request):
+        raise TransientError("timed out")
+
+
+def test_llm_backend_down_gives_503_with_retry_after(project_dir):
+    with Project.open(project_dir, llm=DownLLM(max_retries=1, backoff_seconds=0.0)) as project:
+        project.config.confidence.judge = "candidates"
+        with TestClient(create_app(project)) as client:
+            response = client.post("/v1/tag", json={"text": TEXT})
+            assert response.status_code == 503
+            assert response.headers["retry-after"] == "30" and "LLM backend" in response.json()["detail"]
+            annif = client.post("/v1/projects/debtags-test/suggest", data={"text": TEXT})
+            assert annif.status_code == 503 and annif.json()["title"] == "Service Unavailable"
+            metrics = client.get("/metrics").text
+            assert 'llm4tag_errors_total{kind="llm_backend"} 2.0' in metrics
+            assert client.get("/healthz").json() == {"status": "ok"}
+
+
+def test_metrics_and_readiness(client):
+    assert client.get("/readyz").json() == {"status": "ready"}
+    client.post("/v1/tag", json={"text": TEXT})
+    metrics = client.get("/metrics").text
+    assert 'llm4tag_requests_total{endpoint="/v1/tag",status="200"}' in metrics
+    assert "llm4tag_request_latency_seconds_bucket" in metrics and "llm4tag_contents_tagged_total" in metrics
+    assert (
+        client.get("/docs").status_code == 200
+        and "/v1/projects/{project_id}/suggest" in client.get("/openapi.json").text
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_server(directory: Path) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.serve_fake", str(directory), str(port)], cwd=ROOT, env={**os.environ}
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                return process, url
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    process.kill()
+    raise RuntimeError("server did not become ready")
+
+
+def test_killed_server_loses_no_acknowledged_feedback(tmp_path):
+    directory = make_project(tmp_path / "p")
+    process, url = start_server(directory)
+    acknowledged = []
+    try:
+        for i in range(15):
+            response = httpx.post(
+                f"{url}/v1/feedback", json={"text": f"{TEXT} {i}", "content_id": f"fb-{i}", "add": ["use::monitor"]}
+            )
+            assert response.status_code == 200
+            acknowledged.append(f"fb-{i}")
+    finally:
+        os.kill(process.pid, signal.SIGKILL)  # no shutdown, no flush
+        process.wait()
+    store = Store(directory / "store.sqlite")
+    stored = {k["content_id"] for k in store.knowledge(["example"])}
+    assert set(acknowledged) <= stored
+    assert {d.id for d in store.get_contents(acknowledged)} == set(acknowledged)
+    store.close()
+
+
+def test_concurrent_requests_share_pipeline_batches(tmp_path):
+    directory = make_project(tmp_path / "p", batch_window_ms=50.0)
+    process, url = start_server(directory)
+
+    async def load() -> list[int]:
+        async with httpx.AsyncClient(timeout=60) as http:
+            responses = await asyncio.gather(
+                *(http.post(f"{url}/v1/tag", json={"text": f"{TEXT} request {i}"}) for i in range(16))
+            )
+            return [r.status_code for r in responses]
+
+    try:
+        assert asyncio.run(load()) == [200] * 16
+        metrics = httpx.get(f"{url}/metrics").text
+    finally:
+        process.terminate()
+        process.wait()
+    batches = next(
+        float(line.split()[-1]) for line in metrics.splitlines() if line.startswith("llm4tag_pipeline_batches_total")
+    )
+    assert 1 <= batches < 16
