@@ -1,0 +1,101 @@
+"""The web UI in a real headless browser (Debian's chromium + chromedriver, driven by selenium):
+tag a pasted text, mark tags right/wrong, add one, send feedback, work the review queue, and check the
+store got exactly that feedback."""
+
+import os
+import shutil
+import tempfile
+
+import pytest
+from tests.test_service import TEXT, make_project, start_server
+
+from llm4tag.store.sqlite import Store
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+
+pytestmark = pytest.mark.skipif(
+    not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)),
+    reason="needs Debian's chromium and chromium-driver (scripts/test.sh installs them)",
+)
+
+
+@pytest.fixture
+def browser():
+    webdriver = pytest.importorskip("selenium.webdriver")
+    from selenium.webdriver.chrome.service import Service
+
+    os.environ.setdefault("SE_OFFLINE", "true")  # never let selenium fetch a driver
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    profile = tempfile.mkdtemp(prefix="llm4tag-chromium-")
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={profile}",
+    ):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.implicitly_wait(0)
+    yield driver
+    driver.quit()
+    shutil.rmtree(profile, ignore_errors=True)
+
+
+def wait_for(driver, condition, timeout=30):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, timeout).until(lambda d: condition(d))
+
+
+def test_tag_give_feedback_and_review_in_the_browser(browser, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    directory = make_project(tmp_path / "p", review_below=1.01)
+    process, url = start_server(directory)
+    try:
+        browser.get(url + "/")
+        assert "llm4tag" in browser.title
+        browser.find_element(By.ID, "text").send_keys(TEXT)
+        browser.find_element(By.ID, "tag-button").click()
+        rows = wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#tags .row"))
+        tags = [row.get_attribute("data-tag") for row in rows]
+        assert len(tags) >= 2
+        assert browser.find_elements(By.CSS_SELECTOR, "#candidates tr")  # candidates with their paths
+        assert (
+            "C2C2T" in browser.find_element(By.ID, "candidates").text
+            or "C2T" in browser.find_element(By.ID, "candidates").text
+        )
+        rows[0].find_element(By.CLASS_NAME, "accept").click()
+        browser.find_elements(By.CSS_SELECTOR, "#tags .row")[1].find_element(By.CLASS_NAME, "reject").click()
+        browser.find_element(By.ID, "add-tag").send_keys("use::monitor")
+        browser.find_element(By.ID, "add-button").click()
+        assert "use::monitor" in [
+            r.get_attribute("data-tag") for r in browser.find_elements(By.CSS_SELECTOR, "#tags .row")
+        ]
+        browser.find_element(By.ID, "send-feedback").click()
+        wait_for(browser, lambda d: "Feedback stored" in d.find_element(By.ID, "status").text)
+
+        # the review queue: confirm one item from the browser
+        browser.find_element(By.ID, "review-tab").click()
+        items = wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#review .review-item"))
+        reviewed = items[0].get_attribute("data-tag"), items[0].get_attribute("data-content")
+        before = len(items)
+        items[0].find_element(By.CLASS_NAME, "accept").click()
+        wait_for(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#review .review-item")) == before - 1)
+    finally:
+        process.terminate()
+        process.wait()
+    store = Store(directory / "store.sqlite")
+    knowledge = store.knowledge(["correction", "example"])
+    correction = next(k for k in knowledge if k["kind"] == "correction")
+    assert correction["rejected"] == [tags[1]]
+    assert set(correction["tags"]) == {tags[0], "use::monitor"}
+    assert any(k["content_id"] == reviewed[1] and reviewed[0] in k["tags"] for k in knowledge if k is not correction)
+    store.close()
