@@ -160,15 +160,13 @@ def test_settings_round_trip(tmp_path):
     assert ConfidenceSettings.load(tmp_path / "missing.json") is None
 
 
-def test_cli_calibrate_and_optimize_recall_only(tmp_path, capsys, monkeypatch):
+def test_cli_calibrate_and_optimize_recall_only(tmp_path, capsys):
     from tests.conftest import write_jsonl
 
-    from llm4tag import embedding
     from llm4tag.config import ProjectConfig
 
-    monkeypatch.setitem(embedding._REGISTRY, "test-hashing", ("tests.conftest", "HashingEmbedder"))
     config = ProjectConfig(name="p")
-    config.embedding.backend, config.embedding.options = "test-hashing", {}
+    config.embedding.backend, config.embedding.options = "tests.conftest:HashingEmbedder", {}
     config.confidence.judge, config.generation.enabled = "none", False
     with Project.init(tmp_path / "p", config) as project:
         project.add_tags(DEBTAGS / "tags.jsonl")

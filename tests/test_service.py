@@ -18,7 +18,6 @@ import pytest
 from fastapi.testclient import TestClient
 from tests.conftest import DEBTAGS, debtags_slice
 
-from llm4tag import embedding
 from llm4tag.config import ProjectConfig, ServiceConfig
 from llm4tag.corpus import Document
 from llm4tag.errors import ConfigError
@@ -31,9 +30,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def make_project(directory: Path, **service) -> Path:
-    embedding._REGISTRY["test-hashing"] = ("tests.conftest", "HashingEmbedder")
     config = ProjectConfig(name="debtags-test")
-    config.embedding.backend, config.embedding.options = "test-hashing", {}
+    config.embedding.backend, config.embedding.options = "tests.conftest:HashingEmbedder", {}
     config.generation.enabled, config.confidence.judge = False, "none"
     for key, value in service.items():
         setattr(config.service, key, value)
@@ -223,7 +221,8 @@ def free_port() -> int:
 def start_server(directory: Path) -> tuple[subprocess.Popen, str]:
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.serve_fake", str(directory), str(port)], cwd=ROOT, env={**os.environ}
+        [sys.executable, "-m", "llm4tag.cli", "serve", "-p", str(directory), "--port", str(port), "-q"],
+        cwd=ROOT,  # so that the test embedder (tests.conftest:HashingEmbedder) imports
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60

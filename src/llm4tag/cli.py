@@ -122,11 +122,51 @@ def cmd_recall(args: argparse.Namespace) -> None:
 
 
 def cmd_tag(args: argparse.Namespace) -> None:
+    from itertools import islice
+
+    from llm4tag.corpus.loaders import iter_corpus
+
+    streaming = args.input and args.output not in (None, "-")
+    if args.engine == "ray":
+        if not streaming:
+            raise Llm4tagError("--engine ray needs --input FILE and --output FILE")
+        from llm4tag.scale.ray_engine import tag_with_ray
+
+        report = tag_with_ray(
+            args.project,
+            args.input,
+            args.output,
+            fmt=args.format,
+            actors=args.actors,
+            batch_size=args.batch_size,
+            address=args.ray_address,
+            with_candidates=args.candidates,
+        )
+        print(report, file=sys.stderr)
+        return
     with _project(args) as project:
+        if args.no_examples:
+            project.config.generation.examples = 0
+        if streaming:  # constant memory, appended chunk by chunk, resumable
+            from llm4tag.scale import tag_stream
+
+            docs = iter_corpus(args.input, args.format, library=project.library, on_unknown="skip")
+            if args.limit:
+                docs = islice(docs, args.limit)
+            report = tag_stream(
+                project,
+                docs,
+                args.output,
+                chunk_size=args.batch_size,
+                with_candidates=args.candidates,
+                progress=not args.quiet,
+            )
+            print(report, file=sys.stderr)
+            return
         docs = _input_documents(args, project)
         if args.limit:
             docs = docs[: args.limit]
-        results = project.tag(docs, progress=not args.quiet, use_examples=not args.no_examples)
+        results = project.tag(docs, progress=not args.quiet)
         _write_jsonl((r.to_dict(with_candidates=args.candidates) for r in results), args.output)
 
 
@@ -312,7 +352,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--text", action="append", help="a content (repeatable)")
         p.add_argument("--input", help="corpus file of contents (JSONL, Annif TSV, CSV/TSV, directory)")
         p.add_argument("--format", choices=("jsonl", "annif-tsv", "csv", "tsv", "dir"))
-        p.add_argument("--output", "-o", help="JSONL output file (default: stdout)")
+        p.add_argument("--output", "-o", help="output file: JSONL, or Parquet by suffix (default: stdout JSONL)")
         p.add_argument("--limit", type=int)
 
     p = add("recall", cmd_recall, "recall candidate tags with provenance (JSONL out)")
@@ -324,6 +364,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-examples", action="store_true", help="leave retrieved examples out of the prompt")
     p.add_argument("--candidates", action="store_true", help="include the recalled candidates in the output")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    p.add_argument("--batch-size", type=int, default=64, help="contents per chunk (each chunk is saved at once)")
+    p.add_argument("--engine", choices=("local", "ray"), default="local", help="ray: a Ray Data job (extra [scale])")
+    p.add_argument("--actors", type=int, default=2, help="Ray actors (each opens the project)")
+    p.add_argument("--ray-address", help="Ray cluster address (default: start a local Ray)")
 
     p = add("learn", cmd_learn, "add short-term knowledge: examples, corrections, tag notes (JSONL)")
     p.add_argument("file")

@@ -10,11 +10,22 @@ from llm4tag.errors import ConfigError
 
 
 def create(kind: str, registry: dict[str, tuple[str, str]], backend: str, **options: Any) -> Any:
-    """Instantiate ``registry[backend]`` (module path, class name) with ``options``; config errors are clear."""
-    if backend not in registry:
-        raise ConfigError(f"unknown {kind} backend {backend!r}; expected one of {', '.join(registry)}")
-    module_name, class_name = registry[backend]
-    cls = getattr(importlib.import_module(module_name), class_name)
+    """Instantiate ``registry[backend]`` (module path, class name) with ``options``; config errors are clear.
+
+    ``backend`` may also be ``"package.module:ClassName"``: a backend of your own, importable where it runs.
+    """
+    if backend in registry:
+        module_name, class_name = registry[backend]
+    elif ":" in backend:
+        module_name, class_name = backend.split(":", 1)
+    else:
+        raise ConfigError(
+            f"unknown {kind} backend {backend!r}; expected one of {', '.join(registry)} or 'package.module:Class'"
+        )
+    try:
+        cls = getattr(importlib.import_module(module_name), class_name)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(f"{kind} backend {backend!r} cannot be imported: {exc}") from None
     try:
         return cls(**options)
     except TypeError as exc:
