@@ -51,10 +51,11 @@ def test_init_index_recall_eval_with_the_default_embedder(tmp_path, tiny_files, 
     [record] = [json.loads(line) for line in output.read_text().splitlines()]
     assert record["candidates"][0]["tag_id"] == "chess"
     assert {"paths", "score", "neighbours", "via", "label"} <= set(record["candidates"][0])
-    code, out, _ = run(["eval", "-p", project, str(contents), "--json", "--ns", "1,3"], capsys)
+    code, out, _ = run(["eval", "-p", project, str(contents), "--stage", "recall", "--json", "--ns", "1,3"], capsys)
     result = json.loads(out)
     assert code == 0 and result["documents"] == 6
-    assert set(result["recall_at"]) == {"c2t", "c2c2t", "c2t2t", "lexical", "fused"}
+    assert set(result["candidate_recall"]) == {"c2t", "c2c2t", "c2t2t", "lexical", "fused"}
+    assert 0 < result["ranking"]["precision@1"] <= 1 and result["tag_sets"]["documents"] == 6
 
 
 @pytest.mark.slow

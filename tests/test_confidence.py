@@ -180,6 +180,6 @@ def test_cli_calibrate_and_optimize_recall_only(tmp_path, capsys):
     out = capsys.readouterr()
     report = json.loads(out.out)
     assert report["pruning"]["micro_precision"] >= 0.3 and "routing" not in report
-    assert "settings.json" in out.err
+    assert "settings-none.json" in out.err
     assert main(["optimize", "-p", str(tmp_path / "p"), str(empty)]) == 2
     assert "no annotated contents" in capsys.readouterr().err

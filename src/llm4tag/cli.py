@@ -186,11 +186,18 @@ def _annotated(args: argparse.Namespace, project) -> list:
     return docs[: args.limit] if args.limit else docs
 
 
+def _pipeline_overrides(args: argparse.Namespace, project) -> None:
+    """--judge / --no-generation: evaluate or tune another pipeline shape than the configured one."""
+    if getattr(args, "judge", None):
+        project.config.confidence.judge = args.judge
+    if getattr(args, "no_generation", False):
+        project.config.generation.enabled = False
+
+
 def cmd_calibrate(args: argparse.Namespace) -> None:
     with _project(args) as project:
         docs = _annotated(args, project)
-        if args.judge:
-            project.config.confidence.judge = args.judge
+        _pipeline_overrides(args, project)
         report = project.calibrate(
             docs,
             method=args.method,
@@ -205,6 +212,7 @@ def cmd_calibrate(args: argparse.Namespace) -> None:
 def cmd_optimize(args: argparse.Namespace) -> None:
     with _project(args) as project:
         docs = _annotated(args, project)
+        _pipeline_overrides(args, project)
         report = project.optimize(
             docs,
             target_precision=args.target_precision,
@@ -219,7 +227,7 @@ def cmd_optimize(args: argparse.Namespace) -> None:
         print(
             f"threshold {choice['threshold']}, at most {choice['max_tags']} tags: F1 {choice['f1']:.3f}, "
             f"precision {choice['micro_precision']:.3f}, contents with a tag {choice['coverage']:.1%} "
-            f"(saved to {project.calibration_dir / 'settings.json'})",
+            f"(saved to {project.calibration_dir / project.settings_name})",
             file=sys.stderr,
         )
 
@@ -257,25 +265,25 @@ def cmd_finetune_train(args: argparse.Namespace) -> None:
 
 
 def cmd_eval(args: argparse.Namespace) -> None:
-    from llm4tag.corpus.loaders import load_corpus
-    from llm4tag.evaluation.recall_eval import evaluate_recall
+    from llm4tag.corpus.documents import seeded_sample
+    from llm4tag.evaluation.harness import evaluate
 
     with _project(args) as project:
-        docs = load_corpus(args.corpus, args.format, library=project.library, on_unknown="skip")
-        docs = [d for d in docs if d.tags]
-        if args.limit:
-            docs = docs[: args.limit]
-        if args.stage != "recall":
-            raise Llm4tagError(f"stage {args.stage!r} is not available yet; use --stage recall")
+        docs = _annotated(args, project)
+        if args.sample:
+            docs = seeded_sample(docs, args.sample, args.seed)
+        _pipeline_overrides(args, project)
+        without = {w.strip() for w in args.without.split(",") if w.strip()} if args.without else set()
         ns = tuple(int(n) for n in args.ns.split(","))
-        recaller = project.recaller
-        vectors = project.embedder.encode([d.text for d in docs])
-        result = evaluate_recall(recaller, docs, vectors, ns=ns)
-        if args.json:
-            print(json.dumps(result.to_dict(), indent=2))
+        report = evaluate(project, docs, stage=args.stage, without=without, ns=ns, progress=not args.quiet)
+        text = json.dumps(report.to_dict(), indent=2) if args.json else report.to_markdown()
+        if args.output:
+            from llm4tag.fileio import atomic_write
+
+            with atomic_write(args.output) as handle:
+                handle.write(text + "\n")
         else:
-            print(f"candidate recall@N on {result.documents} documents ({args.corpus})\n")
-            print(result.to_markdown())
+            print(text)
 
 
 def cmd_serve(args: argparse.Namespace) -> None:
@@ -381,12 +389,16 @@ def build_parser() -> argparse.ArgumentParser:
         )
         p.add_argument("--seed", type=int, default=0)
         p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+        add_pipeline_overrides(p)
+
+    def add_pipeline_overrides(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--judge", choices=("none", "generated", "candidates"), help="override [confidence] judge")
+        p.add_argument("--no-generation", action="store_true", help="override [generation] enabled = false")
 
     p = add("calibrate", cmd_calibrate, "fit confidence calibrators (recall-only, and recall + LLM judge)")
     add_held_out(p)
     p.add_argument("--method", choices=("platt", "isotonic"), default="platt", help="recall-only calibrator")
     p.add_argument("--global-only", action="store_true", help="no per-tag calibrators")
-    p.add_argument("--judge", choices=("none", "generated", "candidates"), help="override [confidence] judge")
 
     p = add("optimize", cmd_optimize, "choose the pruning threshold, tag limit and routing band on held-out contents")
     add_held_out(p)
@@ -416,13 +428,20 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--max-length", type=int, default=1536)
     t.set_defaults(func=cmd_finetune_train)
 
-    p = add("eval", cmd_eval, "evaluate on an annotated corpus")
+    p = add("eval", cmd_eval, "evaluate the pipeline (or parts of it switched off) on an annotated corpus")
     p.add_argument("corpus")
-    p.add_argument("--stage", default="recall", choices=("recall",))
+    p.add_argument("--stage", default="full", choices=("recall", "full"), help="recall: the recall stage alone")
+    p.add_argument("--without", help="switch off: graph, knowledge, judge, generation, calibration, finetune")
     p.add_argument("--format", choices=("jsonl", "annif-tsv", "csv", "tsv", "dir"))
     p.add_argument("--ns", default="10,20,30,50", help="comma-separated N for candidate recall@N")
     p.add_argument("--limit", type=int)
-    p.add_argument("--json", action="store_true", help="JSON instead of a Markdown table")
+    p.add_argument("--sample", type=int, help="a seeded sample of this many documents (bounds LLM time)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", action="store_true", help="JSON instead of Markdown")
+    p.add_argument("--output", "-o", help="write the report here (default: stdout)")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    add_pipeline_overrides(p)
+
     p = add("serve", cmd_serve, "HTTP service: API (/docs), Annif-compatible API, web UI (/), metrics")
     p.add_argument("--host", help="bind address (default [service] host, 127.0.0.1)")
     p.add_argument("--port", type=int, help="port (default [service] port, 8080)")

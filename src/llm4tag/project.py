@@ -427,9 +427,15 @@ class Project:
         """Combines recall-only confidence with the judge's P(Yes); fitted by ``calibrate`` with a judge."""
         return self._load_artifact("judge.pkl", Calibrator.load)
 
+    @property
+    def settings_name(self) -> str:
+        """Settings are per pipeline shape: what suits recall-only scores does not suit judged ones."""
+        generation = "-generation" if self.config.generation.enabled else ""
+        return f"settings-{self.config.confidence.judge}{generation}.json"
+
     def confidence_settings(self) -> ConfidenceSettings | None:
-        """Threshold, tag limit and routing band chosen by ``optimize``."""
-        return self._load_artifact("settings.json", ConfidenceSettings.load)
+        """Threshold, tag limit and routing band chosen by ``optimize`` for the configured pipeline."""
+        return self._load_artifact(self.settings_name, ConfidenceSettings.load)
 
     def pruning(self) -> tuple[float, int]:
         """(threshold, max tags) for final tag sets: from ``optimize``, else a plain default."""
@@ -598,7 +604,7 @@ class Project:
             settings.route_lower, settings.route_upper = routing.lower, routing.upper
             report["routing"] = routing.to_dict()
         settings.report = report
-        settings.save(self.calibration_dir / "settings.json")
+        settings.save(self.calibration_dir / self.settings_name)
         if plots:
             self._plot(runs, golds, Path(plots))
         return report

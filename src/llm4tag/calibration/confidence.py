@@ -50,7 +50,9 @@ def judge_features(recall_conf: np.ndarray, judge_log_odds: np.ndarray, selected
 
 @dataclass
 class ConfidenceSettings:
-    """What ``optimize`` chose on a dev corpus; applied by ``tag``. Stored as calibration/settings.json."""
+    """What ``optimize`` chose on a dev corpus; applied by ``tag``.
+
+    Stored per pipeline shape as calibration/settings-<judge>[-generation].json."""
 
     threshold: float = 0.0
     max_tags: int = 10
