@@ -35,7 +35,9 @@ BASE = "http://debtags.example/tag/"
 PROJECTS = {
     "tfidf": "backend=tfidf\nanalyzer=snowball(english)\nlimit=100",
     "parabel": "backend=omikuji\nanalyzer=snowball(english)\nlimit=100",
-    "bonsai": "backend=omikuji\nanalyzer=snowball(english)\nlimit=100\ncluster_balanced=False\ncluster_k=100\nmax_depth=3",
+    "bonsai": (
+        "backend=omikuji\nanalyzer=snowball(english)\nlimit=100\ncluster_balanced=False\ncluster_k=100\nmax_depth=3"
+    ),
     "fasttext": (
         "backend=fasttext\nanalyzer=snowball(english)\nlimit=100\ndim=500\nlr=0.25\nepoch=30\nloss=ova\n"
         "chunksize=24\nminCount=2"

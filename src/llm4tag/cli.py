@@ -298,6 +298,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
     from llm4tag.project import Project
 
     with Project.open(args.project, durable=True) as project:
+        _pipeline_overrides(args, project)
         config = project.config.service
         config.host = args.host or config.host
         config.port = args.port or config.port
@@ -446,6 +447,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", help="bind address (default [service] host, 127.0.0.1)")
     p.add_argument("--port", type=int, help="port (default [service] port, 8080)")
     p.add_argument("--quiet", "-q", action="store_true", help="no access log")
+    add_pipeline_overrides(p)
 
     p = add("demo", cmd_demo, "build a sample project from debtags and tag a few test documents", project=False)
     p.add_argument("--data", default="../shared/data/debtags", help="debtags directory")
