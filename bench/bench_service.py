@@ -1,0 +1,124 @@
+"""Service latency and throughput under a bounded local load: ``llm4tag serve`` in one process, 16
+concurrent clients in this one, on loopback.
+
+    .venv/bin/python bench/bench_service.py --project debtags --requests 256 --no-generation --judge none
+    .venv/bin/python bench/bench_service.py --project debtags --requests 48 --no-generation --judge candidates
+
+Texts: debtags test documents outside the seeded 300-document sample (so no cached judgement helps).
+Baseline in the same run: the same contents tagged in one in-process call (no HTTP), contents per second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import machine, percentiles  # noqa: E402
+from llm4tag.corpus import load_corpus, seeded_sample  # noqa: E402
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+async def load(url: str, texts: list[str], clients: int) -> tuple[list[float], list[int], float]:
+    queue: asyncio.Queue = asyncio.Queue()
+    for text in texts:
+        queue.put_nowait(text)
+    latencies, statuses = [], []
+
+    async def client(http: httpx.AsyncClient) -> None:
+        while not queue.empty():
+            text = queue.get_nowait()
+            started = time.perf_counter()
+            response = await http.post(f"{url}/v1/tag", json={"text": text})
+            latencies.append(time.perf_counter() - started)
+            statuses.append(response.status_code)
+
+    async with httpx.AsyncClient(timeout=600) as http:
+        started = time.perf_counter()
+        await asyncio.gather(*(client(http) for _ in range(clients)))
+        return latencies, statuses, time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--project", required=True)
+    parser.add_argument("--data", default="../shared/data/debtags")
+    parser.add_argument("--requests", type=int, default=256)
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--judge", choices=("none", "generated", "candidates"))
+    parser.add_argument("--no-generation", action="store_true")
+    args = parser.parse_args()
+    docs = [d for d in load_corpus(Path(args.data) / "test.jsonl", on_unknown="skip") if d.tags]
+    sampled = {d.id for d in seeded_sample(docs, 300, 0)}
+    texts = [d.text for d in docs if d.id not in sampled][: args.requests]
+    port = free_port()
+    command = [sys.executable, "-m", "llm4tag.cli", "serve", "-p", args.project, "--port", str(port), "-q"]
+    command += (["--judge", args.judge] if args.judge else []) + (["--no-generation"] if args.no_generation else [])
+    server = subprocess.Popen(command)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 300
+        while True:
+            try:
+                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.time() > deadline or server.poll() is not None:
+                sys.exit("server did not become ready")
+            time.sleep(0.5)
+        asyncio.run(load(url, texts[:4], 1))  # warm-up: first encodings, first LLM call
+        latencies, statuses, wall = asyncio.run(load(url, texts, args.clients))
+        metrics = httpx.get(f"{url}/metrics").text
+    finally:
+        server.terminate()
+        server.wait()
+    batches = next(float(x.split()[-1]) for x in metrics.splitlines() if x.startswith("llm4tag_pipeline_batches_total"))
+    llm = next(float(x.split()[-1]) for x in metrics.splitlines() if x.startswith("llm4tag_llm_calls_total"))
+
+    # baseline, same run: the same contents through the pipeline in this process, one call
+    from llm4tag.corpus import Document
+    from llm4tag.project import Project
+
+    with Project.open(args.project) as project:
+        if args.judge:
+            project.config.confidence.judge = args.judge
+        if args.no_generation:
+            project.config.generation.enabled = False
+        project.config.confidence.cache = False
+        tagger = project.tagger()
+        tagger.tag([Document("w", texts[0])])
+        started = time.perf_counter()
+        tagger.tag([Document(f"b{i}", t) for i, t in enumerate(texts)])
+        direct = time.perf_counter() - started
+    report = {
+        "machine": machine(),
+        "pipeline": {"judge": args.judge, "generation": not args.no_generation},
+        "requests": len(texts),
+        "clients": args.clients,
+        "status_codes": {str(s): statuses.count(s) for s in sorted(set(statuses))},
+        "latency": percentiles(latencies),
+        "throughput_requests_per_second": len(texts) / wall,
+        "pipeline_batches": batches,
+        "llm_calls_per_request": llm / (len(texts) + 4),
+        "in_process_contents_per_second (baseline, same run)": len(texts) / direct,
+        "service_throughput_over_in_process": (len(texts) / wall) / (len(texts) / direct),
+    }
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
