@@ -20,6 +20,11 @@ def run_demo(
     started = time.perf_counter()
     exists = (project_dir / "llm4tag.toml").exists()
     with Project.open(project_dir) if exists else Project.init(project_dir) as project:
+        # the paper's pipeline: the LLM picks tags, then judges its own picks (Yes/No, P(Yes)); calibrating
+        # the judge needs LLM runs over dev (``llm4tag calibrate``), so the confidence shown is the
+        # calibrated recall-stage confidence and the judge's raw P(Yes) is printed beside it
+        project.config.confidence.judge = "generated"
+        project.config.save(project.directory)
         project.add_tags(data / "tags.jsonl")
         library = project.library
         train = iter_corpus(data / "train.jsonl", library=library, on_unknown="skip")
@@ -38,7 +43,8 @@ def run_demo(
         if use_llm:
             print(
                 f"tagging {len(docs)} test documents with {project.config.llm.options.get('model')} "
-                f"({project.config.llm.backend}; about 15 s each on one core) ..."
+                f"({project.config.llm.backend}; about 20 s each on one core: selection, then a Yes/No judgement"
+                " of each pick) ..."
             )
             tagged = project.tag(docs, progress=True)
             results = [t.recall for t in tagged]
@@ -60,6 +66,10 @@ def run_demo(
             if missed:
                 print(f"    gold not in top {top}: {', '.join(sorted(missed))}")
             if tagging is not None:
-                chosen = ", ".join(f"{'*' if t.tag_id in gold else ''}{t.tag_id} ({t.score:.2f})" for t in tagging.tags)
-                print(f"  LLM chose (confidence): {chosen or '(nothing)'}")
+                chosen = ", ".join(
+                    f"{'*' if t.tag_id in gold else ''}{t.tag_id} ({t.score:.2f}"
+                    + (f", P(yes) {t.p_yes:.2f})" if t.p_yes is not None else ")")
+                    for t in tagging.tags
+                )
+                print(f"  LLM chose (confidence, judge's P(yes)): {chosen or '(nothing)'}")
         print(f"\n(* = in the human annotation) done in {time.perf_counter() - started:.0f} s")

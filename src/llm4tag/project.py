@@ -346,7 +346,7 @@ class Project:
     def tagger(self, *, use_examples: bool = True, use_notes: bool = True) -> Tagger:
         library = self.library
         generator = TagGenerator(
-            self.llm,
+            self.llm if self.config.generation.enabled else None,  # no model is started for nothing
             load_prompt("select", self.directory / self.config.generation.prompt_dir),
             library.display_names(),
             self.config.generation,

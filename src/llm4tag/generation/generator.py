@@ -117,7 +117,7 @@ class TagGenerator:
 
     def __init__(
         self,
-        llm: LLMBackend,
+        llm: LLMBackend | None,
         template: PromptTemplate,
         display_names: dict[str, str],
         config: GenerationConfig | None = None,

@@ -1,0 +1,93 @@
+"""Throughput of the embedded default, by stage, in one run: embedding, recall, generation, judgement.
+
+    .venv/bin/python bench/throughput.py --project debtags --documents 8
+
+Contents: debtags test documents outside the seeded 300-document sample (nothing cached). Reports
+contents per second of each stage, LLM calls and tokens per content, and the whole pipeline's time over
+the LLM's own time (the overhead of everything around the model). Generation on, judgement of the top 8
+candidates routed by the band ``optimize`` chose (judgement cache off).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import machine  # noqa: E402
+from llm4tag.corpus import load_corpus, seeded_sample  # noqa: E402
+from llm4tag.generation.knowledge import KnowledgeBase  # noqa: E402
+from llm4tag.project import Project  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--project", required=True)
+    parser.add_argument("--data", default="../shared/data/debtags")
+    parser.add_argument("--documents", type=int, default=8)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    docs = [d for d in load_corpus(Path(args.data) / "test.jsonl", on_unknown="skip") if d.tags]
+    sampled = {d.id for d in seeded_sample(docs, 300, 0)}
+    docs = [d for d in docs if d.id not in sampled][-args.documents :]
+    texts = [d.text for d in docs]
+    with Project.open(args.project) as project:
+        project.config.generation.enabled = True
+        project.config.confidence.judge, project.config.confidence.cache = "candidates", False
+        project.config.llm.options["threads"] = args.threads
+        llm = project.llm
+        usage = {"calls": 0, "prompt_tokens": 0, "completion_tokens": 0, "seconds": 0.0}
+        chat = llm.chat
+
+        def counted(request):
+            result = chat(request)
+            usage["calls"] += 1
+            usage["prompt_tokens"] += result.prompt_tokens
+            usage["completion_tokens"] += result.completion_tokens
+            usage["seconds"] += result.seconds
+            return result
+
+        llm.chat = counted
+        project.recall(["warm-up"])
+        tagger = project.tagger()
+        stages, per_stage_usage = {}, {}
+
+        def timed(name, func):
+            before = dict(usage)
+            started = time.perf_counter()
+            out = func()
+            stages[name] = time.perf_counter() - started
+            per_stage_usage[name] = {k: usage[k] - before[k] for k in usage}
+            return out
+
+        timed("embedding", lambda: project.embedder.encode(texts))
+        recalls = timed("recall", lambda: project.recall(texts))
+        knowledge = KnowledgeBase.load(project.store, project.embedder.encode)
+        selections = timed("generation", lambda: tagger._select(docs, recalls, knowledge, None))
+        timed("judgement", lambda: project.score(texts, recalls, selections))
+        total = sum(stages.values())
+    n = len(docs)
+    report = {
+        "machine": machine(),
+        "model": project.config.llm.options.get("model"),
+        "llm_threads": args.threads,
+        "documents": n,
+        "contents_per_second": {name: n / seconds for name, seconds in stages.items()},
+        "seconds_per_content": {name: seconds / n for name, seconds in stages.items()},
+        "llm_per_content": {
+            name: {k: (v / n if k != "seconds" else v / n) for k, v in u.items()}
+            for name, u in per_stage_usage.items()
+            if u["calls"]
+        },
+        "pipeline_seconds_per_content": total / n,
+        "llm_seconds_per_content": usage["seconds"] / n,
+        "pipeline_time_over_llm_time": total / usage["seconds"] if usage["seconds"] else None,
+    }
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
