@@ -99,6 +99,7 @@ def main() -> None:
         if args.no_generation:
             project.config.generation.enabled = False
         project.config.confidence.cache = False
+        effective = project.config
         tagger = project.tagger()
         tagger.tag([Document("w", texts[0])])
         started = time.perf_counter()
@@ -106,7 +107,7 @@ def main() -> None:
         direct = time.perf_counter() - started
     report = {
         "machine": machine(),
-        "pipeline": {"judge": args.judge, "generation": not args.no_generation},
+        "pipeline": {"judge": effective.confidence.judge, "generation": effective.generation.enabled},
         "requests": len(texts),
         "clients": args.clients,
         "status_codes": {str(s): statuses.count(s) for s in sorted(set(statuses))},

@@ -72,6 +72,7 @@ def test_streaming_is_lazy_and_resumes_without_loss_or_repeats(project_dir, cont
         with output.open("a") as handle:
             handle.write('{"id": "torn-wri')  # killed in the middle of a line
         report = tag_stream(project, docs(), output, chunk_size=10, progress=False)
+        assert project._llm is None  # generation and judge off: no model was started
     assert report.skipped_done == 20 and report.tagged == 30
     ids = read_ids(output)
     assert len(ids) == len(set(ids)) == 50

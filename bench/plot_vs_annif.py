@@ -1,0 +1,63 @@
+"""Precision vs coverage of llm4tag and Annif on the same 300 debtags test documents (seeded sample).
+
+    annif index parabel SAMPLE_DIR --limit 20        # in Annif's venv: DOC.annif files with scores
+    .venv/bin/python bench/plot_vs_annif.py --project debtags --annif-dir SAMPLE_DIR --annif-name "Annif parabel" \\
+        --out docs/img/precision_coverage_vs_annif.png
+
+llm4tag's curves: the pipeline measured in docs/benchmarks.md (recall + judge, judgements from the project's
+cache) and the recall stage alone. Each curve sweeps the confidence threshold (at most 15 tags).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from urllib.parse import quote, unquote
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from llm4tag.calibration.plots import coverage_plot, precision_coverage_curve  # noqa: E402
+from llm4tag.corpus import load_corpus, seeded_sample  # noqa: E402
+from llm4tag.project import Project  # noqa: E402
+
+BASE = "http://debtags.example/tag/"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--project", required=True)
+    parser.add_argument("--data", default="../shared/data/debtags")
+    parser.add_argument("--annif-dir", required=True)
+    parser.add_argument("--annif-name", default="Annif")
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args()
+    docs = seeded_sample([d for d in load_corpus(Path(args.data) / "test.jsonl", on_unknown="skip") if d.tags], 300)
+    golds = [set(d.tags) for d in docs]
+    annif = []
+    for doc in docs:
+        rows = (Path(args.annif_dir) / f"{quote(doc.id, safe='')}.annif").read_text(encoding="utf-8").splitlines()
+        parts = [row.split("\t") for row in rows if row.strip()]
+        annif.append(
+            ([unquote(p[0].strip("<>").removeprefix(BASE)) for p in parts], np.array([float(p[2]) for p in parts]))
+        )
+    with Project.open(args.project) as project:
+        project.config.generation.enabled = False
+        project.config.confidence.judge = "candidates"
+        runs = project.tagger().tag(docs, judge_all=True, prune_tags=False)
+    curves = {
+        "llm4tag: recall + judge": precision_coverage_curve(
+            [(r.scored.tag_ids, r.scored.confidence) for r in runs], golds
+        ),
+        "llm4tag: recall only": precision_coverage_curve(
+            [(r.scored.tag_ids, r.scored.recall_conf) for r in runs], golds
+        ),
+        args.annif_name: precision_coverage_curve(annif, golds),
+    }
+    coverage_plot(curves, args.out, "Precision vs coverage, 300 debtags test docs")
+    print(args.out)
+
+
+if __name__ == "__main__":
+    main()
