@@ -137,3 +137,35 @@ def test_recall_confidences_use_the_stored_calibrator(project):
     calibrated = project.recall_confidences(results)
     assert all(((c >= 0) & (c <= 1)).all() for c in calibrated)
     assert not all(np.allclose(a, b) for a, b in zip(raw, calibrated))
+
+
+def test_supervised_path_learns_words_that_predict_a_tag_and_refits_on_new_contents(tmp_path):
+    from llm4tag.config import ProjectConfig
+    from llm4tag.corpus import Document
+    from llm4tag.library import Tag
+    from llm4tag.recall.supervised import SupervisedScorer
+
+    texts = [f"the zephyrine engine number {i}" for i in range(6)] + [f"a quiet garden tool {i}" for i in range(6)]
+    tags = [["team::zephyr"]] * 6 + [["garden"]] * 6
+    scorer = SupervisedScorer(min_df=1).fit(texts, tags)
+    [scores] = scorer.scores(["zephyrine"])
+    assert max(scores, key=scores.get) == "team::zephyr" and scores["team::zephyr"] > 0.5
+
+    config = ProjectConfig(name="sup")
+    config.embedding.backend, config.embedding.options = "tests.conftest:HashingEmbedder", {}
+    config.recall.weights["supervised"] = 2.5
+    with Project.init(tmp_path / "p", config) as project:
+        project.add_tags([Tag("team::zephyr", "Zephyr team"), Tag("garden", "Garden")])
+        project.add_contents([Document(f"d{i}", t, g) for i, (t, g) in enumerate(zip(texts, tags))])
+        [result] = project.recall(["zephyrine"])
+        assert result.candidates[0].tag_id == "team::zephyr" and "supervised" in result.candidates[0].paths
+        first = project.recaller.supervised
+        assert first.contents == 12
+        project.add_contents([Document("d-new", "another zephyrine thing", ["team::zephyr"])])
+        project.recall(["zephyrine"])
+        assert project.recaller.supervised.contents == 13  # refitted for the new annotated content
+    with Project.open(tmp_path / "p") as project:
+        project.config.recall.weights["supervised"] = 0.0
+        [result] = project.recall(["zephyrine"])
+        assert project.recaller.supervised is None
+        assert all("supervised" not in c.paths for c in result.candidates)

@@ -313,8 +313,30 @@ class Project:
             recaller = Recaller(graph, self.config.recall)
             library = self.library
             recaller.set_names([library[t].names() for t in graph.tag_ids])
+            recaller.supervised = self._supervised_scorer(graph)
             self._recaller = recaller
         return self._recaller
+
+    def _supervised_scorer(self, graph: ContentTagGraph):
+        """The learned recall path, refitted when the annotated contents changed (only if it has a weight)."""
+        if self.config.recall.weights.get("supervised", 0.0) <= 0 or not graph.n_contents:
+            return None
+        from llm4tag.recall.supervised import SupervisedScorer
+
+        path = self.graph_dir / "supervised.pkl"
+        stamp = (self.store.revision, graph.content_max_seq, graph.n_contents)
+        if path.exists():
+            scorer = SupervisedScorer.load(path)
+            if getattr(scorer, "stamp", None) == stamp:
+                return scorer
+        annotated = [r for r in self.store.content_rows() if r[0] <= graph.content_max_seq]
+        tags_by_seq = self._annotations_by_seq()
+        log.info("fitting the supervised recall path on %d annotated contents", len(annotated))
+        scorer = SupervisedScorer().fit([r[2] for r in annotated], [tags_by_seq.get(r[0], []) for r in annotated])
+        scorer.stamp = stamp
+        self.graph_dir.mkdir(parents=True, exist_ok=True)
+        scorer.save(path)
+        return scorer
 
     # -- recall ----------------------------------------------------------------
     def recall(
@@ -457,6 +479,12 @@ class Project:
             if calibrator is None or not len(tags):
                 out.append(np.clip(X[:, 0], 0, 1) if len(tags) else np.zeros(0))
             else:
+                expected = getattr(calibrator._global, "n_features_in_", X.shape[1])
+                if calibrator.method == "platt" and expected != X.shape[1]:
+                    raise ProjectError(
+                        "the recall calibrator was fitted on another version of the recall stage;"
+                        " run 'llm4tag calibrate' again"
+                    )
                 out.append(calibrator.predict_proba(X, tags))
         return out
 

@@ -29,7 +29,7 @@ import numpy as np
 from llm4tag.library.tags import normalize_label
 from llm4tag.recall.graph import ContentTagGraph
 
-PATHS = ("c2t", "c2c2t", "c2t2t", "lexical")
+PATHS = ("c2t", "c2c2t", "c2t2t", "lexical", "supervised")  # supervised: opt-in, see recall/supervised.py
 _WORD = re.compile(r"\w[\w+#.-]*\w|\w", re.UNICODE)
 
 
@@ -169,6 +169,7 @@ class Recaller:
         self.graph = graph
         self.config = config or RecallConfig()
         self._names = names
+        self.supervised = None  # a fitted SupervisedScorer, set by the project when the path is weighted
 
     # -- lexical baseline ----------------------------------------------------
     @property
@@ -226,6 +227,8 @@ class Recaller:
         annotations = graph.annotations
         cooccurrence = graph.cooccurrence
         inactive = None if graph.active_tags.all() else ~graph.active_tags
+        use_learned = self.supervised is not None and (self.config.weights.get("supervised", 0.0) > 0)
+        learned = self.supervised.scores(texts) if use_learned else None
 
         for row, text in enumerate(texts):
             scores: dict[str, SparseScores] = {}
@@ -269,6 +272,12 @@ class Recaller:
                 )
             # --- lexical baseline
             scores["lexical"] = self.lexical_matches(text) if n_tags else SparseScores.empty()
+            # --- supervised: the learned per-tag model, when the project has one
+            scores["supervised"] = SparseScores.empty()
+            if learned is not None:
+                position = graph.tag_position
+                found = {position[t]: p for t, p in learned[row].items() if t in position}
+                scores["supervised"] = SparseScores.from_dict(found)
             # --- c2t2t: expand from the strongest seeds along tag-tag edges
             via: dict[int, list[tuple[int, float]]] = {}
             related_best: dict[int, float] = {}
