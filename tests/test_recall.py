@@ -153,7 +153,7 @@ def test_supervised_path_learns_words_that_predict_a_tag_and_refits_on_new_conte
 
     config = ProjectConfig(name="sup")
     config.embedding.backend, config.embedding.options = "tests.conftest:HashingEmbedder", {}
-    config.recall.weights["supervised"] = 2.5
+    config.recall.weights["supervised"], config.recall.supervised_min_contents = 2.5, 5
     with Project.init(tmp_path / "p", config) as project:
         project.add_tags([Tag("team::zephyr", "Zephyr team"), Tag("garden", "Garden")])
         project.add_contents([Document(f"d{i}", t, g) for i, (t, g) in enumerate(zip(texts, tags))])

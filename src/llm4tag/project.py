@@ -331,6 +331,12 @@ class Project:
                 return scorer
         annotated = [r for r in self.store.content_rows() if r[0] <= graph.content_max_seq]
         tags_by_seq = self._annotations_by_seq()
+        annotated = [r for r in annotated if tags_by_seq.get(r[0])]
+        distinct = len({t for r in annotated for t in tags_by_seq[r[0]]})
+        cfg = self.config.recall
+        if len(annotated) < cfg.supervised_min_contents or distinct > cfg.supervised_max_tags:
+            log.info("supervised recall path skipped: %d annotated contents, %d tags", len(annotated), distinct)
+            return None
         log.info("fitting the supervised recall path on %d annotated contents", len(annotated))
         scorer = SupervisedScorer().fit([r[2] for r in annotated], [tags_by_seq.get(r[0], []) for r in annotated])
         scorer.stamp = stamp

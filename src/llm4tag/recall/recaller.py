@@ -63,8 +63,10 @@ class RecallConfig:
     seeds: int = 5
     tag_neighbours: int = 5
     weights: dict[str, float] = field(
-        default_factory=lambda: {"c2c2t": 1.0, "c2t": 0.1, "c2t2t": 0.05, "lexical": 0.03}
+        default_factory=lambda: {"c2c2t": 1.0, "c2t": 0.1, "c2t2t": 0.05, "lexical": 0.03, "supervised": 2.5}
     )
+    supervised_min_contents: int = 200  # fewer annotated contents: the learned path is skipped
+    supervised_max_tags: int = 5000  # more annotated tags: skipped (a dense per-tag model would not fit)
     max_name_words: int = 6
 
     def __post_init__(self) -> None:

@@ -1,10 +1,10 @@
 """A learned content-to-tag path: one-vs-rest logistic regression over the annotated contents' words.
 
 The graph paths find tags through similar contents and tag texts; this path learns, per tag, which words
-and word pairs predict it (what Annif's omikuji and fastText backends do). Opt in with a weight:
-``[recall.weights] supervised = 2.5``. It is refitted by ``llm4tag index`` whenever annotated contents
-change (minutes for tens of thousands of contents), and skipped for libraries with more than
-``max_tags`` annotated tags, where a dense per-tag model would not fit in memory.
+and word pairs predict it (what Annif's omikuji and fastText backends do). Weight 2.5 by default
+(``[recall.weights] supervised``; 0 turns it off). It is refitted when annotated contents change (about
+3 minutes for 17,000 contents on two cores), and skipped below ``supervised_min_contents`` annotated
+contents or above ``supervised_max_tags`` annotated tags, where a dense per-tag model would not fit.
 """
 
 from __future__ import annotations
