@@ -32,6 +32,7 @@ def main() -> None:
     parser.add_argument("--annif-dir", required=True)
     parser.add_argument("--annif-name", default="Annif")
     parser.add_argument("--out", required=True)
+    parser.add_argument("--recall-only", action="store_true", help="no judge curve (no LLM calls)")
     args = parser.parse_args()
     docs = seeded_sample([d for d in load_corpus(Path(args.data) / "test.jsonl", on_unknown="skip") if d.tags], 300)
     golds = [set(d.tags) for d in docs]
@@ -44,17 +45,15 @@ def main() -> None:
         )
     with Project.open(args.project) as project:
         project.config.generation.enabled = False
-        project.config.confidence.judge = "candidates"
+        project.config.confidence.judge = "none" if args.recall_only else "candidates"
         runs = project.tagger().tag(docs, judge_all=True, prune_tags=False)
-    curves = {
-        "llm4tag: recall + judge": precision_coverage_curve(
-            [(r.scored.tag_ids, r.scored.confidence) for r in runs], golds
-        ),
-        "llm4tag: recall only": precision_coverage_curve(
-            [(r.scored.tag_ids, r.scored.recall_conf) for r in runs], golds
-        ),
-        args.annif_name: precision_coverage_curve(annif, golds),
-    }
+    curves = {}
+    if not args.recall_only:
+        judged = [(r.scored.tag_ids, r.scored.confidence) for r in runs]
+        curves["llm4tag: recall + judge"] = precision_coverage_curve(judged, golds)
+    recall_only = [(r.scored.tag_ids, r.scored.recall_conf) for r in runs]
+    curves["llm4tag: recall only"] = precision_coverage_curve(recall_only, golds)
+    curves[args.annif_name] = precision_coverage_curve(annif, golds)
     coverage_plot(curves, args.out, "Precision vs coverage, 300 debtags test docs")
     print(args.out)
 
