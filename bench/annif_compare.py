@@ -27,8 +27,8 @@ from pathlib import Path
 from urllib.parse import quote, unquote
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import machine  # noqa: E402
-from llm4tag.corpus import load_corpus, seeded_sample  # noqa: E402
+from common import SAMPLE_SEED, SAMPLE_SIZE, annotated, machine  # noqa: E402
+from llm4tag.corpus import seeded_sample  # noqa: E402
 from llm4tag.evaluation.ranking import ranking_scores  # noqa: E402
 
 BASE = "http://debtags.example/tag/"
@@ -98,10 +98,8 @@ def main() -> None:
 
     tags = [json.loads(line) for line in (data / "tags.jsonl").read_text(encoding="utf-8").splitlines()]
     (work / "vocab.tsv").write_text("".join(f"<{uri(t['id'])}>\t{one_line(t['label'])}\n" for t in tags))
-    splits = {
-        s: [d for d in load_corpus(data / f"{s}.jsonl", on_unknown="skip") if d.tags] for s in ("train", "dev", "test")
-    }
-    sample = seeded_sample(splits["test"], 300, 0)
+    splits = {split: annotated(data, split) for split in ("train", "dev", "test")}
+    sample = seeded_sample(splits["test"], SAMPLE_SIZE, SAMPLE_SEED)
     for name, docs in [*splits.items(), ("test-sample", sample)]:
         write_corpus(docs, work / f"{name}.tsv")
     wanted = args.projects.split(",")

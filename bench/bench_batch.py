@@ -19,8 +19,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import machine  # noqa: E402
-from llm4tag.corpus import load_corpus, seeded_sample  # noqa: E402
+from common import machine, outside_sample  # noqa: E402
 
 
 def main() -> None:
@@ -31,9 +30,7 @@ def main() -> None:
     parser.add_argument("--actors", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=32)
     args = parser.parse_args()
-    docs = [d for d in load_corpus(Path(args.data) / "test.jsonl", on_unknown="skip") if d.tags]
-    sampled = {d.id for d in seeded_sample(docs, 300, 0)}
-    docs = [d for d in docs if d.id not in sampled][: args.documents]
+    docs = outside_sample(args.data)[: args.documents]
     work = Path(tempfile.mkdtemp(prefix="llm4tag-batch-"))
     contents = work / "contents.jsonl"
     contents.write_text("".join(json.dumps({"id": d.id, "text": d.text}) + "\n" for d in docs))

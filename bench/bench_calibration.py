@@ -18,10 +18,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import machine  # noqa: E402
+from common import annotated, machine  # noqa: E402
 from llm4tag.calibration import Calibrator, calibration_report, choose_threshold, labelled_pairs, prune  # noqa: E402
 from llm4tag.calibration.plots import coverage_plot, precision_coverage_curve, reliability_plot  # noqa: E402
-from llm4tag.corpus import load_corpus  # noqa: E402
 from llm4tag.evaluation.metrics import ndcg_at, precision_at  # noqa: E402
 from llm4tag.evaluation.set_metrics import set_scores  # noqa: E402
 from llm4tag.project import Project  # noqa: E402
@@ -37,8 +36,7 @@ def main() -> None:
     report: dict = {"machine": machine()}
     with Project.open(args.project) as project:
         library = project.library
-        dev = [d for d in load_corpus(data / "dev.jsonl", library=library, on_unknown="skip") if d.tags]
-        test = [d for d in load_corpus(data / "test.jsonl", library=library, on_unknown="skip") if d.tags]
+        dev, test = annotated(data, "dev", library), annotated(data, "test", library)
         dev_results = project.recall([d.text for d in dev])
         test_results = project.recall([d.text for d in test])
         dev_gold, test_gold = [set(d.tags) for d in dev], [set(d.tags) for d in test]

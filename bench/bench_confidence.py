@@ -24,10 +24,10 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import machine  # noqa: E402
+from common import annotated, machine  # noqa: E402
 from llm4tag.calibration import calibration_report, choose_threshold, prune  # noqa: E402
 from llm4tag.calibration.plots import coverage_plot, precision_coverage_curve, reliability_plot  # noqa: E402
-from llm4tag.corpus import load_corpus, seeded_sample, text_hash  # noqa: E402
+from llm4tag.corpus import seeded_sample, text_hash  # noqa: E402
 from llm4tag.evaluation.set_metrics import set_scores  # noqa: E402
 from llm4tag.project import Project  # noqa: E402
 
@@ -75,8 +75,7 @@ def main() -> None:
         project.config.generation.enabled = False
         project.config.confidence.judge, project.config.confidence.judge_top_n = "candidates", 8
         library = project.library
-        dev_all = [d for d in load_corpus(data / "dev.jsonl", library=library, on_unknown="skip") if d.tags]
-        test_all = [d for d in load_corpus(data / "test.jsonl", library=library, on_unknown="skip") if d.tags]
+        dev_all, test_all = annotated(data, "dev", library), annotated(data, "test", library)
         dev = seeded_sample(dev_all, args.dev_sample, 0)
         test = seeded_sample(test_all, args.test_sample, 0)
         dev_records, test_records = read_records(args.dev), read_records(args.test)

@@ -18,8 +18,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import machine  # noqa: E402
-from llm4tag.corpus import load_corpus, seeded_sample  # noqa: E402
+from common import annotated, ids_in, machine  # noqa: E402
+from llm4tag.corpus import seeded_sample  # noqa: E402
 from llm4tag.evaluation.set_metrics import set_scores  # noqa: E402
 from llm4tag.project import Project  # noqa: E402
 
@@ -45,12 +45,7 @@ def main() -> None:
 
     with Project.open(args.project) as project:
         library = project.library
-        docs = [
-            d
-            for d in load_corpus(Path(args.data) / f"{args.split}.jsonl", library=library, on_unknown="skip")
-            if d.tags
-        ]
-        sample = seeded_sample(docs, args.sample, args.seed)
+        sample = seeded_sample(annotated(args.data, args.split, library), args.sample, args.seed)
         if args.report_only is None:
             if args.model:
                 project.config.llm.options["model"] = args.model
@@ -66,9 +61,7 @@ def main() -> None:
             index, count = (int(x) for x in args.shard.split("/"))
             mine = sample[index::count]
             out = Path(args.out)
-            done = set()
-            if out.exists():
-                done = {json.loads(line)["id"] for line in out.read_text().splitlines() if line.strip()}
+            done = ids_in(out)
             todo = [d for d in mine if d.id not in done]
             tagger = project.tagger(use_examples=not args.no_examples)
             with out.open("a", encoding="utf-8") as handle:

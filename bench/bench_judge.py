@@ -18,9 +18,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from sklearn.metrics import roc_auc_score  # noqa: E402
 
-from common import machine  # noqa: E402
+from common import SAMPLE_SEED, SAMPLE_SIZE, annotated, machine  # noqa: E402
 from llm4tag.calibration.judge import Judge  # noqa: E402
-from llm4tag.corpus import load_corpus, seeded_sample  # noqa: E402
+from llm4tag.corpus import seeded_sample  # noqa: E402
 from llm4tag.generation.prompts import load_prompt  # noqa: E402
 from llm4tag.llm import yes_probability  # noqa: E402
 from llm4tag.project import Project  # noqa: E402
@@ -39,8 +39,7 @@ def main() -> None:
         if args.model:
             project.config.llm.options["model"] = args.model
         library = project.library
-        docs = [d for d in load_corpus(Path(args.data) / "test.jsonl", library=library, on_unknown="skip") if d.tags]
-        docs = seeded_sample(docs, 300, 0)[: args.documents]
+        docs = seeded_sample(annotated(args.data, "test", library), SAMPLE_SIZE, SAMPLE_SEED)[: args.documents]
         recalls = project.recall([d.text for d in docs])
         judge = Judge(project.llm, load_prompt("judge"), library)
         labels, scores, seconds, cached = [], [], [], []

@@ -17,8 +17,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import machine, peak_rss_mib, percentiles  # noqa: E402
-from llm4tag.corpus import load_corpus  # noqa: E402
+from common import annotated, machine, peak_rss_mib, percentiles  # noqa: E402
 from llm4tag.evaluation.recall_eval import evaluate_recall  # noqa: E402
 from llm4tag.project import Project  # noqa: E402
 
@@ -51,11 +50,7 @@ def main() -> None:
             "tag_tag_edges": int(graph.cooccurrence.nnz),
         }
 
-        docs = [
-            d
-            for d in load_corpus(Path(args.data) / f"{args.split}.jsonl", library=project.library, on_unknown="skip")
-            if d.tags
-        ]
+        docs = annotated(args.data, args.split, project.library)
         start = time.perf_counter()
         vectors = project.embedder.encode([d.text for d in docs])
         results["encode_or_cache_s"] = time.perf_counter() - start

@@ -22,8 +22,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import machine, percentiles  # noqa: E402
-from llm4tag.corpus import load_corpus, seeded_sample  # noqa: E402
+from common import machine, outside_sample, percentiles  # noqa: E402
 
 
 def free_port() -> int:
@@ -61,9 +60,7 @@ def main() -> None:
     parser.add_argument("--judge", choices=("none", "generated", "candidates"))
     parser.add_argument("--no-generation", action="store_true")
     args = parser.parse_args()
-    docs = [d for d in load_corpus(Path(args.data) / "test.jsonl", on_unknown="skip") if d.tags]
-    sampled = {d.id for d in seeded_sample(docs, 300, 0)}
-    texts = [d.text for d in docs if d.id not in sampled][: args.requests]
+    texts = [d.text for d in outside_sample(args.data)][: args.requests]
     port = free_port()
     command = [sys.executable, "-m", "llm4tag.cli", "serve", "-p", args.project, "--port", str(port), "-q"]
     command += (["--judge", args.judge] if args.judge else []) + (["--no-generation"] if args.no_generation else [])

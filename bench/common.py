@@ -1,14 +1,42 @@
-"""Helpers shared by the benchmark scripts: machine description and timing summaries."""
+"""Helpers shared by the benchmark scripts: data splits, the seeded sample, machine, timing summaries."""
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import resource
 import time
 from contextlib import contextmanager
+from pathlib import Path
 
 import numpy as np
+
+from llm4tag.corpus import Document, load_corpus, seeded_sample
+
+#: LLM stages are measured on this seeded sample of the test split, the same documents everywhere
+SAMPLE_SIZE, SAMPLE_SEED = 300, 0
+
+
+def annotated(data: str | Path, split: str, library=None) -> list[Document]:
+    """The documents of ``data/<split>.jsonl`` that have tags (unknown tag ids dropped)."""
+    return [d for d in load_corpus(Path(data) / f"{split}.jsonl", library=library, on_unknown="skip") if d.tags]
+
+
+def outside_sample(data: str | Path) -> list[Document]:
+    """Annotated test documents that are not in the seeded sample, so no cached judgement helps."""
+    docs = annotated(data, "test")
+    sampled = {d.id for d in seeded_sample(docs, SAMPLE_SIZE, SAMPLE_SEED)}
+    return [d for d in docs if d.id not in sampled]
+
+
+def ids_in(*paths: str | Path) -> set[str]:
+    """Ids already written to per-document JSONL files (missing files count as empty): for resuming."""
+    done: set[str] = set()
+    for path in map(Path, paths):
+        if path.exists():
+            done |= {json.loads(line)["id"] for line in path.read_text().splitlines() if line.strip()}
+    return done
 
 
 def machine() -> str:

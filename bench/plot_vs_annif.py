@@ -18,8 +18,9 @@ from urllib.parse import quote, unquote
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import SAMPLE_SEED, SAMPLE_SIZE, annotated  # noqa: E402
 from llm4tag.calibration.plots import coverage_plot, precision_coverage_curve  # noqa: E402
-from llm4tag.corpus import load_corpus, seeded_sample  # noqa: E402
+from llm4tag.corpus import seeded_sample  # noqa: E402
 from llm4tag.project import Project  # noqa: E402
 
 BASE = "http://debtags.example/tag/"
@@ -34,7 +35,7 @@ def main() -> None:
     parser.add_argument("--out", required=True)
     parser.add_argument("--recall-only", action="store_true", help="no judge curve (no LLM calls)")
     args = parser.parse_args()
-    docs = seeded_sample([d for d in load_corpus(Path(args.data) / "test.jsonl", on_unknown="skip") if d.tags], 300)
+    docs = seeded_sample(annotated(args.data, "test"), SAMPLE_SIZE, SAMPLE_SEED)
     golds = [set(d.tags) for d in docs]
     annif = []
     for doc in docs:

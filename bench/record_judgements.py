@@ -21,9 +21,10 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import annotated, ids_in  # noqa: E402
 from llm4tag.calibration.features import recall_features  # noqa: E402
 from llm4tag.calibration.judge import Judge  # noqa: E402
-from llm4tag.corpus import load_corpus, seeded_sample  # noqa: E402
+from llm4tag.corpus import seeded_sample  # noqa: E402
 from llm4tag.generation.prompts import load_prompt  # noqa: E402
 from llm4tag.project import Project  # noqa: E402
 
@@ -44,18 +45,10 @@ def main() -> None:
     with Project.open(args.project) as project:
         project.config.llm.options["threads"] = args.threads
         library = project.library
-        docs = [
-            d
-            for d in load_corpus(Path(args.data) / f"{args.split}.jsonl", library=library, on_unknown="skip")
-            if d.tags
-        ]
         index, count = (int(x) for x in args.shard.split("/"))
-        mine = seeded_sample(docs, args.sample, args.seed)[index::count]
+        mine = seeded_sample(annotated(args.data, args.split, library), args.sample, args.seed)[index::count]
         out = Path(args.out)
-        done = set()
-        for path in [out, *map(Path, args.also_done)]:
-            if path.exists():
-                done |= {json.loads(line)["id"] for line in path.read_text().splitlines() if line.strip()}
+        done = ids_in(out, *args.also_done)
         todo = [d for d in mine if d.id not in done]
         judge = Judge(project.llm, load_prompt("judge", project.directory / "prompts"), library)
         with out.open("a", encoding="utf-8") as handle:

@@ -17,8 +17,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import machine  # noqa: E402
-from llm4tag.corpus import load_corpus, seeded_sample  # noqa: E402
+from common import machine, outside_sample  # noqa: E402
 from llm4tag.generation.knowledge import KnowledgeBase  # noqa: E402
 from llm4tag.project import Project  # noqa: E402
 
@@ -30,9 +29,7 @@ def main() -> None:
     parser.add_argument("--documents", type=int, default=8)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
-    docs = [d for d in load_corpus(Path(args.data) / "test.jsonl", on_unknown="skip") if d.tags]
-    sampled = {d.id for d in seeded_sample(docs, 300, 0)}
-    docs = [d for d in docs if d.id not in sampled][-args.documents :]
+    docs = outside_sample(args.data)[-args.documents :]
     texts = [d.text for d in docs]
     with Project.open(args.project) as project:
         project.config.generation.enabled = True
