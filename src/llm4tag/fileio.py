@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import pickle
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -126,3 +127,15 @@ def atomic_write(path: str | Path, mode: str = "w", encoding: str | None = "utf-
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise
+
+
+def save_pickle(obj: Any, path: str | Path) -> None:
+    """Pickle a fitted model atomically (a crash leaves the previous file)."""
+    with atomic_write(path, "wb") as handle:
+        pickle.dump(obj, handle)
+
+
+def load_pickle(path: str | Path) -> Any:
+    """Load what ``save_pickle`` wrote (only files the project wrote itself: pickle runs code)."""
+    with Path(path).open("rb") as handle:
+        return pickle.load(handle)

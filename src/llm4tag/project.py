@@ -485,8 +485,7 @@ class Project:
             if calibrator is None or not len(tags):
                 out.append(np.clip(X[:, 0], 0, 1) if len(tags) else np.zeros(0))
             else:
-                expected = getattr(calibrator._global, "n_features_in_", X.shape[1])
-                if calibrator.method == "platt" and expected != X.shape[1]:
+                if calibrator.n_features not in (None, X.shape[1]):
                     raise ProjectError(
                         "the recall calibrator was fitted on another version of the recall stage;"
                         " run 'llm4tag calibrate' again"

@@ -12,7 +12,6 @@ own calibrator, fitted on top of the global one's output; the rest fall back to 
 
 from __future__ import annotations
 
-import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,7 +19,7 @@ import numpy as np
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 
-from llm4tag.fileio import atomic_write
+from llm4tag.fileio import load_pickle, save_pickle
 
 METHODS = ("platt", "isotonic")
 
@@ -90,14 +89,17 @@ class Calibrator:
         return proba
 
     @property
+    def n_features(self) -> int | None:
+        """Feature columns a Platt calibrator was fitted on (isotonic uses one score column: None)."""
+        return getattr(self._global, "n_features_in_", None) if self.method == "platt" else None
+
+    @property
     def tags_with_own_calibrator(self) -> int:
         return len(self._tags)
 
     def save(self, path: str | Path) -> None:
-        with atomic_write(path, "wb") as handle:
-            pickle.dump(self, handle)
+        save_pickle(self, path)
 
     @staticmethod
     def load(path: str | Path) -> Calibrator:
-        with Path(path).open("rb") as handle:
-            return pickle.load(handle)
+        return load_pickle(path)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
+from llm4tag.calibration.metrics import reliability_bins
 from llm4tag.calibration.pruning import prune
 from llm4tag.errors import ConfigError
 from llm4tag.evaluation.set_metrics import set_scores
@@ -22,30 +24,30 @@ def _pyplot():
     return plt
 
 
-def reliability_plot(curves: dict[str, tuple[np.ndarray, np.ndarray]], path: str | Path, title: str) -> None:
-    """One line per (labels, confidences): mean confidence vs share correct in 15 equal-width bins."""
+@contextmanager
+def _chart(path: str | Path, title: str, xlabel: str, ylabel: str):
+    """A square chart; the body draws lines on the axes, then it is labelled and saved."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(4.5, 4.5))
-    ax.plot([0, 1], [0, 1], "k:", lw=1)
-    edges = np.linspace(0, 1, 16)
-    for name, (labels, confidences) in curves.items():
-        labels, confidences = np.asarray(labels, float), np.asarray(confidences, float)
-        which = np.clip(np.digitize(confidences, edges[1:-1], right=True), 0, 14)
-        bins = [b for b in range(15) if (which == b).any()]
-        ax.plot(
-            [confidences[which == b].mean() for b in bins],
-            [labels[which == b].mean() for b in bins],
-            "o-",
-            ms=3,
-            label=name,
-        )
-    ax.set_xlabel("confidence")
-    ax.set_ylabel("share correct")
-    ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    try:
+        yield ax
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.set_title(title, fontsize=10)
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(path, dpi=120)
+    finally:
+        plt.close(fig)
+
+
+def reliability_plot(curves: dict[str, tuple[np.ndarray, np.ndarray]], path: str | Path, title: str) -> None:
+    """One line per (labels, confidences): mean confidence vs share correct in 15 equal-width bins."""
+    with _chart(path, title, "confidence", "share correct") as ax:
+        ax.plot([0, 1], [0, 1], "k:", lw=1)
+        for name, (labels, confidences) in curves.items():
+            points = reliability_bins(labels, confidences)
+            ax.plot([p[0] for p in points], [p[1] for p in points], "o-", ms=3, label=name)
 
 
 def precision_coverage_curve(
@@ -61,14 +63,6 @@ def precision_coverage_curve(
 
 
 def coverage_plot(curves: dict[str, tuple[list[float], list[float]]], path: str | Path, title: str) -> None:
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(4.5, 4.5))
-    for name, (coverage, precision) in curves.items():
-        ax.plot(coverage, precision, "-", label=name)
-    ax.set_xlabel("coverage (share of gold tags kept)")
-    ax.set_ylabel("precision")
-    ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    with _chart(path, title, "coverage (share of gold tags kept)", "precision") as ax:
+        for name, (coverage, precision) in curves.items():
+            ax.plot(coverage, precision, "-", label=name)

@@ -9,7 +9,6 @@ contents or above ``supervised_max_tags`` annotated tags, where a dense per-tag 
 
 from __future__ import annotations
 
-import pickle
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +17,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.multiclass import OneVsRestClassifier
 from sklearn.preprocessing import MultiLabelBinarizer
 
-from llm4tag.fileio import atomic_write
+from llm4tag.fileio import load_pickle, save_pickle
 
 
 class SupervisedScorer:
@@ -67,10 +66,8 @@ class SupervisedScorer:
         return out
 
     def save(self, path: str | Path) -> None:
-        with atomic_write(path, "wb") as handle:
-            pickle.dump(self, handle)
+        save_pickle(self, path)
 
     @staticmethod
     def load(path: str | Path) -> SupervisedScorer:
-        with Path(path).open("rb") as handle:
-            return pickle.load(handle)
+        return load_pickle(path)
