@@ -75,6 +75,24 @@ def debtags_slice(split: str, n: int) -> list[dict]:
     return rows
 
 
+def debtags_project(directory: Path, *, train: int = 300, name: str = "debtags-test", **service) -> Path:
+    """A recall-only project (test embedder, no LLM) on the debtags tags and a train slice, indexed."""
+    from llm4tag.config import ProjectConfig
+    from llm4tag.corpus import Document
+    from llm4tag.project import Project
+
+    config = ProjectConfig(name=name)
+    config.embedding.backend, config.embedding.options = "tests.conftest:HashingEmbedder", {}
+    config.generation.enabled, config.confidence.judge = False, "none"
+    for key, value in service.items():
+        setattr(config.service, key, value)
+    with Project.init(directory, config) as project:
+        project.add_tags(DEBTAGS / "tags.jsonl")
+        project.add_contents([Document(r["id"], r["text"], r["tags"]) for r in debtags_slice("train", train)])
+        project.index()
+    return directory
+
+
 @pytest.fixture(scope="session")
 def small_llm():
     """The real embedded 0.5B model through llama.cpp (shared by every test that needs it)."""

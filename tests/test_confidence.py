@@ -11,7 +11,7 @@ import re
 
 import numpy as np
 import pytest
-from tests.conftest import DEBTAGS, HashingEmbedder, debtags_slice
+from tests.conftest import DEBTAGS, HashingEmbedder, debtags_project, debtags_slice
 
 from llm4tag.calibration import (
     ConfidenceSettings,
@@ -163,14 +163,7 @@ def test_settings_round_trip(tmp_path):
 def test_cli_calibrate_and_optimize_recall_only(tmp_path, capsys):
     from tests.conftest import write_jsonl
 
-    from llm4tag.config import ProjectConfig
-
-    config = ProjectConfig(name="p")
-    config.embedding.backend, config.embedding.options = "tests.conftest:HashingEmbedder", {}
-    config.confidence.judge, config.generation.enabled = "none", False
-    with Project.init(tmp_path / "p", config) as project:
-        project.add_tags(DEBTAGS / "tags.jsonl")
-        project.add_contents([Document(r["id"], r["text"], r["tags"]) for r in debtags_slice("train", 300)])
+    debtags_project(tmp_path / "p")
     dev = write_jsonl(tmp_path / "dev.jsonl", debtags_slice("dev", 80))
     empty = write_jsonl(tmp_path / "empty.jsonl", [{"id": "x", "text": "no tags here", "tags": []}])
     assert main(["calibrate", "-p", str(tmp_path / "p"), str(dev), "-q"]) == 0

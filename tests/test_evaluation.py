@@ -1,9 +1,8 @@
 """Evaluation: Annif-compatible ranking metrics on hand-made cases; the eval harness and its ablations."""
 
 import pytest
-from tests.conftest import DEBTAGS, debtags_slice
+from tests.conftest import debtags_project, debtags_slice
 
-from llm4tag.config import ProjectConfig
 from llm4tag.corpus import Document
 from llm4tag.errors import ConfigError
 from llm4tag.evaluation.harness import evaluate, per_tag_scores
@@ -36,12 +35,8 @@ def test_per_tag_breakdown_lists_worst_tags_first():
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
-    config = ProjectConfig(name="eval")
-    config.embedding.backend, config.embedding.options = "tests.conftest:HashingEmbedder", {}
-    config.generation.enabled, config.confidence.judge = False, "none"
-    with Project.init(tmp_path_factory.mktemp("eval") / "p", config) as project:
-        project.add_tags(DEBTAGS / "tags.jsonl")
-        project.add_contents([Document(r["id"], r["text"], r["tags"]) for r in debtags_slice("train", 400)])
+    directory = debtags_project(tmp_path_factory.mktemp("eval") / "p", train=400)
+    with Project.open(directory) as project:
         project.calibrate([Document(r["id"], r["text"], r["tags"]) for r in debtags_slice("dev", 100)])
         yield project
 

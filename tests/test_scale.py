@@ -7,10 +7,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from tests.conftest import DEBTAGS, debtags_slice, write_jsonl
+from tests.conftest import debtags_project, debtags_slice, write_jsonl
 
 from llm4tag.cli import main
-from llm4tag.config import ProjectConfig
 from llm4tag.corpus import Document
 from llm4tag.project import Project
 from llm4tag.scale import tag_stream
@@ -20,15 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def project_dir(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("scale") / "p"
-    config = ProjectConfig(name="scale")
-    config.embedding.backend, config.embedding.options = "tests.conftest:HashingEmbedder", {}
-    config.generation.enabled, config.confidence.judge = False, "none"
-    with Project.init(directory, config) as project:
-        project.add_tags(DEBTAGS / "tags.jsonl")
-        project.add_contents([Document(r["id"], r["text"], r["tags"]) for r in debtags_slice("train", 300)])
-        project.index()
-    return directory
+    return debtags_project(tmp_path_factory.mktemp("scale") / "p")
 
 
 @pytest.fixture(scope="module")

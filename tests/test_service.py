@@ -16,10 +16,9 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from tests.conftest import DEBTAGS, debtags_slice
+from tests.conftest import debtags_project
 
-from llm4tag.config import ProjectConfig, ServiceConfig
-from llm4tag.corpus import Document
+from llm4tag.config import ServiceConfig
 from llm4tag.errors import ConfigError
 from llm4tag.llm.base import LLMBackend, TransientError
 from llm4tag.project import Project
@@ -29,22 +28,9 @@ from llm4tag.store.sqlite import Store
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def make_project(directory: Path, **service) -> Path:
-    config = ProjectConfig(name="debtags-test")
-    config.embedding.backend, config.embedding.options = "tests.conftest:HashingEmbedder", {}
-    config.generation.enabled, config.confidence.judge = False, "none"
-    for key, value in service.items():
-        setattr(config.service, key, value)
-    with Project.init(directory, config) as project:
-        project.add_tags(DEBTAGS / "tags.jsonl")
-        project.add_contents([Document(r["id"], r["text"], r["tags"]) for r in debtags_slice("train", 300)])
-        project.index()
-    return directory
-
-
 @pytest.fixture(scope="module")
 def project_dir(tmp_path_factory):
-    return make_project(tmp_path_factory.mktemp("svc") / "p")
+    return debtags_project(tmp_path_factory.mktemp("svc") / "p")
 
 
 @pytest.fixture
@@ -155,7 +141,7 @@ def test_write_endpoints_need_an_api_key(project_dir):
 
 
 def test_feedback_review_queue_and_tag_library(project_dir, tmp_path):
-    directory = make_project(tmp_path / "p2", review_below=1.01)  # every served tag goes to review
+    directory = debtags_project(tmp_path / "p2", review_below=1.01)  # every served tag goes to review
     with Project.open(directory) as project, TestClient(create_app(project)) as client:
         served = client.post("/v1/tag", json={"text": TEXT, "id": "doc-7"}).json()
         queue = client.get("/v1/review").json()["items"]
@@ -237,7 +223,7 @@ def start_server(directory: Path) -> tuple[subprocess.Popen, str]:
 
 
 def test_killed_server_loses_no_acknowledged_feedback(tmp_path):
-    directory = make_project(tmp_path / "p")
+    directory = debtags_project(tmp_path / "p")
     process, url = start_server(directory)
     acknowledged = []
     try:
@@ -258,7 +244,7 @@ def test_killed_server_loses_no_acknowledged_feedback(tmp_path):
 
 
 def test_concurrent_requests_share_pipeline_batches(tmp_path):
-    directory = make_project(tmp_path / "p", batch_window_ms=50.0)
+    directory = debtags_project(tmp_path / "p", batch_window_ms=50.0)
     process, url = start_server(directory)
 
     async def load() -> list[int]:

@@ -7,7 +7,8 @@ import shutil
 import tempfile
 
 import pytest
-from tests.test_service import TEXT, make_project, start_server
+from tests.conftest import debtags_project
+from tests.test_service import TEXT, start_server
 
 from llm4tag.store.sqlite import Store
 
@@ -57,7 +58,7 @@ def wait_for(driver, condition, timeout=30):
 def test_tag_give_feedback_and_review_in_the_browser(browser, tmp_path):
     from selenium.webdriver.common.by import By
 
-    directory = make_project(tmp_path / "p", review_below=1.01)
+    directory = debtags_project(tmp_path / "p", review_below=1.01)
     process, url = start_server(directory)
     try:
         browser.get(url + "/")

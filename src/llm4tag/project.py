@@ -548,7 +548,7 @@ class Project:
                         log_odds = np.array([s.log_odds for s in scores])
                         features = judge_features(recall_conf[ask], log_odds, selected[ask])
                         final[ask] = calibrator.predict_proba(features)
-            out.append(ScoredCandidates(considered, recall_conf, p_yes, selected, final))
+            out.append(ScoredCandidates(considered, recall_conf, p_yes, selected, final, confidence))
         return out
 
     def _labelled_runs(self, docs: list[Document], progress: bool) -> list[TaggingResult]:

@@ -86,6 +86,7 @@ class ScoredCandidates:
     p_yes: np.ndarray  # the judge's P(Yes); NaN where the LLM was not asked
     selected: np.ndarray  # picked by the generation step
     confidence: np.ndarray  # final: combined where judged (and a judge calibrator exists), else recall-only
+    candidate_conf: np.ndarray = field(default_factory=lambda: np.zeros(0))  # every candidate's, in recall order
 
     @property
     def judged(self) -> np.ndarray:

@@ -165,7 +165,7 @@ def evaluate(
             scored = result.scored
             if calibrated:
                 final = dict(zip(scored.tag_ids, scored.confidence))
-                recall_conf = project.recall_confidences([result.recall])[0]
+                recall_conf = scored.candidate_conf  # computed once by the pipeline
             else:  # raw evidence: P(Yes) where the LLM judged, else the fused recall score
                 raw = np.where(scored.judged, scored.p_yes, 0.0)
                 fused = {c.tag_id: c.score for c in result.recall.candidates}
@@ -189,7 +189,7 @@ def evaluate(
             }
         else:
             candidate_recall = {"fused": {f"{n}": mean_recall_at(golds, candidate_rankings, n) for n in ns}}
-        llm_calls = sum((1 if r.selection is not None else 0) + int(r.scored.judged.sum()) for r in results) / len(docs)
+        llm_calls = sum(r.llm_calls for r in results) / len(docs)
         report = EvalReport(
             documents=len(docs),
             stage=stage,

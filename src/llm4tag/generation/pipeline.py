@@ -45,6 +45,12 @@ class TaggingResult:
     selection: Selection | None = None
     scored: ScoredCandidates | None = None
 
+    @property
+    def llm_calls(self) -> int:
+        """Calls this content cost: the selection, and each judged pair (cached judgements included)."""
+        calls = 1 if self.selection is not None else 0
+        return calls + (int(self.scored.judged.sum()) if self.scored is not None else 0)
+
     def to_dict(self, *, with_candidates: bool = False) -> dict[str, Any]:
         out: dict[str, Any] = {"id": self.id, "tags": [t.to_dict() for t in self.tags]}
         llm: dict[str, Any] = {}

@@ -36,13 +36,8 @@ class TaggingActor:
 
         docs = [Document(str(i), str(t)) for i, t in zip(batch["id"], batch["text"])]
         results = self.tagger.tag(docs, batch_size=max(len(docs), 1))
-        records = [r.to_dict(with_candidates=self.with_candidates) for r in results]
-        return {
-            "id": [r["id"] for r in records],
-            "tag_ids": [[t["tag_id"] for t in r["tags"]] for r in records],
-            "scores": [[t["score"] for t in r["tags"]] for r in records],
-            "record": [json.dumps(r, ensure_ascii=False) for r in records],
-        }
+        # one JSON string per content: the driver writes it as it is (nested results stay out of Arrow schemas)
+        return {"record": [json.dumps(r.to_dict(with_candidates=self.with_candidates)) for r in results]}
 
 
 def tag_with_ray(

@@ -230,7 +230,7 @@ def create_app(project, config: ServiceConfig | None = None) -> FastAPI:
                 503, f"LLM backend unavailable: {exc}", {"Retry-After": str(config.retry_after_seconds)}
             ) from None
         metrics.contents.inc(len(results))
-        metrics.llm_calls.inc(sum(_llm_calls(r) for r in results))
+        metrics.llm_calls.inc(sum(r.llm_calls for r in results))
         return results
 
     def pruned(result: TaggingResult) -> list[TagAssignment]:
@@ -359,11 +359,6 @@ def create_app(project, config: ServiceConfig | None = None) -> FastAPI:
 
     app.include_router(annif_router(project, run_pipeline, worker, writer, ServiceError, check_texts))
     return app
-
-
-def _llm_calls(result: TaggingResult) -> int:
-    calls = 1 if result.selection is not None else 0
-    return calls + (int(result.scored.judged.sum()) if result.scored is not None else 0)
 
 
 _TITLES = {
