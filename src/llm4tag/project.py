@@ -545,8 +545,7 @@ class Project:
                     scores = self.judge.judge(text, asked, store=self.store if cfg.cache else None)
                     p_yes[ask] = [s.p_yes for s in scores]
                     if calibrator is not None:
-                        log_odds = np.array([s.log_odds for s in scores])
-                        features = judge_features(recall_conf[ask], log_odds, selected[ask])
+                        features = judge_features(recall_conf[ask], p_yes[ask], selected[ask])
                         final[ask] = calibrator.predict_proba(features)
             out.append(ScoredCandidates(considered, recall_conf, p_yes, selected, final, confidence))
         return out
@@ -582,8 +581,7 @@ class Project:
         rows, labels, p_yes = [], [], []
         for doc, run in zip(sample, runs):
             scored, gold = run.scored, set(doc.tags)
-            log_odds = np.log(np.clip(scored.p_yes, 1e-6, 1 - 1e-6) / np.clip(1 - scored.p_yes, 1e-6, 1))
-            rows.append(judge_features(scored.recall_conf, log_odds, scored.selected))
+            rows.append(judge_features(scored.recall_conf, scored.p_yes, scored.selected))
             labels.extend(int(t in gold) for t in scored.tag_ids)
             p_yes.extend(scored.p_yes)
         X, y = np.vstack(rows), np.array(labels)

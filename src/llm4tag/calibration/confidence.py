@@ -39,10 +39,10 @@ class ConfidenceConfig:
             raise ValueError("judge_top_n must be at least 1")
 
 
-def judge_features(recall_conf: np.ndarray, judge_log_odds: np.ndarray, selected: np.ndarray) -> np.ndarray:
-    """Rows of JUDGE_FEATURES for judged pairs."""
+def judge_features(recall_conf: np.ndarray, p_yes: np.ndarray, selected: np.ndarray) -> np.ndarray:
+    """Rows of JUDGE_FEATURES for judged pairs (log-odds clipped to ±12: P(Yes) of exactly 0 or 1 happens)."""
     recall_logit = _logit(np.asarray(recall_conf, dtype=float))
-    judge_log_odds = np.clip(np.asarray(judge_log_odds, dtype=float), -12, 12)
+    judge_log_odds = np.clip(_logit(np.asarray(p_yes, dtype=float)), -12, 12)
     return np.column_stack(
         [recall_logit, judge_log_odds, recall_logit * judge_log_odds, np.asarray(selected, dtype=float)]
     )

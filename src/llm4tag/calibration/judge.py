@@ -27,11 +27,6 @@ class JudgeScore:
     p_yes: float
     fallback: bool = False  # True: no log-probabilities, p_yes read from the answer text (0.9 / 0.1)
 
-    @property
-    def log_odds(self) -> float:
-        p = min(max(self.p_yes, 1e-6), 1 - 1e-6)
-        return math.log(p / (1 - p))
-
 
 class Judge:
     def __init__(
