@@ -10,7 +10,6 @@ JSONL; the script checks both tagged every content and agree.
 
 from __future__ import annotations
 
-import argparse
 import json
 import subprocess
 import sys
@@ -19,13 +18,11 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import machine, outside_sample  # noqa: E402
+from common import machine, outside_sample, project_parser  # noqa: E402
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--project", required=True)
-    parser.add_argument("--data", default="../shared/data/debtags")
+    parser = project_parser()
     parser.add_argument("--documents", type=int, default=1000)
     parser.add_argument("--actors", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=32)

@@ -10,7 +10,6 @@ dev k); P@1 and NDCG@10 of the ranking.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -18,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import annotated, machine  # noqa: E402
+from common import annotated, machine, project_parser  # noqa: E402
 from llm4tag.calibration import Calibrator, calibration_report, choose_threshold, labelled_pairs, prune  # noqa: E402
 from llm4tag.calibration.plots import coverage_plot, precision_coverage_curve, reliability_plot  # noqa: E402
 from llm4tag.evaluation.metrics import ndcg_at, precision_at  # noqa: E402
@@ -27,9 +26,7 @@ from llm4tag.project import Project  # noqa: E402
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--project", required=True)
-    parser.add_argument("--data", default="../shared/data/debtags")
+    parser = project_parser()
     parser.add_argument("--plots", help="directory for PNG plots")
     args = parser.parse_args()
     data = Path(args.data)

@@ -15,7 +15,6 @@ The project's config is changed in memory only: generation off, judge = candidat
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -24,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import annotated, machine  # noqa: E402
+from common import annotated, machine, project_parser  # noqa: E402
 from llm4tag.calibration import calibration_report, choose_threshold, prune  # noqa: E402
 from llm4tag.calibration.plots import coverage_plot, precision_coverage_curve, reliability_plot  # noqa: E402
 from llm4tag.corpus import seeded_sample, text_hash  # noqa: E402
@@ -58,9 +57,7 @@ def scores_of(runs, docs, attribute: str):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--project", required=True)
-    parser.add_argument("--data", default="../shared/data/debtags")
+    parser = project_parser()
     parser.add_argument("--dev", nargs="+", required=True, help="record_judgements.py output for dev")
     parser.add_argument("--test", nargs="+", required=True, help="record_judgements.py output for test")
     parser.add_argument("--dev-sample", type=int, default=100)

@@ -11,27 +11,20 @@ the invalid-output rate before validation, seconds and LLM tokens per content.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import annotated, ids_in, machine  # noqa: E402
-from llm4tag.corpus import seeded_sample  # noqa: E402
+from common import add_sample_arguments, ids_in, machine, project_parser, sample_and_shard  # noqa: E402
 from llm4tag.evaluation.set_metrics import set_scores  # noqa: E402
 from llm4tag.project import Project  # noqa: E402
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--project", required=True)
-    parser.add_argument("--data", default="../shared/data/debtags")
-    parser.add_argument("--split", default="test")
-    parser.add_argument("--sample", type=int, default=300)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--shard", default="0/1", help="i/n: run every n-th document starting at i")
+    parser = project_parser()
+    add_sample_arguments(parser)
     parser.add_argument("--no-examples", action="store_true")
     parser.add_argument("--free-text", action="store_true", help="no JSON-schema constraint")
     parser.add_argument("--model", help="override [llm] model")
@@ -45,7 +38,7 @@ def main() -> None:
 
     with Project.open(args.project) as project:
         library = project.library
-        sample = seeded_sample(annotated(args.data, args.split, library), args.sample, args.seed)
+        sample, mine = sample_and_shard(args, library)
         if args.report_only is None:
             if args.model:
                 project.config.llm.options["model"] = args.model
@@ -58,8 +51,6 @@ def main() -> None:
                 project.config.generation.candidates = args.candidates
             if args.examples is not None:
                 project.config.generation.examples = args.examples
-            index, count = (int(x) for x in args.shard.split("/"))
-            mine = sample[index::count]
             out = Path(args.out)
             done = ids_in(out)
             todo = [d for d in mine if d.id not in done]

@@ -9,7 +9,6 @@ of P(Yes) against the gold tags over the judged candidates.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -18,7 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from sklearn.metrics import roc_auc_score  # noqa: E402
 
-from common import SAMPLE_SEED, SAMPLE_SIZE, annotated, machine  # noqa: E402
+from common import SAMPLE_SEED, SAMPLE_SIZE, annotated, machine, project_parser  # noqa: E402
 from llm4tag.calibration.judge import Judge  # noqa: E402
 from llm4tag.corpus import seeded_sample  # noqa: E402
 from llm4tag.generation.prompts import load_prompt  # noqa: E402
@@ -27,9 +26,7 @@ from llm4tag.project import Project  # noqa: E402
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--project", required=True)
-    parser.add_argument("--data", default="../shared/data/debtags")
+    parser = project_parser()
     parser.add_argument("--documents", type=int, default=8)
     parser.add_argument("--candidates", type=int, default=8)
     parser.add_argument("--mode", choices=("shared", "naive"), default="shared")

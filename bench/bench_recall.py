@@ -10,22 +10,19 @@ same run, the graph build from cached vectors against the encoding throughput as
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import annotated, machine, peak_rss_mib, percentiles  # noqa: E402
+from common import annotated, machine, peak_rss_mib, percentiles, project_parser  # noqa: E402
 from llm4tag.evaluation.recall_eval import evaluate_recall  # noqa: E402
 from llm4tag.project import Project  # noqa: E402
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--project", required=True)
-    parser.add_argument("--data", default="../shared/data/debtags")
+    parser = project_parser()
     parser.add_argument("--split", default="test")
     parser.add_argument("--latency-docs", type=int, default=300)
     parser.add_argument("--encode-sample", type=int, default=300)

@@ -10,7 +10,6 @@ Baseline in the same run: the same contents tagged in one in-process call (no HT
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import socket
@@ -22,7 +21,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import machine, outside_sample, percentiles  # noqa: E402
+from common import machine, outside_sample, percentiles, project_parser  # noqa: E402
 
 
 def free_port() -> int:
@@ -52,9 +51,7 @@ async def load(url: str, texts: list[str], clients: int) -> tuple[list[float], l
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--project", required=True)
-    parser.add_argument("--data", default="../shared/data/debtags")
+    parser = project_parser()
     parser.add_argument("--requests", type=int, default=256)
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--judge", choices=("none", "generated", "candidates"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -16,6 +17,29 @@ from llm4tag.corpus import Document, load_corpus, seeded_sample
 
 #: LLM stages are measured on this seeded sample of the test split, the same documents everywhere
 SAMPLE_SIZE, SAMPLE_SEED = 300, 0
+
+
+def project_parser() -> argparse.ArgumentParser:
+    """Arguments every debtags benchmark takes: the project directory and the data set."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--project", required=True, help="an llm4tag project built from debtags train")
+    parser.add_argument("--data", default="../shared/data/debtags")
+    return parser
+
+
+def add_sample_arguments(parser: argparse.ArgumentParser) -> None:
+    """--split, --sample, --seed and --shard i/n, for scripts that run the LLM over a seeded sample."""
+    parser.add_argument("--split", default="test")
+    parser.add_argument("--sample", type=int, default=SAMPLE_SIZE)
+    parser.add_argument("--seed", type=int, default=SAMPLE_SEED)
+    parser.add_argument("--shard", default="0/1", help="i/n: every n-th sampled document starting at i")
+
+
+def sample_and_shard(args: argparse.Namespace, library=None) -> tuple[list[Document], list[Document]]:
+    """The seeded sample of ``args.split`` and this shard's part of it."""
+    sample = seeded_sample(annotated(args.data, args.split, library), args.sample, args.seed)
+    index, count = (int(x) for x in args.shard.split("/"))
+    return sample, sample[index::count]
 
 
 def annotated(data: str | Path, split: str, library=None) -> list[Document]:

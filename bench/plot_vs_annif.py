@@ -10,7 +10,6 @@ cache) and the recall stage alone. Each curve sweeps the confidence threshold (a
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 from urllib.parse import quote, unquote
@@ -18,7 +17,7 @@ from urllib.parse import quote, unquote
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import SAMPLE_SEED, SAMPLE_SIZE, annotated  # noqa: E402
+from common import SAMPLE_SEED, SAMPLE_SIZE, annotated, project_parser  # noqa: E402
 from llm4tag.calibration.plots import coverage_plot, precision_coverage_curve  # noqa: E402
 from llm4tag.corpus import seeded_sample  # noqa: E402
 from llm4tag.project import Project  # noqa: E402
@@ -27,9 +26,7 @@ BASE = "http://debtags.example/tag/"
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--project", required=True)
-    parser.add_argument("--data", default="../shared/data/debtags")
+    parser = project_parser()
     parser.add_argument("--annif-dir", required=True)
     parser.add_argument("--annif-name", default="Annif")
     parser.add_argument("--out", required=True)

@@ -14,29 +14,22 @@ side by side (one llama.cpp thread each):
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import annotated, ids_in  # noqa: E402
+from common import add_sample_arguments, ids_in, project_parser, sample_and_shard  # noqa: E402
 from llm4tag.calibration.features import recall_features  # noqa: E402
 from llm4tag.calibration.judge import Judge  # noqa: E402
-from llm4tag.corpus import seeded_sample  # noqa: E402
 from llm4tag.generation.prompts import load_prompt  # noqa: E402
 from llm4tag.project import Project  # noqa: E402
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--project", required=True)
-    parser.add_argument("--data", default="../shared/data/debtags")
-    parser.add_argument("--split", default="test")
-    parser.add_argument("--sample", type=int, default=300)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--shard", default="0/1")
+    parser = project_parser()
+    add_sample_arguments(parser)
     parser.add_argument("--judge-top", type=int, default=8)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", required=True)
@@ -45,8 +38,7 @@ def main() -> None:
     with Project.open(args.project) as project:
         project.config.llm.options["threads"] = args.threads
         library = project.library
-        index, count = (int(x) for x in args.shard.split("/"))
-        mine = seeded_sample(annotated(args.data, args.split, library), args.sample, args.seed)[index::count]
+        _, mine = sample_and_shard(args, library)
         out = Path(args.out)
         done = ids_in(out, *args.also_done)
         todo = [d for d in mine if d.id not in done]

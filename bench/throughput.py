@@ -10,22 +10,19 @@ top 8 candidates (and the picks) routed by the band ``optimize`` chose (judgemen
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import machine, outside_sample  # noqa: E402
+from common import machine, outside_sample, project_parser  # noqa: E402
 from llm4tag.generation.knowledge import KnowledgeBase  # noqa: E402
 from llm4tag.project import Project  # noqa: E402
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--project", required=True)
-    parser.add_argument("--data", default="../shared/data/debtags")
+    parser = project_parser()
     parser.add_argument("--documents", type=int, default=8)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
