@@ -37,7 +37,7 @@ class FakeJudgeLLM(LLMBackend):
         self.tag_by_name = {name: tag for tag, name in names.items()}
         self.calls = 0
 
-    def _complete(self, request):
+    def _complete(self, request, timeout=None):
         self.calls += 1
         prompt = request.messages[-1]["content"]
         text = re.search(r"Text: (.*?)\n\nTag: ", prompt, re.S).group(1)

@@ -31,7 +31,7 @@ class ScriptedLLM(LLMBackend):
         self.answers = list(answers)
         self.requests = []
 
-    def _complete(self, request):
+    def _complete(self, request, timeout=None):
         self.requests.append(request)
         return ChatResult(text=self.answers.pop(0), prompt_tokens=3, completion_tokens=2)
 

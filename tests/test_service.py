@@ -168,7 +168,7 @@ class DownLLM(LLMBackend):
 
     name = "down"
 
-    def _complete(self, request):
+    def _complete(self, request, timeout=None):
         raise TransientError("timed out")
 
 

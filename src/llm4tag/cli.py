@@ -53,12 +53,21 @@ def cmd_init(args: argparse.Namespace) -> None:
         config.llm.options["model"] = args.llm_model
     if args.llm_base_url:
         config.llm.options["base_url"] = args.llm_base_url
-    project = Project.init(args.directory, config, exist_ok=args.force)
-    if args.tags:
-        added, updated = project.add_tags(args.tags, args.tags_format)
-        print(f"tags: {added} added, {updated} updated")
-    if args.corpus:
-        _import_corpus(project, args.corpus, args)
+    with Project.init(
+        args.directory,
+        config,
+        exist_ok=args.force,
+        tags=args.tags,
+        tags_format=args.tags_format,
+        corpus=args.corpus,
+        corpus_format=args.corpus_format,
+        on_unknown="skip" if args.skip_unknown else "error",
+    ) as project:
+        done = project.init_report
+        if args.tags:
+            print("tags: {} added, {} updated".format(*done["tags"]))
+        if args.corpus:
+            _print_contents(*done["contents"], done["load"])
     print(f"project ready in {args.directory}; next: llm4tag index -p {args.directory}")
 
 
@@ -66,6 +75,10 @@ def _import_corpus(project, path: str, args: argparse.Namespace) -> None:
     added, updated, report = project.add_contents(
         path, args.corpus_format, on_unknown="skip" if args.skip_unknown else "error"
     )
+    _print_contents(added, updated, report)
+
+
+def _print_contents(added: int, updated: int, report) -> None:
     note = f", skipped {report.skipped_unknown_tags} unknown tag id(s)" if report.skipped_unknown_tags else ""
     print(f"contents: {added} added, {updated} updated{note}")
 
@@ -91,14 +104,22 @@ def cmd_index(args: argparse.Namespace) -> None:
         print(project.index())
 
 
+def _corpus(project, path: str, fmt: str | None):
+    """Contents of a user's file, streamed: unknown tag ids dropped (counted), the project's text limit enforced."""
+    from llm4tag.corpus.loaders import iter_corpus
+
+    return iter_corpus(
+        path, fmt, library=project.library, on_unknown="skip", max_text_chars=project.config.index.max_text_chars
+    )
+
+
 def _input_documents(args: argparse.Namespace, project):
     from llm4tag.corpus.documents import Document
-    from llm4tag.corpus.loaders import iter_corpus
 
     if args.text:
         return [Document(id=f"text-{i + 1}", text=t) for i, t in enumerate(args.text)]
     if args.input:
-        return list(iter_corpus(args.input, args.format, library=project.library, on_unknown="skip"))
+        return list(_corpus(project, args.input, args.format))
     raise Llm4tagError("give --text TEXT (repeatable) or --input FILE")
 
 
@@ -124,8 +145,6 @@ def cmd_recall(args: argparse.Namespace) -> None:
 def cmd_tag(args: argparse.Namespace) -> None:
     from itertools import islice
 
-    from llm4tag.corpus.loaders import iter_corpus
-
     streaming = args.input and args.output not in (None, "-")
     if args.engine == "ray":
         if not streaming:
@@ -150,7 +169,7 @@ def cmd_tag(args: argparse.Namespace) -> None:
         if streaming:  # constant memory, appended chunk by chunk, resumable
             from llm4tag.scale import tag_stream
 
-            docs = iter_corpus(args.input, args.format, library=project.library, on_unknown="skip")
+            docs = _corpus(project, args.input, args.format)
             if args.limit:
                 docs = islice(docs, args.limit)
             report = tag_stream(
@@ -178,9 +197,8 @@ def cmd_learn(args: argparse.Namespace) -> None:
 
 
 def _annotated(args: argparse.Namespace, project) -> list:
-    from llm4tag.corpus.loaders import load_corpus
 
-    docs = [d for d in load_corpus(args.corpus, args.format, library=project.library, on_unknown="skip") if d.tags]
+    docs = [d for d in list(_corpus(project, args.corpus, args.format)) if d.tags]
     if not docs:
         raise Llm4tagError(f"{args.corpus}: no annotated contents (every document needs at least one known tag)")
     return docs[: args.limit] if args.limit else docs
@@ -233,12 +251,11 @@ def cmd_optimize(args: argparse.Namespace) -> None:
 
 
 def cmd_finetune_export(args: argparse.Namespace) -> None:
-    from llm4tag.corpus.loaders import load_corpus
     from llm4tag.finetune import export_sft
 
     with _project(args) as project:
         if args.corpus:
-            docs = load_corpus(args.corpus, args.format, library=project.library, on_unknown="skip")
+            docs = list(_corpus(project, args.corpus, args.format))
         else:
             rows = project.store.content_rows()
             docs = project.store.get_contents([r[1] for r in rows])

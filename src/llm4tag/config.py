@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import sys
+import typing
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -31,6 +33,7 @@ class EmbeddingConfig:
 class IndexConfig:
     exact_limit: int = 200_000
     nprobe: int = 16
+    max_text_chars: int = 1_000_000  # a longer content in an input file is an error (file, line), not a 6 GB index
 
 
 @dataclass
@@ -50,19 +53,84 @@ class ServiceConfig:
     batch_window_ms: float = 5.0  # concurrent requests arriving within this window share one pipeline batch
     review_below: float = 0.6  # served tags under this confidence go to the review queue
     retry_after_seconds: int = 30  # told to clients when the LLM backend is down
+    llm_deadline_seconds: float = 60.0  # tagging that calls the LLM answers 503 past this
 
 
-def _section(cls, data: dict[str, Any], name: str, source: str):
+_TYPE_NAMES = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+
+
+def _check_value(value: Any, expected: Any, where: str) -> None:
+    """Raise ``ConfigError`` unless ``value`` has the annotated type (TOML gives bools, ints, floats, strings);
+    numbers must be finite and not negative."""
+    origin = typing.get_origin(expected)
+    args = typing.get_args(expected)
+    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+        if value is None and type(None) in args:
+            return
+        expected = next(a for a in args if a is not type(None))
+        origin, args = typing.get_origin(expected), typing.get_args(expected)
+    if origin is list:
+        if not isinstance(value, list):
+            raise ConfigError(f"{where}: expected a list, got {value!r}")
+        for i, item in enumerate(value):
+            _check_value(item, args[0] if args else Any, f"{where}[{i}]")
+        return
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a table, got {value!r}")
+        for key, item in value.items():
+            _check_value(item, args[1] if len(args) == 2 else Any, f"{where}.{key}")
+        return
+    if expected is Any:
+        return
+    ok = {
+        bool: lambda v: isinstance(v, bool),
+        int: lambda v: isinstance(v, int) and not isinstance(v, bool),
+        float: lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+        str: lambda v: isinstance(v, str),
+    }[expected](value)
+    if not ok:
+        raise ConfigError(f"{where}: expected {_TYPE_NAMES[expected]}, got {value!r}")
+    if expected in (int, float) and (not math.isfinite(value) or value < 0):
+        raise ConfigError(f"{where}: must be a finite number of at least 0, got {value!r}")
+
+
+def _section(cls, data: Any, name: str, source: str):
+    """A config section, every key checked against its dataclass field: name, type, range."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: [{name}] must be a table, got {data!r}")
     known = {f.name for f in fields(cls)}
     unknown = set(data) - known
     if unknown:
         raise ConfigError(f"{source}: unknown key(s) in [{name}]: {', '.join(sorted(unknown))}")
-    return cls(**data)
+    hints = typing.get_type_hints(cls)
+    for key, value in data.items():
+        _check_value(value, hints[key], f"{source}: [{name}] {key}")
+    try:
+        return cls(**data)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{source}: [{name}] {exc}") from None
+
+
+SECTIONS = ("project", "embedding", "index", "recall", "llm", "generation", "confidence", "service")
+
+
+def _check_project(data: Any, source: str) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: [project] must be a table")
+    unknown = set(data) - {"name", "language"}
+    if unknown:
+        raise ConfigError(f"{source}: unknown key(s) in [project]: {', '.join(sorted(unknown))}")
+    for key, value in data.items():
+        if not isinstance(value, str) or not value.strip():
+            raise ConfigError(f"{source}: [project] {key}: expected a non-empty string, got {value!r}")
+    return data
 
 
 @dataclass
 class ProjectConfig:
     name: str = "llm4tag"
+    language: str = "en"  # of the tag labels (SKOS prefLabels are read in it; reported to Annif clients)
     embedding: EmbeddingConfig = field(default_factory=EmbeddingConfig)
     index: IndexConfig = field(default_factory=IndexConfig)
     recall: RecallConfig = field(default_factory=RecallConfig)
@@ -70,10 +138,9 @@ class ProjectConfig:
     generation: GenerationConfig = field(default_factory=GenerationConfig)
     confidence: ConfidenceConfig = field(default_factory=ConfidenceConfig)
     service: ServiceConfig = field(default_factory=ServiceConfig)
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"project": {"name": self.name}}
+        out: dict[str, Any] = {"project": {"name": self.name, "language": self.language}}
         out["embedding"] = {"backend": self.embedding.backend, **self.embedding.options}
         out["index"] = asdict(self.index)
         out["recall"] = asdict(self.recall)
@@ -81,7 +148,6 @@ class ProjectConfig:
         out["generation"] = asdict(self.generation)
         out["confidence"] = asdict(self.confidence)
         out["service"] = asdict(self.service)
-        out.update(self.extra)
         return out
 
     def save(self, directory: Path) -> None:
@@ -93,8 +159,16 @@ class ProjectConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any], *, source: str = CONFIG_NAME) -> ProjectConfig:
         data = dict(data)
+        unknown = sorted(set(data) - set(SECTIONS))
+        if unknown:
+            raise ConfigError(
+                f"{source}: unknown section(s) {', '.join(f'[{u}]' for u in unknown)}; expected {', '.join(SECTIONS)}"
+            )
         try:
-            project = data.pop("project", {})
+            project = {"name": "llm4tag", "language": "en", **_check_project(data.pop("project", {}), source)}
+            for key in ("embedding", "llm"):
+                if not isinstance(data.get(key, {}), dict):
+                    raise ConfigError(f"{source}: [{key}] must be a table")
             embedding = dict(data.pop("embedding", {}))
             backend = embedding.pop("backend", "sentence-transformers")
             index = _section(IndexConfig, data.pop("index", {}), "index", source)
@@ -109,7 +183,8 @@ class ProjectConfig:
         except ValueError as exc:
             raise ConfigError(f"{source}: {exc}") from None
         return cls(
-            name=project.get("name", "llm4tag"),
+            name=project["name"],
+            language=project["language"],
             embedding=EmbeddingConfig(
                 backend=backend,
                 options=embedding if embedding or backend != EmbeddingConfig.backend else EmbeddingConfig().options,
@@ -122,7 +197,6 @@ class ProjectConfig:
             generation=generation,
             confidence=confidence,
             service=service,
-            extra=data,
         )
 
     @classmethod

@@ -19,8 +19,8 @@ from typing import IO, Any
 from llm4tag.errors import InputError
 
 
-def read_text_lines(path: str | Path) -> Iterator[tuple[int, str]]:
-    """Yield ``(line_number, line)`` of a UTF-8 text file, without line endings."""
+def read_text_lines(path: str | Path, *, keep_ends: bool = False) -> Iterator[tuple[int, str]]:
+    """Yield ``(line_number, line)`` of a UTF-8 text file, without line endings unless ``keep_ends``."""
     path = Path(path)
     if not path.exists():
         raise InputError("file not found", path=path)
@@ -40,7 +40,7 @@ def read_text_lines(path: str | Path) -> Iterator[tuple[int, str]]:
             if number == 1 and line.startswith("\ufeff"):
                 line = line[1:]
             seen_any = seen_any or bool(line.strip())
-            yield number, line.rstrip("\r\n")
+            yield number, line if keep_ends else line.rstrip("\r\n")
     if not seen_any:
         raise InputError("file is empty", path=path)
 
@@ -59,26 +59,47 @@ def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
         yield number, obj
 
 
-def iter_delimited(path: str | Path, delimiter: str) -> Iterator[tuple[int, dict[str, str]]]:
-    """Yield ``(line_number, row)`` for a CSV/TSV file with a header row."""
-    lines = read_text_lines(path)
+#: a CSV field may be as long as a text may be (the csv module's default stops at 128 KiB)
+MAX_FIELD_CHARS = 64 * 1024 * 1024
+
+
+def iter_delimited(
+    path: str | Path, delimiter: str, *, required: tuple[str, ...] = ()
+) -> Iterator[tuple[int, dict[str, str]]]:
+    """Yield ``(line_number, row)`` for a CSV/TSV file with a header row naming at least ``required``.
+
+    Quoted fields may hold newlines and long texts; the line number is where the row starts.
+    """
+    csv.field_size_limit(MAX_FIELD_CHARS)
+    lines = read_text_lines(path, keep_ends=True)
     rows = csv.reader((line for _, line in lines), delimiter=delimiter)
+    kind = "CSV" if delimiter == "," else "TSV"
     try:
         header = [name.strip() for name in next(rows)]
+        missing = [name for name in required if name not in header]
+        if missing:
+            raise InputError(
+                f"the first line must be a header naming the columns ({', '.join(required)}, ...);"
+                f" found {', '.join(repr(h) for h in header[:6])}, without {', '.join(missing)}",
+                path=path,
+                line=1,
+            )
+        line_number = rows.line_num
+        for row in rows:
+            start, line_number = line_number + 1, rows.line_num
+            if not any(cell.strip() for cell in row):
+                continue
+            if len(row) != len(header):
+                raise InputError(
+                    f"expected {len(header)} columns ({', '.join(header)}), found {len(row)}",
+                    path=path,
+                    line=start,
+                )
+            yield start, dict(zip(header, row))
     except StopIteration:
         raise InputError("file is empty", path=path) from None
-    line_number = 1
-    for row in rows:
-        line_number = rows.line_num
-        if not any(cell.strip() for cell in row):
-            continue
-        if len(row) != len(header):
-            raise InputError(
-                f"expected {len(header)} columns ({', '.join(header)}), found {len(row)}",
-                path=path,
-                line=line_number,
-            )
-        yield line_number, dict(zip(header, row))
+    except csv.Error as exc:
+        raise InputError(f"malformed {kind} ({exc})", path=path, line=rows.line_num) from None
 
 
 def require_str(obj: dict[str, Any], field: str, *, path: str | Path, line: int, allow_empty: bool = False) -> str:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,10 +85,11 @@ class Project:
         embedder: Embedder | None = None,
         llm: LLMBackend | None = None,
         durable: bool = False,
+        create: bool = False,
     ) -> None:
         self.directory = Path(directory)
         self.config = config
-        self.store = Store(self.directory / "store.sqlite", durable=durable)
+        self.store = Store(self.directory / "store.sqlite", durable=durable, create=create)
         self._embedder: CachedEmbedder | None = CachedEmbedder(embedder, self.store) if embedder else None
         self._graph: ContentTagGraph | None = None
         self._graph_stamp: tuple[str, int] | None = None
@@ -97,6 +99,8 @@ class Project:
         self._stale = True
         self._judge: Judge | None = None
         self._loaded: dict[str, tuple[int, object]] = {}
+        self.init_report: dict = {}  # what ``init`` loaded
+        self._graph_lock = threading.RLock()  # the service recalls from two threads; index() swaps the graph
 
     # -- lifecycle -----------------------------------------------------------
     @classmethod
@@ -108,14 +112,61 @@ class Project:
         exist_ok: bool = False,
         embedder: Embedder | None = None,
         llm: LLMBackend | None = None,
+        tags: str | Path | None = None,
+        tags_format: str | None = None,
+        corpus: str | Path | None = None,
+        corpus_format: str | None = None,
+        on_unknown: str = "error",
     ) -> Project:
+        """Create a project, optionally with a tag library and an annotated corpus.
+
+        Both files are read and validated completely before anything is written, and the configuration is
+        written last: a mistake in either leaves the directory as it was (``exist_ok`` keeps the old
+        configuration too), never a half-made project. ``init_report`` says what was loaded.
+        """
         directory = Path(directory)
         if (directory / CONFIG_NAME).exists() and not exist_ok:
             raise ProjectError(f"{directory} is already an llm4tag project")
-        directory.mkdir(parents=True, exist_ok=True)
         config = config or ProjectConfig(name=directory.name)
-        config.save(directory)
-        return cls(directory, config, embedder=embedder, llm=llm)
+        library = load_tag_library(tags, tags_format) if tags is not None else TagLibrary()
+        report, docs = LoadReport(), []
+        if corpus is not None:
+            known = TagLibrary(cls._stored_tags(directory))
+            for tag in library:
+                known.add(tag, replace=True)
+            docs = list(
+                iter_corpus(
+                    corpus,
+                    corpus_format,
+                    library=known,
+                    on_unknown=on_unknown,
+                    report=report,
+                    max_text_chars=config.index.max_text_chars,
+                )
+            )
+        directory.mkdir(parents=True, exist_ok=True)
+        project = cls(directory, config, embedder=embedder, llm=llm, create=True)
+        try:
+            tags_added = project.add_tags(library) if len(library) else (0, 0)
+            contents_added = project.store.upsert_contents(docs) if docs else (0, 0)
+            config.save(directory)  # last: only now is the directory a project
+        except BaseException:
+            project.close()
+            raise
+        project.init_report = {"tags": tags_added, "contents": contents_added, "load": report}
+        return project
+
+    @staticmethod
+    def _stored_tags(directory: Path) -> list[Tag]:
+        """Tags already in a store being re-initialised (``--force``), so the corpus may use them."""
+        path = directory / "store.sqlite"
+        if not path.is_file() or path.stat().st_size == 0:
+            return []
+        store = Store(path, create=False)
+        try:
+            return list(store.tag_library())
+        finally:
+            store.close()
 
     @classmethod
     def open(
@@ -168,7 +219,16 @@ class Project:
         report = LoadReport()
         library = self.library
         if isinstance(contents, (str, Path)):
-            docs = list(iter_corpus(contents, fmt, library=library, on_unknown=on_unknown, report=report))
+            docs = list(
+                iter_corpus(
+                    contents,
+                    fmt,
+                    library=library,
+                    on_unknown=on_unknown,
+                    report=report,
+                    max_text_chars=self.config.index.max_text_chars,
+                )
+            )
         else:
             docs = []
             for doc in contents:
@@ -255,6 +315,10 @@ class Project:
 
     def index(self, *, save: bool = True) -> IndexReport:
         """Bring the graph up to date with the store, encoding only what was never encoded."""
+        with self._graph_lock:
+            return self._index(save=save)
+
+    def _index(self, *, save: bool) -> IndexReport:
         embedder_name = self.embedder.embedder.name
         stamp = (embedder_name, self.store.revision)
         graph = self._graph if self._graph_stamp == stamp else None
@@ -301,21 +365,23 @@ class Project:
 
     @property
     def graph(self) -> ContentTagGraph:
-        if self._stale or self._graph is None:
-            self.index()
-        assert self._graph is not None
-        return self._graph
+        with self._graph_lock:
+            if self._stale or self._graph is None:
+                self.index()
+            assert self._graph is not None
+            return self._graph
 
     @property
     def recaller(self) -> Recaller:
-        graph = self.graph
-        if self._recaller is None:
-            recaller = Recaller(graph, self.config.recall)
-            library = self.library
-            recaller.set_names([library[t].names() for t in graph.tag_ids])
-            recaller.supervised = self._supervised_scorer(graph)
-            self._recaller = recaller
-        return self._recaller
+        with self._graph_lock:
+            graph = self.graph
+            if self._recaller is None:
+                recaller = Recaller(graph, self.config.recall)
+                library = self.library
+                recaller.set_names([library[t].names() for t in graph.tag_ids])
+                recaller.supervised = self._supervised_scorer(graph)
+                self._recaller = recaller
+            return self._recaller
 
     def _supervised_scorer(self, graph: ContentTagGraph):
         """The learned recall path, refitted when the annotated contents changed (only if it has a weight)."""
@@ -354,12 +420,14 @@ class Project:
         exclude: list[str | None] | None = None,
     ) -> list[RecallResult]:
         """Candidate tags with provenance for each text; ``exclude`` leaves a stored content out of its own recall."""
-        recaller = self.recaller
         out: list[RecallResult] = []
         for start in range(0, len(texts), _BATCH):
             batch = texts[start : start + _BATCH]
             skip = exclude[start : start + _BATCH] if exclude else None
-            out.extend(recaller.recall(batch, self.embedder.encode(batch), top_n=top_n, weights=weights, exclude=skip))
+            vectors = self.embedder.encode(batch)
+            with self._graph_lock:
+                recaller = self.recaller
+                out.extend(recaller.recall(batch, vectors, top_n=top_n, weights=weights, exclude=skip))
         return out
 
     # -- generation ----------------------------------------------------------------
@@ -371,15 +439,21 @@ class Project:
             self._owns_llm = True
         return self._llm
 
-    def tagger(self, *, use_examples: bool = True, use_notes: bool = True) -> Tagger:
+    def uses_llm(self) -> bool:
+        """Whether the configured pipeline calls the LLM at all (generation or judgement)."""
+        return self.config.generation.enabled or self.config.confidence.judge != "none"
+
+    def tagger(self, *, use_examples: bool = True, use_notes: bool = True, llm: bool = True) -> Tagger:
+        """The configured pipeline; ``llm=False``: the recall stage and its calibrated confidence alone."""
         library = self.library
+        generate = self.config.generation.enabled and llm
         generator = TagGenerator(
-            self.llm if self.config.generation.enabled else None,  # no model is started for nothing
+            self.llm if generate else None,  # no model is started for nothing
             load_prompt("select", self.directory / self.config.generation.prompt_dir),
             library.display_names(),
             self.config.generation,
         )
-        return Tagger(self, generator, use_examples=use_examples, use_notes=use_notes)
+        return Tagger(self, generator, use_examples=use_examples, use_notes=use_notes, llm=llm)
 
     def tag(self, docs: Iterable[Document] | list[str], *, progress: bool = False, **options) -> list[TaggingResult]:
         """Recall and LLM selection for each content (strings get ids ``text-1``, ``text-2``, ...)."""
@@ -455,22 +529,27 @@ class Project:
         """Combines recall-only confidence with the judge's P(Yes); fitted by ``calibrate`` with a judge."""
         return self._load_artifact("judge.pkl", Calibrator.load)
 
-    @property
-    def settings_name(self) -> str:
+    def settings_file(self, *, llm: bool = True) -> str:
         """Settings are per pipeline shape: what suits recall-only scores does not suit judged ones."""
+        if not llm:
+            return "settings-none.json"
         generation = "-generation" if self.config.generation.enabled else ""
         return f"settings-{self.config.confidence.judge}{generation}.json"
 
-    def confidence_settings(self) -> ConfidenceSettings | None:
-        """Threshold, tag limit and routing band chosen by ``optimize`` for the configured pipeline."""
-        return self._load_artifact(self.settings_name, ConfidenceSettings.load)
+    @property
+    def settings_name(self) -> str:
+        return self.settings_file()
 
-    def pruning(self) -> tuple[float, int]:
+    def confidence_settings(self, *, llm: bool = True) -> ConfidenceSettings | None:
+        """Threshold, tag limit and routing band chosen by ``optimize`` for the configured pipeline."""
+        return self._load_artifact(self.settings_file(llm=llm), ConfidenceSettings.load)
+
+    def pruning(self, *, llm: bool = True) -> tuple[float, int]:
         """(threshold, max tags) for final tag sets: from ``optimize``, else a plain default."""
-        settings = self.confidence_settings()
+        settings = self.confidence_settings(llm=llm)
         if settings is not None:
             return settings.threshold, settings.max_tags
-        if self.config.generation.enabled and self.config.confidence.judge != "candidates":
+        if llm and self.config.generation.enabled and self.config.confidence.judge != "candidates":
             return 0.0, self.config.generation.max_tags  # the LLM's picks, as they are
         if self._recall_calibrator() is None:
             return 0.0, self.config.generation.max_tags  # scores are not probabilities yet: the top few
@@ -512,6 +591,7 @@ class Project:
         selections: list | None = None,
         *,
         judge_all: bool = False,
+        llm: bool = True,
     ) -> list[ScoredCandidates]:
         """Final confidence of the tags considered for each content (see ``[confidence]`` in the config).
 
@@ -520,14 +600,15 @@ class Project:
         Judged: all considered pairs, or with routing only those whose recall-only confidence is not decisive.
         """
         cfg = self.config.confidence
+        judge_mode = cfg.judge if llm else "none"
         settings = None if judge_all or not cfg.route else self.confidence_settings()
-        calibrator = self.judge_calibrator() if cfg.judge != "none" else None
+        calibrator = self.judge_calibrator() if judge_mode != "none" else None
         selections = selections or [None] * len(texts)
         out = []
         for text, recall, confidence, selection in zip(texts, recalls, self.recall_confidences(recalls), selections):
             ids = [c.tag_id for c in recall.candidates]
             picked = list(selection.tag_ids) if selection is not None else []
-            if cfg.judge == "candidates":
+            if judge_mode == "candidates":
                 considered = ids[: cfg.judge_top_n] + [t for t in picked if t not in ids[: cfg.judge_top_n]]
             elif selection is not None:
                 considered = picked
@@ -538,7 +619,7 @@ class Project:
             selected = np.array([t in picked for t in considered], dtype=bool)
             p_yes = np.full(len(considered), np.nan)
             final = recall_conf.copy()
-            if cfg.judge != "none" and considered:
+            if judge_mode != "none" and considered:
                 ask = settings.needs_llm(recall_conf) if settings is not None else np.ones(len(considered), bool)
                 asked = [t for t, a in zip(considered, ask) if a]
                 if asked:

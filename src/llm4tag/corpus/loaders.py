@@ -100,7 +100,7 @@ def _iter_jsonl_documents(path: Path) -> Iterator[tuple[int | None, Document]]:
 
 
 def _iter_table_documents(path: Path, delimiter: str) -> Iterator[tuple[int | None, Document]]:
-    for line, row in iter_delimited(path, delimiter):
+    for line, row in iter_delimited(path, delimiter, required=("id", "text")):
         doc_id = require_str(row, "id", path=path, line=line)
         text = require_str(row, "text", path=path, line=line)
         raw = (row.get("tags") or "").strip()
@@ -156,8 +156,9 @@ def iter_corpus(
     on_unknown: str = "error",
     report: LoadReport | None = None,
     require_tags: bool = False,
+    max_text_chars: int | None = None,
 ) -> Iterator[Document]:
-    """Stream validated documents from a corpus file or directory."""
+    """Stream validated documents from a corpus file or directory; a text over ``max_text_chars`` is an error."""
     path = Path(path)
     if on_unknown not in ("error", "skip"):
         raise ValueError("on_unknown must be 'error' or 'skip'")
@@ -177,6 +178,14 @@ def iter_corpus(
         if doc.id in seen_ids:
             raise InputError(f"duplicate document id {doc.id!r}", path=path, line=line, field="id")
         seen_ids[doc.id] = line
+        if max_text_chars is not None and len(doc.text) > max_text_chars:
+            raise InputError(
+                f"text of {len(doc.text):,} characters is over the limit of {max_text_chars:,}"
+                " ([index] max_text_chars in llm4tag.toml); split or shorten it",
+                path=doc.meta.get("path", path),
+                line=line,
+                field="text",
+            )
         doc.tags = check_tags(doc.tags, library, on_unknown, report, path=path, line=line)
         if require_tags and not doc.tags:
             raise InputError(

@@ -76,11 +76,20 @@ class TaggingResult:
 class Tagger:
     """Tags contents: recall, optional LLM selection, judgement and calibrated confidence, pruning."""
 
-    def __init__(self, project, generator: TagGenerator, *, use_examples: bool = True, use_notes: bool = True) -> None:
+    def __init__(
+        self,
+        project,
+        generator: TagGenerator,
+        *,
+        use_examples: bool = True,
+        use_notes: bool = True,
+        llm: bool = True,
+    ) -> None:
         self.project = project
         self.generator = generator
         self.use_examples = use_examples
         self.use_notes = use_notes
+        self.llm = llm  # False: recall and calibrated confidence only (the service's answer while the LLM is down)
 
     def _examples(self, doc: Document, recall: RecallResult) -> list[Example]:
         cfg = self.generator.config
@@ -128,16 +137,16 @@ class Tagger:
         docs = list(docs)
         project = self.project
         library = project.library
-        generate = self.generator.config.enabled
+        generate = self.generator.config.enabled and self.llm
         knowledge = KnowledgeBase.load(project.store, project.embedder.encode) if self.use_notes and generate else None
-        threshold, max_tags = project.pruning()
+        threshold, max_tags = project.pruning(llm=self.llm)
         out: list[TaggingResult] = []
         bar = tqdm(total=len(docs), desc="tagging", unit="doc", disable=not progress)
         for start in range(0, len(docs), batch_size):
             batch = docs[start : start + batch_size]
             recalls = project.recall([d.text for d in batch])
             selections = self._select(batch, recalls, knowledge, None) if generate else [None] * len(batch)
-            scored = project.score([d.text for d in batch], recalls, selections, judge_all=judge_all)
+            scored = project.score([d.text for d in batch], recalls, selections, judge_all=judge_all, llm=self.llm)
             for doc, recall, selection, result in zip(batch, recalls, selections, scored):
                 paths = {c.tag_id: c.paths for c in recall.candidates}
                 keep = range(len(result.tag_ids))

@@ -66,7 +66,7 @@ def _iter_records(path: Path, fmt: str):
     if fmt == "jsonl":
         yield from iter_jsonl(path)
     elif fmt in ("csv", "tsv"):
-        yield from iter_delimited(path, "," if fmt == "csv" else "\t")
+        yield from iter_delimited(path, "," if fmt == "csv" else "\t", required=("id", "label"))
     elif fmt == "annif-tsv":
         for line_number, line in read_text_lines(path):
             if not line.strip():

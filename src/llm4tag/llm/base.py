@@ -60,22 +60,41 @@ class LLMBackend(ABC):
     supports_logprobs: bool = True
     supports_json_schema: bool = True
 
-    def __init__(self, *, max_retries: int = 3, backoff_seconds: float = 1.0, concurrency: int = 1) -> None:
+    def __init__(
+        self,
+        *,
+        max_retries: int = 3,
+        backoff_seconds: float = 1.0,
+        concurrency: int = 1,
+        deadline_seconds: float = 60.0,
+    ) -> None:
+        """``deadline_seconds`` bounds one ``chat`` call, retries and backoff included, so a hung or failing
+        endpoint costs a caller at most that long before the final ``BackendError``."""
+        if deadline_seconds <= 0:
+            raise ValueError("deadline_seconds must be positive")
         self.max_retries = max_retries
         self.backoff_seconds = backoff_seconds
         self.concurrency = max(1, concurrency)
+        self.deadline_seconds = deadline_seconds
+
+    def attempt_timeout(self, deadline: float) -> float:
+        """Seconds one attempt may take so that the call still ends by ``deadline`` (a monotonic time)."""
+        return max(0.05, deadline - time.monotonic())
 
     @abstractmethod
-    def _complete(self, request: ChatRequest) -> ChatResult:
-        """Run one request; raise ``TransientError`` for failures worth a retry."""
+    def _complete(self, request: ChatRequest, timeout: float | None = None) -> ChatResult:
+        """Run one request within ``timeout`` seconds where the backend can bound it; raise ``TransientError``
+        for failures worth a retry."""
 
     def chat(self, request: ChatRequest) -> ChatResult:
-        """One request with retries and backoff; ``BackendError`` when it keeps failing."""
+        """One request with retries and backoff, all within ``deadline_seconds``; ``BackendError`` when it keeps
+        failing or the deadline passes."""
         attempt = 0
+        deadline = time.monotonic() + self.deadline_seconds
         while True:
             started = time.perf_counter()
             try:
-                result = self._complete(request)
+                result = self._complete(request, self.attempt_timeout(deadline))
                 result.seconds = time.perf_counter() - started
                 return result
             except TransientError as exc:
@@ -83,6 +102,11 @@ class LLMBackend(ABC):
                 if attempt > self.max_retries:
                     raise BackendError(f"{self.name}: request failed after {attempt} attempt(s): {exc}") from None
                 delay = self.backoff_seconds * (2 ** (attempt - 1))
+                if time.monotonic() + delay >= deadline:
+                    raise BackendError(
+                        f"{self.name}: no answer within the {self.deadline_seconds:g} s deadline after {attempt}"
+                        f" attempt(s): {exc}"
+                    ) from None
                 log.warning("%s: %s; retry %d/%d in %.1fs", self.name, exc, attempt, self.max_retries, delay)
                 time.sleep(delay)
 
@@ -116,13 +140,34 @@ class LLMBackend(ABC):
         self.close()
 
 
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+        return None
+    return float(value)
+
+
 def parse_openai_logprobs(content: list[dict[str, Any]] | None) -> list[TokenLogprobs]:
-    """Turn an OpenAI-style ``choices[0].logprobs.content`` list into ``TokenLogprobs``."""
+    """Turn an OpenAI-style ``choices[0].logprobs.content`` list into ``TokenLogprobs``.
+
+    Servers differ in what they leave out: entries or alternatives without a token or a numeric
+    log-probability (missing, null) are dropped, never a crash; an empty list means "no log-probabilities",
+    which the judge turns into a clear error or its labelled fallback.
+    """
     out = []
-    for item in content or []:
-        top = {alt["token"]: float(alt["logprob"]) for alt in item.get("top_logprobs") or []}
-        top.setdefault(item["token"], float(item["logprob"]))
-        out.append(TokenLogprobs(token=item["token"], logprob=float(item["logprob"]), top=top))
+    for item in content if isinstance(content, list) else []:
+        if not isinstance(item, dict) or not isinstance(item.get("token"), str):
+            continue
+        top = {}
+        for alt in item.get("top_logprobs") or []:
+            if isinstance(alt, dict) and isinstance(alt.get("token"), str) and _number(alt.get("logprob")) is not None:
+                top[alt["token"]] = _number(alt["logprob"])
+        logprob = _number(item.get("logprob"))
+        if logprob is None and not top:
+            continue
+        if logprob is not None:
+            top.setdefault(item["token"], logprob)
+        chosen = logprob if logprob is not None else top.get(item["token"], float("nan"))
+        out.append(TokenLogprobs(token=item["token"], logprob=chosen, top=top))
     return out
 
 

@@ -65,7 +65,7 @@ class LlamaCppBackend(LLMBackend):
         self.model_path = path
         self._lock = threading.Lock() if parallel == 1 else None
 
-    def _complete(self, request: ChatRequest) -> ChatResult:
+    def _complete(self, request: ChatRequest, timeout: float | None = None) -> ChatResult:
         body: dict[str, Any] = {
             "messages": request.messages,
             "max_tokens": request.max_tokens,

@@ -21,7 +21,7 @@ class OpenAIBackend(LLMBackend):
         *,
         base_url: str | None = None,
         api_key: str | None = None,
-        timeout: float = 120.0,
+        timeout: float = 30.0,
         concurrency: int = 8,
         extra_body: dict[str, Any] | None = None,
         json_schema_mode: str = "response_format",
@@ -42,6 +42,7 @@ class OpenAIBackend(LLMBackend):
             max_retries=0,
         )
         self.model = model
+        self.timeout = timeout
         self.extra_body = extra_body or {}
         if json_schema_mode not in ("response_format", "vllm", "none"):
             raise ConfigError("json_schema_mode must be 'response_format', 'vllm' or 'none'")
@@ -49,7 +50,7 @@ class OpenAIBackend(LLMBackend):
         self.supports_json_schema = json_schema_mode != "none"
         self.name = f"openai:{base_url or 'api.openai.com'}:{model}"
 
-    def _complete(self, request: ChatRequest) -> ChatResult:
+    def _complete(self, request: ChatRequest, timeout: float | None = None) -> ChatResult:
         openai = self._openai
         kwargs: dict[str, Any] = {
             "model": self.model,
@@ -73,7 +74,8 @@ class OpenAIBackend(LLMBackend):
         if extra:
             kwargs["extra_body"] = extra
         try:
-            response = self._client.chat.completions.create(**kwargs)
+            client = self._client if timeout is None else self._client.with_options(timeout=min(self.timeout, timeout))
+            response = client.chat.completions.create(**kwargs)
         except (
             openai.APITimeoutError,
             openai.APIConnectionError,

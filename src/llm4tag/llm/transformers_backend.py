@@ -45,7 +45,7 @@ class TransformersBackend(LLMBackend):
         self.name = f"transformers:{Path(model).name}" + (f"+{Path(adapter).name}" if adapter else "")
         self._lock = threading.Lock()
 
-    def _complete(self, request: ChatRequest) -> ChatResult:
+    def _complete(self, request: ChatRequest, timeout: float | None = None) -> ChatResult:
         torch = self._torch
         tokenizer = self.tokenizer
         try:

@@ -3,15 +3,18 @@
 Shapes follow Annif's OpenAPI document: ``/v1/projects``, ``/v1/projects/{project_id}``,
 ``/v1/projects/{project_id}/suggest`` (form-encoded ``text``, ``limit``, ``threshold``, ``language``),
 ``/v1/projects/{project_id}/suggest-batch`` (JSON ``documents``, query ``limit``/``threshold``) and
-``/v1/projects/{project_id}/learn``. A tag's id is its subject URI. Errors are problem+json.
+``/v1/projects/{project_id}/learn``, plus ``/v1/`` and ``/v1/vocabs``. A tag's id is its subject URI. Errors
+are problem+json; a malformed request is 400, as in Annif. An empty text gets no suggestions (200), as in Annif,
+and ``language`` must be the project's (the labels are in one language), else 400.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from importlib.metadata import PackageNotFoundError, version
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Query, Response
+from fastapi import APIRouter, Form, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from llm4tag.corpus.documents import text_hash
@@ -42,6 +45,10 @@ class AnnifIndexedDocument(BaseModel):
 def annif_router(project, run_pipeline, worker, writer, ServiceError, check_texts) -> APIRouter:  # noqa: N803
     router = APIRouter(prefix="/v1", tags=["Annif-compatible"])
     project_id = project.config.name
+    language = project.config.language
+
+    def vocabulary() -> dict:
+        return {"vocab_id": project_id, "languages": [language], "size": len(project.library), "loaded": True}
 
     def describe() -> dict:
         graph_state = project.graph_dir / "state.json"
@@ -51,15 +58,31 @@ def annif_router(project, run_pipeline, worker, writer, ServiceError, check_text
         return {
             "project_id": project_id,
             "name": project_id,
-            "language": "en",
+            "language": language,
             "backend": {"backend_id": "llm4tag"},
+            "vocab": vocabulary(),
+            "vocab_language": language,
             "is_trained": graph_state.exists(),
             "modification_time": modified,
         }
 
-    def check_project(requested: str) -> None:
+    def check_project(requested: str, requested_language: str | None = None) -> None:
         if requested != project_id:
             raise ServiceError(404, f"Project '{requested}' not found")
+        if requested_language and requested_language != language:
+            raise ServiceError(400, f'language "{requested_language}" not supported by vocabulary')
+
+    @router.get("/", summary="Annif: API information")
+    async def show_info() -> dict:
+        try:
+            release = version("llm4tag")
+        except PackageNotFoundError:  # pragma: no cover - running from a source tree
+            release = "unknown"
+        return {"title": "llm4tag (Annif-compatible REST API)", "version": release}
+
+    @router.get("/vocabs", summary="Annif: list vocabularies")
+    async def list_vocabs() -> dict:
+        return {"vocabs": [vocabulary()]}
 
     def suggestions(result, limit: int, threshold: float) -> list[dict]:
         library = project.library
@@ -81,13 +104,17 @@ def annif_router(project, run_pipeline, worker, writer, ServiceError, check_text
 
     @router.post("/projects/{project_id}/suggest", summary="Annif: suggest subjects for a text")
     async def suggest(
+        request: Request,
         project_id: str,
-        text: Annotated[str, Form()],
+        text: Annotated[str, Form()] = "",
         limit: Annotated[int, Form(ge=0)] = 10,
         threshold: Annotated[float, Form(ge=0.0, le=1.0)] = 0.0,
         language: Annotated[str | None, Form()] = None,
     ) -> dict:
-        check_project(project_id)
+        check_project(project_id, language)
+        if "text" not in await request.form():  # present but empty is fine (no suggestions), absent is not
+            raise ServiceError(400, "'text' is a required property")
+        check_texts([text], allow_empty=True)
         if not text.strip():
             return {"results": []}
         [result] = await run_pipeline([ContentIn(text=text)])
@@ -101,10 +128,10 @@ def annif_router(project, run_pipeline, worker, writer, ServiceError, check_text
         threshold: Annotated[float, Query(ge=0.0, le=1.0)] = 0.0,
         language: str | None = None,
     ) -> list[dict]:
-        check_project(project_id)
+        check_project(project_id, language)
         if len(body.documents) > 32:
             raise ServiceError(413, f"at most 32 documents per batch, got {len(body.documents)}")
-        check_texts([d.text for d in body.documents])
+        check_texts([d.text for d in body.documents], allow_empty=True)
         present = [(i, d) for i, d in enumerate(body.documents) if d.text.strip()]
         results = await run_pipeline([ContentIn(text=d.text) for _, d in present]) if present else []
         by_index = {i: r for (i, _), r in zip(present, results)}

@@ -5,12 +5,20 @@ committed before the response), the tag library (list, add, deprecate), the revi
 low-confidence tags, and Annif's API (projects, suggest, suggest-batch, learn) so Annif clients work
 unchanged. Health at /healthz and /readyz, Prometheus metrics at /metrics.
 
-Write endpoints need an API key (``Authorization: Bearer KEY`` or ``X-API-Key: KEY``) unless the service
-is bound to a loopback address and no keys are configured.
+Write endpoints, and the review queue (it holds earlier clients' texts), need an API key
+(``Authorization: Bearer KEY`` or ``X-API-Key: KEY``) unless the service is bound to a loopback address and
+no keys are configured; then every endpoint is open to local clients. Tagging never needs a key, and an
+anonymous tagging request writes nothing (its low-confidence tags join the review queue only when the caller
+could write).
+
+Tagging that calls the LLM runs on its own lane with a deadline (``[service] llm_deadline_seconds``): past it,
+or while the LLM lane is still stuck on an earlier batch, the answer is 503 with ``Retry-After``, /readyz
+says not ready, and feedback, the tag library and recall-only tagging (``"llm": false``) keep being served.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import ipaddress
 import logging
@@ -21,6 +29,8 @@ from importlib import resources
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
+from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from prometheus_client import generate_latest
 from pydantic import BaseModel, Field
@@ -50,13 +60,21 @@ class ContentIn(BaseModel):
     id: str | None = Field(default=None, description="your id for it (default: a hash of the text)")
 
 
+_LLM_FIELD = Field(
+    default=True,
+    description="false: the recall stage and its calibrated confidence only (no LLM; served even while it is down)",
+)
+
+
 class TagRequest(ContentIn):
     candidates: bool = Field(default=False, description="include the recalled candidates and their provenance")
+    llm: bool = _LLM_FIELD
 
 
 class TagBatchRequest(BaseModel):
     documents: list[ContentIn] = Field(min_length=1)
     candidates: bool = False
+    llm: bool = _LLM_FIELD
 
 
 class FeedbackIn(BaseModel):
@@ -85,12 +103,20 @@ def _is_loopback(host: str) -> bool:
 
 
 def _api_keys(config: ServiceConfig) -> list[str]:
+    """The configured keys; an empty or blank key is a configuration error, never a key that matches nothing."""
+    for i, key in enumerate(config.api_keys):
+        if not isinstance(key, str) or not key.strip():
+            raise ConfigError(f"[service] api_keys: key {i + 1} is empty; remove it or give a real key")
     from_env = [k.strip() for k in os.environ.get("LLM4TAG_API_KEYS", "").split(",") if k.strip()]
-    return list(config.api_keys) + from_env
+    return [k.strip() for k in config.api_keys] + from_env
 
 
 class _BodyLimit:
-    """ASGI middleware: 413 for bodies over ``limit`` bytes, whether announced or streamed."""
+    """ASGI middleware: 413 for bodies over ``limit`` bytes, whether announced or streamed (chunked).
+
+    The body is read here, up to the limit, before the application sees it: an oversized chunked body is
+    refused as 413 rather than surfacing as a parse error (400) inside the application.
+    """
 
     def __init__(self, app, limit: int) -> None:
         self.app, self.limit = app, limit
@@ -101,21 +127,19 @@ class _BodyLimit:
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.limit:
             return await self._too_large(send)
-        seen = 0
-
-        async def limited_receive():
-            nonlocal seen
+        chunks, seen = [], 0
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.limit:
-                    raise _TooLarge
-            return message
-
-        try:
-            return await self.app(scope, limited_receive, send)
-        except _TooLarge:
-            return await self._too_large(send)
+            if message["type"] != "http.request":  # the client went away
+                return await self.app(scope, _replay([message]), send)
+            chunks.append(message.get("body", b""))
+            seen += len(chunks[-1])
+            if seen > self.limit:
+                return await self._too_large(send)
+            if not message.get("more_body", False):
+                break
+        body = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+        return await self.app(scope, _replay([body], receive), send)
 
     async def _too_large(self, send):
         body = b'{"detail": "request body too large (limit %d bytes)"}' % self.limit
@@ -129,8 +153,18 @@ class _BodyLimit:
         await send({"type": "http.response.body", "body": body})
 
 
-class _TooLarge(Exception):
-    pass
+def _replay(messages: list[dict], then=None):
+    """An ASGI ``receive`` that hands out ``messages`` first, then defers to ``then`` (disconnects)."""
+    pending = list(messages)
+
+    async def receive():
+        if pending:
+            return pending.pop(0)
+        if then is not None:
+            return await then()
+        return {"type": "http.disconnect"}
+
+    return receive
 
 
 def create_app(project, config: ServiceConfig | None = None) -> FastAPI:
@@ -149,11 +183,13 @@ def create_app(project, config: ServiceConfig | None = None) -> FastAPI:
         window_seconds=config.batch_window_ms / 1000,
         on_batch=metrics.batches.inc,
     )
-    state: dict[str, Any] = {"ready": False, "reason": "starting"}
+    state: dict[str, Any] = {"ready": False, "reason": "starting", "llm_error": None}
+    uses_llm = project.uses_llm()
+    retry_after = {"Retry-After": str(config.retry_after_seconds)}
 
     def prepare() -> None:
         project.index()
-        if project.config.generation.enabled or project.config.confidence.judge != "none":
+        if uses_llm:
             project.llm  # noqa: B018 - start the backend now, not on the first request
 
     @asynccontextmanager
@@ -187,59 +223,85 @@ def create_app(project, config: ServiceConfig | None = None) -> FastAPI:
         metrics.latency.labels(endpoint).observe(time.perf_counter() - started)
         return response
 
+    def problem(status: int, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
+        """Annif's error shape (RFC 7807 problem+json), as its clients parse it."""
+        body = {"type": "about:blank", "title": _TITLES.get(status, "Error"), "status": status, "detail": detail}
+        return JSONResponse(body, status, headers=headers, media_type="application/problem+json")
+
     @app.exception_handler(ServiceError)
     async def service_error(request: Request, exc: ServiceError):
         metrics.errors.labels(str(exc.status)).inc()
-        if request.url.path.startswith("/v1/projects"):
-            body = {"type": "about:blank", "title": _TITLES.get(exc.status, "Error"), "status": exc.status}
-            body["detail"] = exc.detail
-            return JSONResponse(body, exc.status, headers=exc.headers, media_type="application/problem+json")
+        if _is_annif_path(request.url.path):
+            return problem(exc.status, exc.detail, exc.headers)
         return JSONResponse({"detail": exc.detail}, exc.status, headers=exc.headers)
 
-    def require_key(request: Request) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError):
+        metrics.errors.labels("400" if _is_annif_path(request.url.path) else "422").inc()
+        if _is_annif_path(request.url.path):  # Annif answers a malformed request with 400 problem+json
+            return problem(400, "; ".join(_describe(e) for e in exc.errors()))
+        return await request_validation_exception_handler(request, exc)
+
+    def authorized(request: Request) -> bool:
         if not keys:
-            return
+            return True
         given = request.headers.get("x-api-key") or ""
         auth = request.headers.get("authorization") or ""
         if auth.lower().startswith("bearer "):
             given = auth[7:].strip()
-        if not any(hmac.compare_digest(given.encode(), key.encode()) for key in keys):
+        return bool(given) and any(hmac.compare_digest(given.encode(), key.encode()) for key in keys)
+
+    def require_key(request: Request) -> None:
+        if not authorized(request):
             raise ServiceError(401, "this endpoint needs an API key (Authorization: Bearer KEY or X-API-Key)")
 
     writer = [Depends(require_key)]
 
-    def check_texts(texts: list[str]) -> None:
+    def check_texts(texts: list[str], *, allow_empty: bool = False) -> None:
         if len(texts) > config.max_batch:
             raise ServiceError(413, f"at most {config.max_batch} documents per batch, got {len(texts)}")
         for i, text in enumerate(texts):
             if len(text) > config.max_text_chars:
                 raise ServiceError(413, f"document {i}: text longer than {config.max_text_chars} characters")
-            if not text.strip():
+            if not text.strip() and not allow_empty:
                 raise ServiceError(400, f"document {i}: text is empty")
 
-    async def run_pipeline(contents: list[ContentIn]) -> list[TaggingResult]:
+    def llm_failed(reason: str) -> ServiceError:
+        metrics.errors.labels("llm_backend").inc()
+        state["llm_error"] = reason
+        return ServiceError(503, f"LLM backend unavailable: {reason}", retry_after)
+
+    async def run_pipeline(contents: list[ContentIn], *, llm: bool = True) -> list[TaggingResult]:
         check_texts([c.text for c in contents])
         if not state["ready"]:
-            raise ServiceError(503, f"not ready: {state['reason']}", {"Retry-After": str(config.retry_after_seconds)})
+            raise ServiceError(503, f"not ready: {state['reason']}", retry_after)
         docs = [Document(c.id or f"text:{text_hash(c.text)[:16]}", c.text) for c in contents]
+        llm = llm and uses_llm
+        deadline = config.llm_deadline_seconds
+        if llm and worker.llm_busy_for() > deadline:  # still stuck on an earlier batch: answer now
+            raise llm_failed(f"no answer for {worker.llm_busy_for():.0f} s; try again later or ask with llm=false")
         try:
-            results = await worker.tag(docs)
+            if llm:
+                results = await asyncio.wait_for(worker.tag(docs, llm=True), deadline)
+            else:
+                results = await worker.tag(docs, llm=False)
+        except asyncio.TimeoutError:
+            raise llm_failed(f"no answer within the {deadline:g} s deadline") from None
         except BackendError as exc:
-            metrics.errors.labels("llm_backend").inc()
-            raise ServiceError(
-                503, f"LLM backend unavailable: {exc}", {"Retry-After": str(config.retry_after_seconds)}
-            ) from None
+            raise llm_failed(str(exc)) from None
+        if llm:
+            state["llm_error"] = None
         metrics.contents.inc(len(results))
         metrics.llm_calls.inc(sum(r.llm_calls for r in results))
         return results
 
-    def pruned(result: TaggingResult) -> list[TagAssignment]:
-        threshold, max_tags = project.pruning()
+    def pruned(result: TaggingResult, llm: bool = True) -> list[TagAssignment]:
+        threshold, max_tags = project.pruning(llm=llm and uses_llm)
         return [t for t in result.tags if t.score >= threshold][:max_tags]
 
-    def rendered(result: TaggingResult, with_candidates: bool) -> dict:
+    def rendered(result: TaggingResult, with_candidates: bool, llm: bool = True) -> dict:
         out = result.to_dict(with_candidates=with_candidates)
-        out["tags"] = [t.to_dict() for t in pruned(result)]
+        out["tags"] = [t.to_dict() for t in pruned(result, llm)]
         if with_candidates:
             library = project.library
             scored = dict(zip(result.scored.tag_ids, result.scored.confidence)) if result.scored else {}
@@ -249,11 +311,13 @@ def create_app(project, config: ServiceConfig | None = None) -> FastAPI:
                     candidate["confidence"] = round(float(scored[candidate["tag_id"]]), 4)
         return out
 
-    async def queue_reviews(docs: list[ContentIn], results: list[TaggingResult]) -> None:
+    async def queue_reviews(request: Request, docs: list[ContentIn], results: list[TaggingResult], llm: bool) -> None:
+        if not authorized(request):  # anonymous tagging writes nothing
+            return
         items = [
             (result.id, doc.text, tag.tag_id, tag.score)
             for doc, result in zip(docs, results)
-            for tag in pruned(result)
+            for tag in pruned(result, llm)
             if tag.score < config.review_below
         ]
         if items:
@@ -261,19 +325,20 @@ def create_app(project, config: ServiceConfig | None = None) -> FastAPI:
 
     # -- own API ------------------------------------------------------------------------
     @app.post("/v1/tag", tags=["tagging"], summary="tag one content")
-    async def tag_one(body: TagRequest) -> dict:
-        [result] = await run_pipeline([body])
-        await queue_reviews([body], [result])
-        return rendered(result, body.candidates)
+    async def tag_one(body: TagRequest, request: Request) -> dict:
+        [result] = await run_pipeline([body], llm=body.llm)
+        await queue_reviews(request, [body], [result], body.llm)
+        return rendered(result, body.candidates, body.llm)
 
     @app.post("/v1/tag-batch", tags=["tagging"], summary="tag a batch of contents")
-    async def tag_batch(body: TagBatchRequest) -> dict:
-        results = await run_pipeline(body.documents)
-        await queue_reviews(body.documents, results)
-        return {"results": [rendered(r, body.candidates) for r in results]}
+    async def tag_batch(body: TagBatchRequest, request: Request) -> dict:
+        results = await run_pipeline(body.documents, llm=body.llm)
+        await queue_reviews(request, body.documents, results, body.llm)
+        return {"results": [rendered(r, body.candidates, body.llm) for r in results]}
 
     @app.post("/v1/feedback", tags=["feedback"], dependencies=writer, summary="accept, reject or add tags")
     async def feedback(body: FeedbackIn) -> dict:
+        check_texts([body.text])  # the same limits as tagging: it becomes an annotated content
         library = project.library
         unknown = sorted({t for t in body.accept + body.reject + body.add if t not in library})
         if unknown:
@@ -293,7 +358,12 @@ def create_app(project, config: ServiceConfig | None = None) -> FastAPI:
         metrics.feedback.labels(item["kind"]).inc()
         return {"stored": True, "content_id": content_id, "kind": item["kind"]}
 
-    @app.get("/v1/review", tags=["feedback"], summary="recent low-confidence tags to confirm or correct")
+    @app.get(
+        "/v1/review",
+        tags=["feedback"],
+        dependencies=writer,
+        summary="recent low-confidence tags to confirm or correct (earlier clients' texts: needs a key)",
+    )
     async def review(limit: Annotated[int, Field(ge=1, le=500)] = 50) -> dict:
         items = await worker.call(project.store.pending_reviews, limit)
         library = project.library
@@ -344,6 +414,11 @@ def create_app(project, config: ServiceConfig | None = None) -> FastAPI:
     async def readyz():
         if not state["ready"]:
             return JSONResponse({"status": "not ready", "reason": state["reason"]}, 503)
+        if uses_llm and worker.llm_busy_for() > config.llm_deadline_seconds:
+            reason = f"LLM backend: no answer for {worker.llm_busy_for():.0f} s"
+            return JSONResponse({"status": "not ready", "reason": reason}, 503)
+        if uses_llm and state["llm_error"]:
+            return JSONResponse({"status": "not ready", "reason": f"LLM backend failing: {state['llm_error']}"}, 503)
         return {"status": "ready"}
 
     @app.get("/metrics", tags=["operations"], summary="Prometheus metrics", response_class=PlainTextResponse)
@@ -359,6 +434,15 @@ def create_app(project, config: ServiceConfig | None = None) -> FastAPI:
 
     app.include_router(annif_router(project, run_pipeline, worker, writer, ServiceError, check_texts))
     return app
+
+
+def _is_annif_path(path: str) -> bool:
+    return path.startswith("/v1/projects") or path in ("/v1/", "/v1/vocabs")
+
+
+def _describe(error: dict) -> str:
+    where = ".".join(str(part) for part in error.get("loc", ()) if part not in ("body", "query", "path"))
+    return f"{where}: {error.get('msg', 'invalid')}" if where else str(error.get("msg", "invalid"))
 
 
 _TITLES = {

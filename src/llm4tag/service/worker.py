@@ -1,15 +1,26 @@
-"""One thread owns the pipeline; concurrent requests are gathered into shared batches.
+"""Two lanes of work behind the service, so a slow or hung LLM never holds up anything else.
 
-The project (graph, LLM backend, store) is used from a single worker thread, so nothing in it needs
-to be thread-safe, and tagging requests that arrive within ``window`` of each other run as one batch
-(one embedding call, back-to-back LLM calls). Writes go through the same thread, in arrival order.
+* The **LLM lane** runs tagging that calls the LLM (selection, judgement).
+* The **store lane** runs everything else in arrival order: feedback and tag-library writes (committed
+  to SQLite before the response), the review queue, and recall-only tagging.
+
+On either lane, concurrent tagging requests that arrive within ``window`` of each other are gathered into
+one pipeline batch (one embedding call, back-to-back LLM calls).
+
+Each lane is one daemon thread: the project's stages need no thread safety of their own (the recall graph
+has its own lock), and a call stuck in a hung backend cannot keep the process from exiting on SIGTERM.
+``llm_busy_for()`` tells the service how long the LLM lane has been on its current batch, so requests can
+be refused at once while it hangs.
 """
 
 from __future__ import annotations
 
 import asyncio
+import queue
+import threading
+import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from typing import Any, TypeVar
 
 from llm4tag.corpus.documents import Document
@@ -18,41 +29,91 @@ from llm4tag.generation.pipeline import TaggingResult
 T = TypeVar("T")
 
 
+class Lane:
+    """One daemon thread that runs submitted calls in order."""
+
+    def __init__(self, name: str) -> None:
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self.busy_since: float | None = None
+        self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
+        self._thread.start()
+
+    def submit(self, func: Callable[..., T], *args: Any) -> Future:
+        future: Future = Future()
+        self._queue.put((future, func, args))
+        return future
+
+    def _loop(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            future, func, args = item
+            if not future.set_running_or_notify_cancel():
+                continue
+            self.busy_since = time.monotonic()
+            try:
+                future.set_result(func(*args))
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller
+                future.set_exception(exc)
+            finally:
+                self.busy_since = None
+
+    def stop(self, wait_seconds: float = 2.0) -> None:
+        """Finish what is queued if it takes under ``wait_seconds``; a hung call is left behind (daemon)."""
+        self._queue.put(None)
+        self._thread.join(wait_seconds)
+
+
 class PipelineWorker:
     def __init__(self, project, *, max_batch: int = 32, window_seconds: float = 0.005, on_batch=None) -> None:
         self.project = project
         self.on_batch = on_batch
         self.max_batch = max_batch
         self.window_seconds = window_seconds
-        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llm4tag-pipeline")
         self.batches = 0  # pipeline batches run (fewer than requests when requests were gathered)
-        self._queue: asyncio.Queue | None = None
-        self._task: asyncio.Task | None = None
+        self._store_lane: Lane | None = None
+        self._llm_lane: Lane | None = None
+        self._queues: dict[bool, asyncio.Queue] = {}
+        self._tasks: list[asyncio.Task] = []
 
     async def start(self) -> None:
-        self._queue = asyncio.Queue()
-        self._task = asyncio.create_task(self._gather())
+        self._store_lane = Lane("llm4tag-store")
+        self._llm_lane = Lane("llm4tag-llm")
+        for llm, lane in ((True, self._llm_lane), (False, self._store_lane)):
+            self._queues[llm] = asyncio.Queue()
+            self._tasks.append(asyncio.create_task(self._gather(self._queues[llm], lane, llm)))
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-        self.executor.shutdown(wait=True)
+        for task in self._tasks:
+            task.cancel()
+        for lane in (self._store_lane, self._llm_lane):
+            if lane is not None:
+                await asyncio.get_running_loop().run_in_executor(None, lane.stop)
 
     async def call(self, func: Callable[..., T], *args: Any) -> T:
-        """Run ``func`` on the pipeline thread."""
-        return await asyncio.get_running_loop().run_in_executor(self.executor, func, *args)
+        """Run ``func`` on the store lane (writes, reads, recall-only work), in arrival order."""
+        assert self._store_lane is not None, "worker not started"
+        return await asyncio.wrap_future(self._store_lane.submit(func, *args))
 
-    async def tag(self, docs: list[Document]) -> list[TaggingResult]:
-        """Every considered tag with its final confidence (unpruned; callers prune to their own needs)."""
-        assert self._queue is not None, "worker not started"
+    def llm_busy_for(self) -> float:
+        """Seconds the LLM lane has spent on its current batch (0 when idle)."""
+        since = self._llm_lane.busy_since if self._llm_lane is not None else None
+        return 0.0 if since is None else time.monotonic() - since
+
+    async def tag(self, docs: list[Document], *, llm: bool = True) -> list[TaggingResult]:
+        """Every considered tag with its final confidence (unpruned; callers prune to their own needs).
+
+        ``llm=False`` runs the recall stage and calibrated confidence alone, on the store lane.
+        """
+        assert self._queues, "worker not started"
         future = asyncio.get_running_loop().create_future()
-        await self._queue.put((docs, future))
+        await self._queues[llm].put((docs, future))
         return await future
 
-    async def _gather(self) -> None:
-        assert self._queue is not None
+    async def _gather(self, inbox: asyncio.Queue, lane: Lane, llm: bool) -> None:
         while True:
-            pending = [await self._queue.get()]
+            pending = [await inbox.get()]
             size = len(pending[0][0])
             loop = asyncio.get_running_loop()
             deadline = loop.time() + self.window_seconds
@@ -61,14 +122,17 @@ class PipelineWorker:
                 if remaining <= 0:
                     break
                 try:
-                    item = await asyncio.wait_for(self._queue.get(), remaining)
+                    item = await asyncio.wait_for(inbox.get(), remaining)
                 except asyncio.TimeoutError:
                     break
                 pending.append(item)
                 size += len(item[0])
+            pending = [item for item in pending if not item[1].done()]  # callers that gave up are not run
+            if not pending:
+                continue
             docs = [doc for item_docs, _ in pending for doc in item_docs]
             try:
-                results = await self.call(self._run, docs)
+                results = await asyncio.wrap_future(lane.submit(self._run, docs, llm))
             except Exception as exc:  # noqa: BLE001 - handed to every waiting request
                 for _, future in pending:
                     if not future.done():
@@ -80,8 +144,8 @@ class PipelineWorker:
                     future.set_result(results[start : start + len(item_docs)])
                 start += len(item_docs)
 
-    def _run(self, docs: list[Document]) -> list[TaggingResult]:
+    def _run(self, docs: list[Document], llm: bool) -> list[TaggingResult]:
         self.batches += 1
         if self.on_batch is not None:
             self.on_batch()
-        return self.project.tagger().tag(docs, batch_size=max(len(docs), 1), prune_tags=False)
+        return self.project.tagger(llm=llm).tag(docs, batch_size=max(len(docs), 1), prune_tags=False)

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from llm4tag.corpus.documents import Document, text_hash
+from llm4tag.errors import ProjectError
 from llm4tag.library.tags import Tag, TagLibrary
 
 SCHEMA_VERSION = 1
@@ -93,16 +94,46 @@ CREATE INDEX IF NOT EXISTS reviews_pending ON reviews(resolved_at, seq);
 """
 
 
+def corrupt_store_message(path: Path, exc: Exception) -> str:
+    return (
+        f"{path} is damaged or not an llm4tag store ({exc}). Nothing was changed. Restore it from a backup;"
+        " SQLite's '.recover' command (sqlite3 store.sqlite .recover) can often save what is left"
+    )
+
+
 class Store:
     """Thread-safe access to the project database (one connection, serialized writes)."""
 
-    def __init__(self, path: str | Path, *, durable: bool = False) -> None:
+    def __init__(self, path: str | Path, *, durable: bool = False, create: bool = True) -> None:
         """``durable``: fsync every commit (synchronous=FULL), so not even a power cut loses an acknowledged
-        write; the default (NORMAL) already survives a killed process."""
+        write; the default (NORMAL) already survives a killed process. ``create=False``: the store must
+        exist already (opening a project): a deleted or emptied store is an error, never a fresh empty one
+        that silently answers nothing. A store that is not SQLite, fails SQLite's integrity check, or was
+        written by a newer llm4tag is refused with a clear message."""
         self.path = Path(path)
+        if not create and (not self.path.is_file() or self.path.stat().st_size == 0):
+            what = "is empty" if self.path.is_file() else "is missing"
+            raise ProjectError(
+                f"{self.path} {what}: the project's store of record is gone. Restore it from a backup, or"
+                " rebuild the project with 'llm4tag init --force' and your tag and corpus files"
+            )
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
         self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        try:
+            self._open(durable, check=not create or self.path.stat().st_size > 0)
+        except sqlite3.DatabaseError as exc:
+            self._conn.close()
+            raise ProjectError(corrupt_store_message(self.path, exc)) from None
+        except BaseException:
+            self._conn.close()
+            raise
+
+    def _open(self, durable: bool, *, check: bool) -> None:
+        if check:
+            problems = [row[0] for row in self._conn.execute("PRAGMA quick_check(3)")]
+            if problems != ["ok"]:
+                raise sqlite3.DatabaseError("; ".join(problems))
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
         self._conn.execute("PRAGMA foreign_keys=ON")
@@ -112,6 +143,12 @@ class Store:
                 "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
             )
             self._conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('revision', '0')")
+        found = self.get_meta("schema_version")
+        if found is None or not found.isdigit() or int(found) > SCHEMA_VERSION:
+            raise ProjectError(
+                f"{self.path} has store schema version {found!r}, but this llm4tag reads version {SCHEMA_VERSION}"
+                " or older: upgrade llm4tag (pip install -U llm4tag) to open this project"
+            )
 
     def close(self) -> None:
         with self._lock:
