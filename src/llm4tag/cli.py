@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import sqlite3
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -146,6 +147,8 @@ def cmd_tag(args: argparse.Namespace) -> None:
     from itertools import islice
 
     streaming = args.input and args.output not in (None, "-")
+    if streaming and Path(args.input).resolve() == Path(args.output).resolve():
+        raise Llm4tagError(f"{args.output}: the output is the input file; give another --output")
     if args.engine == "ray":
         if not streaming:
             raise Llm4tagError("--engine ray needs --input FILE and --output FILE")
@@ -320,7 +323,14 @@ def cmd_serve(args: argparse.Namespace) -> None:
         config.host = args.host or config.host
         config.port = args.port or config.port
         app = create_app(project, config)
-        uvicorn.run(app, host=config.host, port=config.port, log_level="warning" if args.quiet else "info")
+        # a request stuck behind a hung backend must not hold up SIGTERM: give in-flight requests a few seconds
+        uvicorn.run(
+            app,
+            host=config.host,
+            port=config.port,
+            log_level="warning" if args.quiet else "info",
+            timeout_graceful_shutdown=config.shutdown_seconds,
+        )
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
@@ -483,6 +493,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.func(args)
     except Llm4tagError as exc:
         print(f"llm4tag: error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except sqlite3.DatabaseError as exc:  # damage found after the store was opened (its check passed)
+        from llm4tag.store.sqlite import corrupt_store_message
+
+        where = Path(getattr(args, "project", ".") or ".") / "store.sqlite"
+        print(f"llm4tag: error: {corrupt_store_message(where, exc)}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("llm4tag: interrupted", file=sys.stderr)

@@ -54,6 +54,7 @@ class ServiceConfig:
     review_below: float = 0.6  # served tags under this confidence go to the review queue
     retry_after_seconds: int = 30  # told to clients when the LLM backend is down
     llm_deadline_seconds: float = 60.0  # tagging that calls the LLM answers 503 past this
+    shutdown_seconds: int = 5  # on SIGTERM, in-flight requests get this long before the server stops
 
 
 _TYPE_NAMES = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}

@@ -15,6 +15,7 @@ edited row), they are rebuilt from cached vectors without re-encoding.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import threading
@@ -59,7 +60,7 @@ from llm4tag.store.sqlite import Store
 log = logging.getLogger(__name__)
 
 GRAPH_DIR = "graph"
-GRAPH_FORMAT = 1
+GRAPH_FORMAT = 2  # 2: checksums and an ids digest in state.json
 _BATCH = 2048
 
 
@@ -72,6 +73,18 @@ class IndexReport:
     def __str__(self) -> str:
         how = "rebuilt" if self.rebuilt else "updated"
         return f"graph {how}: +{self.tags_added} tags, +{self.contents_added} annotated contents"
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _ids_digest(tag_ids: list[str], content_ids: list[str]) -> str:
+    return hashlib.sha256("\x1f".join(tag_ids + ["\x1e"] + content_ids).encode()).hexdigest()
 
 
 class Project:
@@ -260,22 +273,15 @@ class Project:
             return None
 
     def _load_graph_files(self, state: dict) -> ContentTagGraph | None:
-        """Load the saved graph if it matches ``state``; None if anything is off (then we rebuild)."""
-        try:
-            tag_vectors = np.load(self.graph_dir / "tag_vectors.npy")
-            content_vectors = np.load(self.graph_dir / "content_vectors.npy")
-            term_counts = sp.load_npz(self.graph_dir / "content_terms.npz").tocsr().astype(np.float32)
-        except (OSError, ValueError):
+        """Load the saved graph if it matches ``state`` and the store; None if anything is off (then the
+        caller rebuilds it from cached vectors), with a warning that says what was off."""
+        problem = self._check_graph_files(state)
+        if isinstance(problem, str):
+            log.warning(
+                "graph files in %s: %s; rebuilding them from the store (cached vectors)", self.graph_dir, problem
+            )
             return None
-        n_contents = state["contents"]
-        if not (len(tag_vectors) == state["tags"] and len(content_vectors) == term_counts.shape[0] == n_contents):
-            return None
-        library = self.library
-        tags = list(library)[: state["tags"]]
-        rows = self.store.content_rows()
-        rows = [r for r in rows if r[0] <= state["content_max_seq"]]
-        if len(rows) != state["contents"] or len(tags) != state["tags"]:
-            return None
+        tag_vectors, content_vectors, term_counts, tags, rows = problem
         graph = self._empty_graph(tag_vectors.shape[1] if tag_vectors.size else self.embedder.dim)
         graph.add_tags([t.id for t in tags], [t.text() for t in tags], tag_vectors, [not t.deprecated for t in tags])
         tags_by_seq = self._annotations_by_seq()
@@ -284,6 +290,50 @@ class Project:
         )
         graph.content_max_seq = state["content_max_seq"]
         return graph
+
+    def _check_graph_files(self, state: dict):
+        """The saved arrays, tags and content rows, or a string saying why they cannot be trusted: a checksum
+        that does not match (truncated, edited, swapped file), a shape that does not fit the store or the
+        embedder, ids in another order, or vectors that differ from the store's cached ones."""
+        files = {
+            "tag_vectors": "tag_vectors.npy",
+            "content_vectors": "content_vectors.npy",
+            "terms": "content_terms.npz",
+        }
+        for filename in files.values():
+            path = self.graph_dir / filename
+            if not path.is_file():
+                return f"{filename} is missing"
+            if state.get("sha256", {}).get(filename) != _sha256(path):
+                return f"{filename} does not match the checksum recorded when it was written"
+        try:
+            tag_vectors = np.load(self.graph_dir / files["tag_vectors"], allow_pickle=False)
+            content_vectors = np.load(self.graph_dir / files["content_vectors"], allow_pickle=False)
+            term_counts = sp.load_npz(self.graph_dir / files["terms"]).tocsr().astype(np.float32)
+        except (OSError, ValueError) as exc:
+            return f"unreadable ({exc})"
+        dim = self.embedder.dim
+        tags = list(self.library)[: state["tags"]]
+        rows = [r for r in self.store.content_rows() if r[0] <= state["content_max_seq"]]
+        expected = {
+            "tag vectors": ((len(tags), dim), tag_vectors.shape),
+            "content vectors": ((len(rows), dim), content_vectors.shape),
+        }
+        for what, (want, got) in expected.items():
+            if (want[0] and tuple(got) != want) or (not want[0] and got[0] != 0):
+                return f"{what} have shape {tuple(got)}, the store and embedder need {want}"
+        if term_counts.shape[0] != len(rows) or len(tags) != state["tags"] or len(rows) != state["contents"]:
+            return "their sizes do not match the store"
+        if state.get("ids") != _ids_digest([t.id for t in tags], [r[1] for r in rows]):
+            return "their tag or content ids differ from the store's"
+        cached = self.store.cached_vectors(
+            self.embedder.embedder.name, [r[3] for r in rows[:: max(1, len(rows) // 16)]]
+        )
+        for i in range(0, len(rows), max(1, len(rows) // 16)):
+            vector = cached.get(rows[i][3])
+            if vector is not None and not np.allclose(vector, content_vectors[i], atol=1e-4):
+                return f"the vector of content {rows[i][1]!r} differs from the one cached in the store (rows moved?)"
+        return tag_vectors, content_vectors, term_counts, tags, rows
 
     def _empty_graph(self, dim: int) -> ContentTagGraph:
         return ContentTagGraph(dim=dim, exact_limit=self.config.index.exact_limit, nprobe=self.config.index.nprobe)
@@ -302,6 +352,7 @@ class Project:
             np.save(handle, graph.content_dense.vectors)
         with atomic_write(self.graph_dir / "content_terms.npz", "wb") as handle:
             sp.save_npz(handle, graph.content_lexical.counts)
+        content_ids = [r[1] for r in self.store.content_rows() if r[0] <= graph.content_max_seq]
         state = {
             "format": GRAPH_FORMAT,
             "embedder": self.embedder.embedder.name,
@@ -309,6 +360,11 @@ class Project:
             "tags": graph.n_tags,
             "contents": graph.n_contents,
             "content_max_seq": graph.content_max_seq,
+            "ids": _ids_digest(graph.tag_ids, content_ids),
+            "sha256": {
+                name: _sha256(self.graph_dir / name)
+                for name in ("tag_vectors.npy", "content_vectors.npy", "content_terms.npz")
+            },
         }
         with atomic_write(self.graph_dir / "state.json") as handle:
             json.dump(state, handle, indent=2)
@@ -392,7 +448,11 @@ class Project:
         path = self.graph_dir / "supervised.pkl"
         stamp = (self.store.revision, graph.content_max_seq, graph.n_contents)
         if path.exists():
-            scorer = SupervisedScorer.load(path)
+            try:
+                scorer = SupervisedScorer.load(path)
+            except Exception as exc:  # noqa: BLE001 - a derived file: refit it from the store
+                log.warning("%s is unreadable (%s); refitting it from the store", path, exc)
+                scorer = None
             if getattr(scorer, "stamp", None) == stamp:
                 return scorer
         annotated = [r for r in self.store.content_rows() if r[0] <= graph.content_max_seq]
@@ -468,7 +528,7 @@ class Project:
         """
         library = self.library
         if isinstance(items, (str, Path)):
-            items = read_learn_file(items, library)
+            items = read_learn_file(items, library, max_text_chars=self.config.index.max_text_chars)
         counts = {"example": 0, "correction": 0, "note": 0}
         docs = []
         for item in items:
@@ -518,7 +578,13 @@ class Project:
         stamp = path.stat().st_mtime_ns
         cached = self._loaded.get(name)
         if cached is None or cached[0] != stamp:
-            cached = (stamp, loader(path))
+            try:
+                cached = (stamp, loader(path))
+            except Exception as exc:  # noqa: BLE001 - truncated, corrupted or foreign file
+                raise ProjectError(
+                    f"{path} is unreadable ({exc.__class__.__name__}: {exc}); run 'llm4tag calibrate' and"
+                    " 'llm4tag optimize' again to rewrite it, or delete it to go without it"
+                ) from None
             self._loaded[name] = cached
         return cached[1]
 

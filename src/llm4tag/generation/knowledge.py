@@ -17,8 +17,10 @@ Learn files are JSONL, one item a line: ``{"kind": "example", "id", "text",
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +33,7 @@ from llm4tag.library.tags import TagLibrary
 KINDS = ("example", "correction", "note")
 
 
-def read_learn_file(path: str | Path, library: TagLibrary) -> list[dict]:
+def read_learn_file(path: str | Path, library: TagLibrary, *, max_text_chars: int | None = None) -> list[dict]:
     """Parse and validate a learn file completely before anything is stored."""
     items = []
     for line, obj in iter_jsonl(path):
@@ -45,9 +47,17 @@ def read_learn_file(path: str | Path, library: TagLibrary) -> list[dict]:
             checked = [item["tag_id"]]
         else:
             item["text"] = require_str(obj, "text", path=path, line=line)
+            if max_text_chars is not None and len(item["text"]) > max_text_chars:
+                raise InputError(
+                    f"text of {len(item['text']):,} characters is over the limit of {max_text_chars:,}",
+                    path=path,
+                    line=line,
+                    field="text",
+                )
             item["tags"] = optional_str_list(obj, "tags", path=path, line=line)
             item["rejected"] = optional_str_list(obj, "rejected", path=path, line=line)
-            item["content_id"] = str(obj.get("id") or f"learn:{text_hash(item['text'])[:16]}")
+            given_id = require_str(obj, "id", path=path, line=line) if obj.get("id") not in (None, "") else None
+            item["content_id"] = given_id or f"learn:{text_hash(item['text'])[:16]}"
             if kind == "example" and not item["tags"]:
                 raise InputError("an example needs at least one tag", path=path, line=line, field="tags")
             if kind == "correction" and not (item["tags"] or item["rejected"]):
@@ -61,10 +71,29 @@ def read_learn_file(path: str | Path, library: TagLibrary) -> list[dict]:
                 line=line,
                 field="tag" if kind == "note" else "tags",
             )
-        if "created_at" in obj:
-            item["created_at"] = float(obj["created_at"])
+        if obj.get("created_at") is not None:
+            item["created_at"] = _timestamp(obj["created_at"], path=path, line=line)
         items.append(item)
     return items
+
+
+def _timestamp(value: object, *, path: str | Path, line: int) -> float:
+    """Seconds since the epoch from a number or an ISO 8601 date-time (a date-time without a zone is UTC)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            pass
+        else:
+            return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp()
+    raise InputError(
+        f"expected seconds since the epoch or an ISO 8601 date-time such as 2026-11-26T08:00:00Z, got {value!r}",
+        path=path,
+        line=line,
+        field="created_at",
+    )
 
 
 @dataclass

@@ -60,15 +60,17 @@ class ResultWriter:
         done: set[str] = set()
         good_bytes = 0
         with self.spool.open("rb") as handle:
-            for raw in handle:
+            for number, raw in enumerate(handle, start=1):
                 if not raw.endswith(b"\n"):
                     break  # torn write: everything before it is intact
-                try:
-                    done.add(json.loads(raw)["id"])
-                except (ValueError, KeyError):
+                if not is_result_line(raw):
                     raise InputError(
-                        "not an llm4tag result line; refusing to append to this file", path=self.spool
-                    ) from None
+                        "not an llm4tag result line (expected {'id', 'tags': [{'tag_id', 'score', ...}]});"
+                        " refusing to resume into or append to this file: give another --output",
+                        path=self.spool,
+                        line=number,
+                    )
+                done.add(json.loads(raw)["id"])
                 good_bytes += len(raw)
         if good_bytes != self.spool.stat().st_size:
             with self.spool.open("r+b") as handle:
@@ -87,6 +89,20 @@ class ResultWriter:
         if self.parquet:
             write_parquet(self.spool, self.output)
             self.spool.unlink()
+
+
+def is_result_line(raw: bytes) -> bool:
+    """Whether a line is a result that ``tag`` wrote: a corpus line (tags as plain ids) is not."""
+    try:
+        record = json.loads(raw)
+    except ValueError:
+        return False
+    tags = record.get("tags") if isinstance(record, dict) else None
+    return (
+        isinstance(record.get("id"), str)
+        and isinstance(tags, list)
+        and all(isinstance(t, dict) and isinstance(t.get("tag_id"), str) and "score" in t for t in tags)
+    )
 
 
 def write_parquet(jsonl: Path, output: Path, rows_per_group: int = 10_000) -> None:
