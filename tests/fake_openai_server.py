@@ -2,11 +2,13 @@
 
 The ``model`` field picks the script: ``ok``, ``flaky-N`` (N failures with 500 first),
 ``always-500``, ``slow`` (longer than the client timeout), ``malformed`` (invalid JSON body),
-``no-logprobs``, ``bad-request`` (400).
+``no-logprobs``, ``null-logprobs`` (``logprob: null`` throughout), ``missing-logprob`` (a token without a
+``logprob`` field), ``hang`` (never answers within a test's lifetime), ``bad-request`` (400).
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 
@@ -49,6 +51,8 @@ def make_app() -> FastAPI:
             return JSONResponse({"error": {"message": "unknown parameter"}}, status_code=400)
         if model == "slow":
             time.sleep(2.0)
+        if model == "hang":
+            await asyncio.sleep(3600)
         if model == "malformed":
             return PlainTextResponse('{"choices": [', media_type="application/json")
         content = '{"tags": ["Networking"]}'
@@ -67,6 +71,12 @@ def make_app() -> FastAPI:
                     }
                 ]
             }
+        if model == "null-logprobs":
+            logprobs = {
+                "content": [{"token": "Yes", "logprob": None, "top_logprobs": [{"token": "Yes", "logprob": None}]}]
+            }
+        if model == "missing-logprob":
+            logprobs = {"content": [{"token": "Yes", "top_logprobs": None}]}
         return {
             "id": "x",
             "object": "chat.completion",

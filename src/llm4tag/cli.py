@@ -41,7 +41,7 @@ def cmd_init(args: argparse.Namespace) -> None:
     from llm4tag.config import ProjectConfig
     from llm4tag.project import Project
 
-    config = ProjectConfig(name=Path(args.directory).name)
+    config = ProjectConfig(name=Path(args.directory).name, language=args.language)
     if args.embedding:
         config.embedding.backend = args.embedding
         config.embedding.options = {} if args.embedding != "sentence-transformers" else config.embedding.options
@@ -359,8 +359,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("init", cmd_init, "create a project directory", project=False)
     p.add_argument("directory")
-    p.add_argument("--tags", help="tag library file (JSONL, CSV/TSV, Annif vocabulary TSV)")
-    p.add_argument("--tags-format", choices=("jsonl", "csv", "tsv", "annif-tsv"))
+    p.add_argument("--tags", help="tag library file (JSONL, CSV/TSV, Annif vocabulary TSV, SKOS .ttl/.rdf)")
+    p.add_argument("--tags-format", choices=("jsonl", "csv", "tsv", "annif-tsv", "skos"))
+    p.add_argument("--language", default="en", help="language of the tag labels (SKOS prefLabels); default en")
     p.add_argument("--corpus", help="annotated corpus (JSONL, Annif corpus TSV, CSV/TSV, directory)")
     p.add_argument("--corpus-format", choices=("jsonl", "annif-tsv", "csv", "tsv", "dir"))
     p.add_argument("--skip-unknown", action="store_true", help="drop annotations with unknown tag ids (counted)")
@@ -373,7 +374,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("add-tags", cmd_add_tags, "add or update tags")
     p.add_argument("file")
-    p.add_argument("--format", choices=("jsonl", "csv", "tsv", "annif-tsv"))
+    p.add_argument("--format", choices=("jsonl", "csv", "tsv", "annif-tsv", "skos"))
     p.add_argument("--no-index", action="store_true")
 
     p = add("add", cmd_add, "add annotated contents")

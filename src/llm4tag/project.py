@@ -141,7 +141,7 @@ class Project:
         if (directory / CONFIG_NAME).exists() and not exist_ok:
             raise ProjectError(f"{directory} is already an llm4tag project")
         config = config or ProjectConfig(name=directory.name)
-        library = load_tag_library(tags, tags_format) if tags is not None else TagLibrary()
+        library = load_tag_library(tags, tags_format, language=config.language) if tags is not None else TagLibrary()
         report, docs = LoadReport(), []
         if corpus is not None:
             known = TagLibrary(cls._stored_tags(directory))
@@ -214,7 +214,7 @@ class Project:
     def add_tags(self, tags: str | Path | Iterable[Tag], fmt: str | None = None) -> tuple[int, int]:
         """Add or update tags from a file or objects; the graph follows on the next ``index()``."""
         if isinstance(tags, (str, Path)):
-            tags = load_tag_library(tags, fmt)
+            tags = load_tag_library(tags, fmt, language=self.config.language)
         result = self.store.upsert_tags(tags)
         self._stale = True
         self._judge = None  # it names tags from the library it was built with

@@ -1,4 +1,4 @@
-"""Load a tag library from JSONL, CSV/TSV with a header, or Annif's vocabulary TSV."""
+"""Load a tag library from JSONL, CSV/TSV with a header, Annif's vocabulary TSV, or SKOS (Turtle, RDF/XML)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from llm4tag.errors import InputError
 from llm4tag.fileio import iter_delimited, iter_jsonl, optional_str_list, read_text_lines, require_str
 from llm4tag.library.tags import Tag, TagLibrary
 
-FORMATS = ("jsonl", "csv", "tsv", "annif-tsv")
+FORMATS = ("jsonl", "csv", "tsv", "annif-tsv", "skos")
 _KNOWN_FIELDS = {"id", "label", "aliases", "description", "parent", "deprecated"}
 
 
@@ -22,7 +22,11 @@ def strip_uri(value: str) -> str:
 
 
 def detect_library_format(path: Path) -> str:
+    from llm4tag.library.skos import SUFFIXES
+
     suffix = path.suffix.lower()
+    if suffix in SUFFIXES:
+        return "skos"
     if suffix in (".jsonl", ".json", ".ndjson"):
         return "jsonl"
     if suffix == ".csv":
@@ -81,10 +85,19 @@ def _iter_records(path: Path, fmt: str):
         raise InputError(f"unknown tag library format {fmt!r}; expected one of {', '.join(FORMATS)}", path=path)
 
 
-def load_tag_library(path: str | Path, fmt: str | None = None) -> TagLibrary:
-    """Read and validate a tag library file; raise ``InputError`` pointing at the first problem."""
+def load_tag_library(path: str | Path, fmt: str | None = None, *, language: str = "en") -> TagLibrary:
+    """Read and validate a tag library file; raise ``InputError`` pointing at the first problem.
+
+    ``language`` picks the labels of a SKOS vocabulary (the other formats hold one label per tag).
+    """
     path = Path(path)
+    if not path.exists():
+        raise InputError("file not found", path=path)
     fmt = fmt or detect_library_format(path)
+    if fmt == "skos":
+        from llm4tag.library.skos import load_skos
+
+        return load_skos(path, language=language)
     library = TagLibrary()
     first_line: dict[str, int] = {}
     for line, record in _iter_records(path, fmt):
