@@ -72,7 +72,7 @@ def iter_delimited(
     """
     csv.field_size_limit(MAX_FIELD_CHARS)
     lines = read_text_lines(path, keep_ends=True)
-    rows = csv.reader((line for _, line in lines), delimiter=delimiter)
+    rows = csv.reader((line for _, line in lines), delimiter=delimiter, strict=True)
     kind = "CSV" if delimiter == "," else "TSV"
     try:
         header = [name.strip() for name in next(rows)]

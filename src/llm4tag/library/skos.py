@@ -15,7 +15,8 @@ from pathlib import Path
 from llm4tag.errors import ConfigError, InputError
 from llm4tag.library.tags import Tag, TagLibrary
 
-SUFFIXES = {".ttl": "turtle", ".rdf": "xml", ".owl": "xml", ".xml": "xml", ".nt": "nt", ".jsonld": "json-ld"}
+#: suffixes read as SKOS without being asked; any other (``.xml``) with ``--tags-format skos`` is read as RDF/XML
+SUFFIXES = {".ttl": "turtle", ".rdf": "xml", ".owl": "xml", ".nt": "nt", ".jsonld": "json-ld"}
 
 
 def _parse(path: Path, rdf_format: str):
@@ -54,11 +55,7 @@ def load_skos(path: str | Path, *, language: str = "en", rdf_format: str | None 
     path = Path(path)
     if not path.is_file():
         raise InputError("file not found", path=path)
-    rdf_format = rdf_format or SUFFIXES.get(path.suffix.lower())
-    if rdf_format is None:
-        raise InputError(
-            f"cannot tell the RDF syntax from {path.suffix!r}; use one of {', '.join(SUFFIXES)}", path=path
-        )
+    rdf_format = rdf_format or SUFFIXES.get(path.suffix.lower(), "xml")
     graph = _parse(path, rdf_format)
     concepts = sorted({c for c in graph.subjects(RDF.type, SKOS.Concept) if isinstance(c, URIRef)}, key=str)
     if not concepts:
