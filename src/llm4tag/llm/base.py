@@ -76,6 +76,7 @@ class LLMBackend(ABC):
         self.backoff_seconds = backoff_seconds
         self.concurrency = max(1, concurrency)
         self.deadline_seconds = deadline_seconds
+        self.last_progress = time.monotonic()  # when a call last ended: a long batch that makes progress is not hung
 
     def attempt_timeout(self, deadline: float) -> float:
         """Seconds one attempt may take so that the call still ends by ``deadline`` (a monotonic time)."""
@@ -98,6 +99,7 @@ class LLMBackend(ABC):
                 result.seconds = time.perf_counter() - started
                 return result
             except TransientError as exc:
+                self.last_progress = time.monotonic()
                 attempt += 1
                 if attempt > self.max_retries:
                     raise BackendError(f"{self.name}: request failed after {attempt} attempt(s): {exc}") from None
@@ -109,6 +111,8 @@ class LLMBackend(ABC):
                     ) from None
                 log.warning("%s: %s; retry %d/%d in %.1fs", self.name, exc, attempt, self.max_retries, delay)
                 time.sleep(delay)
+            finally:
+                self.last_progress = time.monotonic()
 
     def chat_batch(
         self, requests: Sequence[ChatRequest], on_done: Callable[[int], None] | None = None

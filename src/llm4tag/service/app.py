@@ -271,6 +271,20 @@ def create_app(project, config: ServiceConfig | None = None) -> FastAPI:
         state["llm_error"] = reason
         return ServiceError(503, f"LLM backend unavailable: {reason}", retry_after)
 
+    async def within_deadline(task: asyncio.Future, deadline: float):
+        """The task's result, unless the LLM lane makes no progress for ``deadline`` seconds (a request queued
+        behind a long but progressing batch waits; one behind a hung backend gets its answer in time)."""
+        waited = 0.0
+        while True:
+            step = min(0.25, deadline)
+            done, _ = await asyncio.wait({task}, timeout=step)
+            if done:
+                return task.result()
+            waited += step
+            if worker.llm_stalled_for() > deadline or (worker.llm_stalled_for() == 0 and waited > deadline):
+                task.cancel()
+                raise asyncio.TimeoutError
+
     async def run_pipeline(contents: list[ContentIn], *, llm: bool = True) -> list[TaggingResult]:
         check_texts([c.text for c in contents])
         if not state["ready"]:
@@ -278,11 +292,11 @@ def create_app(project, config: ServiceConfig | None = None) -> FastAPI:
         docs = [Document(c.id or f"text:{text_hash(c.text)[:16]}", c.text) for c in contents]
         llm = llm and uses_llm
         deadline = config.llm_deadline_seconds
-        if llm and worker.llm_busy_for() > deadline:  # still stuck on an earlier batch: answer now
-            raise llm_failed(f"no answer for {worker.llm_busy_for():.0f} s; try again later or ask with llm=false")
+        if llm and worker.llm_stalled_for() > deadline:  # stuck on an earlier batch: answer now, do not queue
+            raise llm_failed(f"no answer for {worker.llm_stalled_for():.0f} s; try again later or ask with llm=false")
         try:
             if llm:
-                results = await asyncio.wait_for(worker.tag(docs, llm=True), deadline)
+                results = await within_deadline(asyncio.ensure_future(worker.tag(docs, llm=True)), deadline)
             else:
                 results = await worker.tag(docs, llm=False)
         except asyncio.TimeoutError:
@@ -414,8 +428,8 @@ def create_app(project, config: ServiceConfig | None = None) -> FastAPI:
     async def readyz():
         if not state["ready"]:
             return JSONResponse({"status": "not ready", "reason": state["reason"]}, 503)
-        if uses_llm and worker.llm_busy_for() > config.llm_deadline_seconds:
-            reason = f"LLM backend: no answer for {worker.llm_busy_for():.0f} s"
+        if uses_llm and worker.llm_stalled_for() > config.llm_deadline_seconds:
+            reason = f"LLM backend: no answer for {worker.llm_stalled_for():.0f} s"
             return JSONResponse({"status": "not ready", "reason": reason}, 503)
         if uses_llm and state["llm_error"]:
             return JSONResponse({"status": "not ready", "reason": f"LLM backend failing: {state['llm_error']}"}, 503)

@@ -96,10 +96,15 @@ class PipelineWorker:
         assert self._store_lane is not None, "worker not started"
         return await asyncio.wrap_future(self._store_lane.submit(func, *args))
 
-    def llm_busy_for(self) -> float:
-        """Seconds the LLM lane has spent on its current batch (0 when idle)."""
+    def llm_stalled_for(self) -> float:
+        """Seconds the LLM lane has gone without progress on its current batch (0 when idle): since the batch
+        started or an LLM call last ended, whichever is later. A long batch whose calls keep ending is not
+        stalled; a hung backend is."""
         since = self._llm_lane.busy_since if self._llm_lane is not None else None
-        return 0.0 if since is None else time.monotonic() - since
+        if since is None:
+            return 0.0
+        llm = self.project.llm if self.project.uses_llm() else None
+        return time.monotonic() - max(since, llm.last_progress if llm is not None else since)
 
     async def tag(self, docs: list[Document], *, llm: bool = True) -> list[TaggingResult]:
         """Every considered tag with its final confidence (unpruned; callers prune to their own needs).
