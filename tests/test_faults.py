@@ -29,7 +29,7 @@ from llm4tag.cli import main
 from llm4tag.config import ProjectConfig, ServiceConfig
 from llm4tag.errors import BackendError, ConfigError, ProjectError
 from llm4tag.llm import ChatRequest, create_llm
-from llm4tag.llm.base import parse_openai_logprobs
+from llm4tag.llm.base import ChatResult, LLMBackend, TokenLogprobs, parse_openai_logprobs
 from llm4tag.project import Project
 from llm4tag.service import create_app
 
@@ -147,6 +147,34 @@ def test_service_answers_503_while_the_llm_hangs_and_keeps_serving_the_rest(endp
             again = client.post("/v1/projects/debtags-test/suggest", data={"text": TEXT})
             assert again.status_code == 503 and time.monotonic() - started < 0.5  # refused at once, not queued
             assert again.headers["content-type"].startswith("application/problem+json")
+
+
+class SlowLLM(LLMBackend):
+    """Answers every judgement Yes, each after ``seconds``: slow, but making progress (a fake for the service)."""
+
+    name = "slow-but-working"
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__()
+        self.seconds = seconds
+
+    def _complete(self, request, timeout=None):
+        time.sleep(self.seconds)
+        return ChatResult(text="Yes", logprobs=[TokenLogprobs("Yes", -0.1, {"Yes": -0.1, "No": -2.4})])
+
+
+def test_a_slow_llm_that_makes_progress_is_not_cut_off(project_copy):
+    config = ServiceConfig(llm_deadline_seconds=1.0)
+    with Project.open(project_copy, llm=SlowLLM(0.3)) as project:
+        project.config.confidence.judge = "candidates"
+        project.config.confidence.cache = False
+        project.config.generation.enabled = False
+        with TestClient(create_app(project, config)) as client:
+            started = time.monotonic()
+            response = client.post("/v1/tag", json={"text": TEXT})
+            assert response.status_code == 200 and time.monotonic() - started > 2.0  # 8 judgements, 0.3 s each
+            assert any(t["source"] == "judge" for t in response.json()["tags"]) or response.json()["tags"] == []
+            assert client.get("/readyz").status_code == 200
 
 
 def _serve(directory: Path) -> tuple[subprocess.Popen, str]:
@@ -334,3 +362,14 @@ def test_schema_from_a_newer_llm4tag_is_refused(project_copy):
     connection.close()
     with pytest.raises(ProjectError, match="schema version '99'"):
         Project.open(project_copy)
+
+
+def test_store_damage_while_serving_is_a_clear_500_not_a_traceback(project_copy):
+    with Project.open(project_copy) as project, TestClient(create_app(project, ServiceConfig())) as client:
+        other = sqlite3.connect(project_copy / "store.sqlite")
+        other.execute("DROP TABLE knowledge")  # the store changes under the running service
+        other.commit()
+        other.close()
+        response = client.post("/v1/feedback", json={"text": TEXT, "add": ["use::monitor"]})
+        assert response.status_code == 500 and "damaged or not an llm4tag store" in response.json()["detail"]
+        assert client.post("/v1/tag", json={"text": TEXT}).status_code == 200  # reads still work

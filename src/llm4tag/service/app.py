@@ -23,6 +23,7 @@ import hmac
 import ipaddress
 import logging
 import os
+import sqlite3
 import time
 from contextlib import asynccontextmanager
 from importlib import resources
@@ -42,6 +43,7 @@ from llm4tag.generation.pipeline import TagAssignment, TaggingResult
 from llm4tag.library.tags import Tag
 from llm4tag.service.metrics import ServiceMetrics
 from llm4tag.service.worker import PipelineWorker
+from llm4tag.store.sqlite import corrupt_store_message
 
 log = logging.getLogger(__name__)
 
@@ -234,6 +236,13 @@ def create_app(project, config: ServiceConfig | None = None) -> FastAPI:
         if _is_annif_path(request.url.path):
             return problem(exc.status, exc.detail, exc.headers)
         return JSONResponse({"detail": exc.detail}, exc.status, headers=exc.headers)
+
+    @app.exception_handler(sqlite3.DatabaseError)
+    async def damaged_store(request: Request, exc: sqlite3.DatabaseError):
+        metrics.errors.labels("store").inc()
+        log.error("store error: %s", exc)
+        detail = corrupt_store_message(project.store.path, exc)
+        return problem(500, detail) if _is_annif_path(request.url.path) else JSONResponse({"detail": detail}, 500)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError):
@@ -464,6 +473,7 @@ _TITLES = {
     401: "Unauthorized",
     404: "Not Found",
     413: "Payload Too Large",
+    500: "Internal Server Error",
     422: "Unprocessable Entity",
     503: "Service Unavailable",
 }
