@@ -5,8 +5,13 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pytest
 
@@ -101,3 +106,28 @@ def small_llm():
     llm = create_llm("llamacpp", model="qwen2.5-coder-0.5b", threads=2, context=4096)
     yield llm
     llm.close()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_server(directory: Path) -> tuple[subprocess.Popen, str]:
+    """``llm4tag serve`` on a free loopback port, once it is ready; returns the process and its URL."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "llm4tag.cli", "serve", "-p", str(directory), "--port", str(port), "-q"],
+        cwd=Path(__file__).resolve().parents[1],  # so that the test embedder (tests.conftest:HashingEmbedder) imports
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                return process, url
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    process.kill()
+    raise RuntimeError("server did not become ready")

@@ -12,8 +12,6 @@ import os
 import shutil
 import signal
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -22,7 +20,7 @@ import httpx
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from tests.conftest import debtags_project
+from tests.conftest import debtags_project, start_server
 from tests.fake_openai_server import FakeServer
 
 from llm4tag.cli import main
@@ -177,34 +175,13 @@ def test_a_slow_llm_that_makes_progress_is_not_cut_off(project_copy):
             assert client.get("/readyz").status_code == 200
 
 
-def _serve(directory: Path) -> tuple[subprocess.Popen, str]:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "llm4tag.cli", "serve", "-p", str(directory), "--port", str(port), "-q"], cwd=ROOT
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return process, url
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    process.kill()
-    raise RuntimeError("server did not start")
-
-
 def test_sigterm_stops_the_server_within_seconds_while_the_llm_hangs(endpoint, project_copy):
     with_llm(project_copy, endpoint, "hang", timeout=120.0, deadline_seconds=600.0)
     config = ProjectConfig.load(project_copy)
     config.generation.enabled = False
     config.service.llm_deadline_seconds = 300.0
     config.save(project_copy)
-    process, url = _serve(project_copy)
+    process, url = start_server(project_copy)
     try:
         stuck = threading.Thread(target=lambda: httpx.post(f"{url}/v1/tag", json={"text": TEXT}, timeout=30))
         stuck.daemon = True

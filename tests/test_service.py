@@ -7,16 +7,12 @@ The recall stage and the store are real; the embedder is the test's hashing fake
 import asyncio
 import os
 import signal
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from tests.conftest import debtags_project
+from tests.conftest import debtags_project, start_server
 
 from llm4tag.config import ServiceConfig
 from llm4tag.errors import ConfigError
@@ -196,30 +192,6 @@ def test_metrics_and_readiness(client):
         client.get("/docs").status_code == 200
         and "/v1/projects/{project_id}/suggest" in client.get("/openapi.json").text
     )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_server(directory: Path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "llm4tag.cli", "serve", "-p", str(directory), "--port", str(port), "-q"],
-        cwd=ROOT,  # so that the test embedder (tests.conftest:HashingEmbedder) imports
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                return process, url
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    process.kill()
-    raise RuntimeError("server did not become ready")
 
 
 def test_killed_server_loses_no_acknowledged_feedback(tmp_path):
