@@ -350,3 +350,12 @@ def test_store_damage_while_serving_is_a_clear_500_not_a_traceback(project_copy)
         response = client.post("/v1/feedback", json={"text": TEXT, "add": ["use::monitor"]})
         assert response.status_code == 500 and "damaged or not an llm4tag store" in response.json()["detail"]
         assert client.post("/v1/tag", json={"text": TEXT}).status_code == 200  # reads still work
+
+
+def test_healthy_graph_files_are_loaded_not_rebuilt(project_copy, caplog):
+    before = {p.name: p.stat().st_mtime_ns for p in (project_copy / "graph").iterdir()}
+    with caplog.at_level("WARNING"):
+        _recall_ids(project_copy)
+    assert "rebuilding" not in caplog.text
+    after = {p.name: p.stat().st_mtime_ns for p in (project_copy / "graph").iterdir()}
+    assert {name: after[name] for name in before} == before  # nothing rewritten (a lazily fitted model may join)

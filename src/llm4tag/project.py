@@ -352,7 +352,6 @@ class Project:
             np.save(handle, graph.content_dense.vectors)
         with atomic_write(self.graph_dir / "content_terms.npz", "wb") as handle:
             sp.save_npz(handle, graph.content_lexical.counts)
-        content_ids = [r[1] for r in self.store.content_rows() if r[0] <= graph.content_max_seq]
         state = {
             "format": GRAPH_FORMAT,
             "embedder": self.embedder.embedder.name,
@@ -360,7 +359,7 @@ class Project:
             "tags": graph.n_tags,
             "contents": graph.n_contents,
             "content_max_seq": graph.content_max_seq,
-            "ids": _ids_digest(graph.tag_ids, content_ids),
+            "ids": _ids_digest(graph.tag_ids, graph.content_ids),
             "sha256": {
                 name: _sha256(self.graph_dir / name)
                 for name in ("tag_vectors.npy", "content_vectors.npy", "content_terms.npz")
