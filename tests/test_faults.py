@@ -304,18 +304,18 @@ def test_damaged_graph_files_are_rebuilt_from_the_store(built, project_copy, dam
         array = array[:, :10] if damage == "wrong-shape" else array[shuffled]
         np.save(vectors, array)
         if damage == "shuffle-and-restamp":  # even with a state.json that vouches for the shuffled file
-            from llm4tag.project import _sha256
+            from llm4tag.fileio import sha256_of
 
             state = json.loads(state_path.read_text())
-            state["sha256"]["content_vectors.npy"] = _sha256(vectors)
+            state["sha256"]["content_vectors.npy"] = sha256_of(vectors)
             state_path.write_text(json.dumps(state))
     with caplog.at_level("WARNING"):
         assert _recall_ids(project_copy) == expected
     assert "rebuilding them from the store" in caplog.text
     state = json.loads(state_path.read_text())
-    from llm4tag.project import _sha256
+    from llm4tag.fileio import sha256_of
 
-    assert state["sha256"]["content_vectors.npy"] == _sha256(vectors)  # rewritten, consistent again
+    assert state["sha256"]["content_vectors.npy"] == sha256_of(vectors)  # rewritten, consistent again
 
 
 def test_a_corrupt_calibrator_is_a_clear_error(project_copy, capsys):

@@ -7,6 +7,7 @@ problems the same way, and by writers that must never leave half a file.
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import os
 import pickle
@@ -148,6 +149,15 @@ def atomic_write(path: str | Path, mode: str = "w", encoding: str | None = "utf-
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise
+
+
+def sha256_of(path: str | Path, chunk: int = 1 << 22) -> str:
+    """Hex sha256 of a file, read in chunks (model parts, derived graph files)."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def save_pickle(obj: Any, path: str | Path) -> None:

@@ -45,7 +45,7 @@ from llm4tag.embedding import Embedder, create_embedder
 from llm4tag.embedding.cache import CachedEmbedder
 from llm4tag.errors import ProjectError
 from llm4tag.evaluation.set_metrics import set_scores
-from llm4tag.fileio import atomic_write
+from llm4tag.fileio import atomic_write, sha256_of
 from llm4tag.generation.generator import TagGenerator
 from llm4tag.generation.knowledge import read_learn_file
 from llm4tag.generation.pipeline import Tagger, TaggingResult
@@ -73,14 +73,6 @@ class IndexReport:
     def __str__(self) -> str:
         how = "rebuilt" if self.rebuilt else "updated"
         return f"graph {how}: +{self.tags_added} tags, +{self.contents_added} annotated contents"
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _ids_digest(tag_ids: list[str], content_ids: list[str]) -> str:
@@ -304,7 +296,7 @@ class Project:
             path = self.graph_dir / filename
             if not path.is_file():
                 return f"{filename} is missing"
-            if state.get("sha256", {}).get(filename) != _sha256(path):
+            if state.get("sha256", {}).get(filename) != sha256_of(path):
                 return f"{filename} does not match the checksum recorded when it was written"
         try:
             tag_vectors = np.load(self.graph_dir / files["tag_vectors"], allow_pickle=False)
@@ -361,7 +353,7 @@ class Project:
             "content_max_seq": graph.content_max_seq,
             "ids": _ids_digest(graph.tag_ids, graph.content_ids),
             "sha256": {
-                name: _sha256(self.graph_dir / name)
+                name: sha256_of(self.graph_dir / name)
                 for name in ("tag_vectors.npy", "content_vectors.npy", "content_terms.npz")
             },
         }

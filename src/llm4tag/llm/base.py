@@ -99,7 +99,6 @@ class LLMBackend(ABC):
                 result.seconds = time.perf_counter() - started
                 return result
             except TransientError as exc:
-                self.last_progress = time.monotonic()
                 attempt += 1
                 if attempt > self.max_retries:
                     raise BackendError(f"{self.name}: request failed after {attempt} attempt(s): {exc}") from None
@@ -163,8 +162,9 @@ def parse_openai_logprobs(content: list[dict[str, Any]] | None) -> list[TokenLog
             continue
         top = {}
         for alt in item.get("top_logprobs") or []:
-            if isinstance(alt, dict) and isinstance(alt.get("token"), str) and _number(alt.get("logprob")) is not None:
-                top[alt["token"]] = _number(alt["logprob"])
+            value = _number(alt.get("logprob")) if isinstance(alt, dict) else None
+            if value is not None and isinstance(alt.get("token"), str):
+                top[alt["token"]] = value
         logprob = _number(item.get("logprob"))
         if logprob is None and not top:
             continue

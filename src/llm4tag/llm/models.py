@@ -84,14 +84,6 @@ def part_paths(preset: ModelPreset) -> list[Path]:
     return paths
 
 
-def sha256_of(path: Path, chunk: int = 1 << 22) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def resolve_model(model: str) -> Path:
     """A GGUF path for a preset name or a user's own file."""
     if model in PRESETS:
