@@ -29,7 +29,7 @@ from urllib.parse import quote, unquote
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import SAMPLE_SEED, SAMPLE_SIZE, annotated, machine  # noqa: E402
 from llm4tag.corpus import seeded_sample  # noqa: E402
-from llm4tag.evaluation.ranking import ranking_scores  # noqa: E402
+from llm4tag.metrics.ranking import ranking_scores  # noqa: E402
 
 BASE = "http://debtags.example/tag/"
 PROJECTS = {

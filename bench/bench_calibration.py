@@ -20,8 +20,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import annotated, machine, project_parser  # noqa: E402
 from llm4tag.calibration import Calibrator, calibration_report, choose_threshold, labelled_pairs, prune  # noqa: E402
 from llm4tag.calibration.plots import coverage_plot, precision_coverage_curve, reliability_plot  # noqa: E402
-from llm4tag.evaluation.metrics import ndcg_at, precision_at  # noqa: E402
-from llm4tag.evaluation.set_metrics import set_scores  # noqa: E402
+from llm4tag.metrics.retrieval import ndcg_at, precision_at  # noqa: E402
+from llm4tag.metrics.sets import set_scores  # noqa: E402
 from llm4tag.project import Project  # noqa: E402
 
 

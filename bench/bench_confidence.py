@@ -27,7 +27,7 @@ from common import annotated, machine, project_parser  # noqa: E402
 from llm4tag.calibration import calibration_report, choose_threshold, prune  # noqa: E402
 from llm4tag.calibration.plots import coverage_plot, precision_coverage_curve, reliability_plot  # noqa: E402
 from llm4tag.corpus import seeded_sample, text_hash  # noqa: E402
-from llm4tag.evaluation.set_metrics import set_scores  # noqa: E402
+from llm4tag.metrics.sets import set_scores  # noqa: E402
 from llm4tag.project import Project  # noqa: E402
 
 
@@ -87,10 +87,10 @@ def main() -> None:
         report["calibrate_in_sample"] = calibrated["judge"]
         optimized = project.optimize(dev_all, llm_sample=args.dev_sample, max_f1_loss=args.max_f1_loss)
         report["optimize_on_dev"] = optimized
-        settings = project.confidence_settings()
+        settings = project.artifacts.settings(project.config.confidence.judge, project.config.generation.enabled)
 
         # all candidates judged, no pruning: calibration quality and the unpruned baseline
-        runs = project.tagger().tag(test, judge_all=True, prune_tags=False)
+        runs = project.tag(test, route=False, prune=False)
         golds = [set(d.tags) for d in test]
         labels, p_yes = scores_of(runs, test, "p_yes")
         _, recall_conf = scores_of(runs, test, "recall_conf")
@@ -103,7 +103,7 @@ def main() -> None:
         per_doc_final = [(r.scored.tag_ids, r.scored.confidence) for r in runs]
         per_doc_recall = [(r.scored.tag_ids, r.scored.recall_conf) for r in runs]
         # recall-only pruning, its threshold chosen on the same dev sample
-        dev_runs = project.tagger().tag(dev, judge_all=True, prune_tags=False)
+        dev_runs = project.tag(dev, route=False, prune=False)
         dev_golds = [set(d.tags) for d in dev]
         recall_choice = choose_threshold([(r.scored.tag_ids, r.scored.recall_conf) for r in dev_runs], dev_golds)
         report["test_f1"] = {
@@ -178,7 +178,7 @@ def main() -> None:
             measured = {}
             for name, judge_all in (("all_judged", True), ("routed", False)):
                 start = time.perf_counter()
-                results = project.tagger().tag(timing, judge_all=judge_all)
+                results = project.tag(timing, route=not judge_all)
                 measured[name] = {
                     "seconds_per_content": (time.perf_counter() - start) / len(timing),
                     "llm_calls_per_content": sum(int(r.scored.judged.sum()) for r in results) / len(timing),

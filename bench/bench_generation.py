@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import add_sample_arguments, ids_in, machine, project_parser, sample_and_shard  # noqa: E402
-from llm4tag.evaluation.set_metrics import set_scores  # noqa: E402
+from llm4tag.metrics.sets import set_scores  # noqa: E402
 from llm4tag.project import Project  # noqa: E402
 
 
@@ -54,11 +54,11 @@ def main() -> None:
             out = Path(args.out)
             done = ids_in(out)
             todo = [d for d in mine if d.id not in done]
-            tagger = project.tagger(use_examples=not args.no_examples)
+            pipeline = project.pipeline(examples=not args.no_examples)
             with out.open("a", encoding="utf-8") as handle:
                 for doc in todo:
                     start = time.perf_counter()
-                    [result] = tagger.tag([doc])
+                    [result] = pipeline.run([doc])
                     record = result.to_dict(with_candidates=True)
                     record["gold"] = doc.tags
                     record["wall_s"] = time.perf_counter() - start

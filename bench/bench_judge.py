@@ -18,8 +18,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from sklearn.metrics import roc_auc_score  # noqa: E402
 
 from common import SAMPLE_SEED, SAMPLE_SIZE, annotated, machine, project_parser  # noqa: E402
-from llm4tag.calibration.judge import Judge  # noqa: E402
 from llm4tag.corpus import seeded_sample  # noqa: E402
+from llm4tag.generation.judge import Judge  # noqa: E402
 from llm4tag.generation.prompts import load_prompt  # noqa: E402
 from llm4tag.llm import yes_probability  # noqa: E402
 from llm4tag.project import Project  # noqa: E402
@@ -38,7 +38,7 @@ def main() -> None:
         library = project.library
         docs = seeded_sample(annotated(args.data, "test", library), SAMPLE_SIZE, SAMPLE_SEED)[: args.documents]
         recalls = project.recall([d.text for d in docs])
-        judge = Judge(project.llm, load_prompt("judge"), library)
+        judge = Judge(project.llm.get(), load_prompt("judge"), library)
         labels, scores, seconds, cached = [], [], [], []
         for doc, recall in zip(docs, recalls):
             for candidate in recall.candidates[: args.candidates]:
@@ -46,7 +46,7 @@ def main() -> None:
                 if args.mode == "naive":
                     request.extra_body["cache_prompt"] = False
                 start = time.perf_counter()
-                [result] = project.llm.chat_batch([request])
+                [result] = project.llm.get().chat_batch([request])
                 seconds.append(time.perf_counter() - start)
                 cached.append(result.cached_tokens / max(result.prompt_tokens, 1))
                 scores.append(yes_probability(result.logprobs[0]))

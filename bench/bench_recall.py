@@ -32,14 +32,14 @@ def main() -> None:
     results: dict = {"machine": machine()}
     with Project.open(args.project) as project:
         # graph build from the store and cached vectors (what `llm4tag index` does after a crash or model edit)
-        for path in (project.graph_dir / "state.json",):
+        for path in (project.recall_index.directory / "state.json",):
             path.unlink(missing_ok=True)
         start = time.perf_counter()
-        report = project.index(save=False)
+        report = project.recall_index.update(save=False)
         results["graph_build_from_cache_s"] = time.perf_counter() - start
         assert report.rebuilt
         project.index()  # save again
-        graph = project.graph
+        graph = project.recall_index.graph
         results["graph"] = {
             "tags": graph.n_tags,
             "contents": graph.n_contents,
@@ -62,11 +62,11 @@ def main() -> None:
         results["graph_build_over_encoding"] = results["graph_build_from_cache_s"] / (encode_per_doc * graph.n_contents)
 
         start = time.perf_counter()
-        evaluation = evaluate_recall(project.recaller, docs, vectors)
+        evaluation = evaluate_recall(project.recall_index.recaller, docs, vectors)
         results["recall_eval_s"] = time.perf_counter() - start
         results["recall"] = evaluation.to_dict()
 
-        recaller = project.recaller
+        recaller = project.recall_index.recaller
         latencies = []
         for i in range(min(args.latency_docs, len(docs))):
             start = time.perf_counter()

@@ -88,20 +88,16 @@ def main() -> None:
     from llm4tag.project import Project
 
     with Project.open(args.project) as project:
-        if args.judge:
-            project.config.confidence.judge = args.judge
-        if args.no_generation:
-            project.config.generation.enabled = False
         project.config.confidence.cache = False
-        effective = project.config
-        tagger = project.tagger()
-        tagger.tag([Document("w", texts[0])])
+        pipeline = project.pipeline(judge=args.judge, generation=False if args.no_generation else None)
+        effective = pipeline.options
+        pipeline.run([Document("w", texts[0])])
         started = time.perf_counter()
-        tagger.tag([Document(f"b{i}", t) for i, t in enumerate(texts)])
+        pipeline.run([Document(f"b{i}", t) for i, t in enumerate(texts)])
         direct = time.perf_counter() - started
     report = {
         "machine": machine(),
-        "pipeline": {"judge": effective.confidence.judge, "generation": effective.generation.enabled},
+        "pipeline": {"judge": effective.judge, "generation": effective.generation},
         "requests": len(texts),
         "clients": args.clients,
         "status_codes": {str(s): statuses.count(s) for s in sorted(set(statuses))},

@@ -44,7 +44,7 @@ def main() -> None:
     with Project.open(args.project) as project:
         project.config.generation.enabled = False
         project.config.confidence.judge = "none" if args.recall_only else "candidates"
-        runs = project.tagger().tag(docs, judge_all=True, prune_tags=False)
+        runs = project.tag(docs, route=False, prune=False)
     curves = {}
     if not args.recall_only:
         judged = [(r.scored.tag_ids, r.scored.confidence) for r in runs]

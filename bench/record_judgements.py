@@ -22,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import add_sample_arguments, ids_in, project_parser, sample_and_shard  # noqa: E402
 from llm4tag.calibration.features import recall_features  # noqa: E402
-from llm4tag.calibration.judge import Judge  # noqa: E402
+from llm4tag.generation.judge import Judge  # noqa: E402
 from llm4tag.generation.prompts import load_prompt  # noqa: E402
 from llm4tag.project import Project  # noqa: E402
 
@@ -42,17 +42,17 @@ def main() -> None:
         out = Path(args.out)
         done = ids_in(out, *args.also_done)
         todo = [d for d in mine if d.id not in done]
-        judge = Judge(project.llm, load_prompt("judge", project.directory / "prompts"), library)
+        judge = Judge(project.llm.get(), load_prompt("judge", project.directory / "prompts"), library)
         with out.open("a", encoding="utf-8") as handle:
             for doc in todo:
-                [recall] = project.recall([doc.text])
-                [confidence] = project.recall_confidences([recall])
+                [tagged] = project.tag([doc], llm=False)
+                recall, confidence = tagged.recall, tagged.scored.candidate_conf
                 features, tag_ids = recall_features(recall)
                 judged = []
                 for tag_id in tag_ids[: args.judge_top]:
                     request = judge.request(doc.text, tag_id)
                     start = time.perf_counter()
-                    [result] = project.llm.chat_batch([request])
+                    [result] = project.llm.get().chat_batch([request])
                     [score] = judge.scores([tag_id], [result])
                     judged.append(
                         {

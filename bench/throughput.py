@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import machine, outside_sample, project_parser  # noqa: E402
-from llm4tag.generation.knowledge import KnowledgeBase  # noqa: E402
+from llm4tag.pipeline import ContentState  # noqa: E402
 from llm4tag.project import Project  # noqa: E402
 
 
@@ -32,7 +32,7 @@ def main() -> None:
         project.config.generation.enabled = True
         project.config.confidence.judge, project.config.confidence.cache = "candidates", False
         project.config.llm.options["threads"] = args.threads
-        llm = project.llm
+        llm = project.llm.get()
         usage = {"calls": 0, "prompt_tokens": 0, "completion_tokens": 0, "seconds": 0.0}
         chat = llm.chat
 
@@ -46,7 +46,11 @@ def main() -> None:
 
         llm.chat = counted
         project.recall(["warm-up"])
-        tagger = project.tagger()
+        full = project.pipeline()
+        # judgement as measured in docs/benchmarks.md: the top 8 plus the picks, routed by the band
+        # ``optimize`` chose for the judge pipeline (settings-candidates.json)
+        routed_judge = project.pipeline(generation=False).stage("judge")
+        pipeline_stages = [routed_judge if s.name == "judge" else s for s in full.stages]
         stages, per_stage_usage = {}, {}
 
         def timed(name, func):
@@ -58,13 +62,10 @@ def main() -> None:
             return out
 
         timed("embedding", lambda: project.embedder.embedder.encode(texts))  # the model itself, not the cache
-        recalls = timed("recall", lambda: project.recall(texts))
-        knowledge = KnowledgeBase.load(project.store, project.embedder.encode)
-        selections = timed("generation", lambda: tagger._select(docs, recalls, knowledge, None))
-        # judgement as measured in docs/benchmarks.md: the top 8 plus the picks, routed by the band
-        # ``optimize`` chose for the judge pipeline (settings-candidates.json)
-        project.config.generation.enabled = False
-        timed("judgement", lambda: project.score(texts, recalls, selections))
+        batch = [ContentState(doc) for doc in docs]
+        names = {"select": "generation", "judge": "judgement"}
+        for stage in pipeline_stages:  # recall, select, consider, judge, score, prune
+            timed(names.get(stage.name, stage.name), lambda stage=stage: stage.run(batch))
         total = sum(stages.values())
     n = len(docs)
     report = {

@@ -56,6 +56,9 @@ def make_app() -> FastAPI:
         if model == "malformed":
             return PlainTextResponse('{"choices": [', media_type="application/json")
         content = '{"tags": ["Networking"]}'
+        if model == "echo":  # answers with the request's last message, after the delay it names ("... wait=0.3")
+            content = body["messages"][-1]["content"]
+            await asyncio.sleep(float(content.rsplit("wait=", 1)[1]))
         logprobs = None
         if body.get("logprobs") and model != "no-logprobs":
             logprobs = {

@@ -72,8 +72,8 @@ class _NoLogprobs:
 
 
 def test_judge_without_logprobs_fails_clearly_or_falls_back_when_asked():
-    from llm4tag.calibration.judge import Judge
     from llm4tag.errors import BackendError
+    from llm4tag.generation.judge import Judge
     from llm4tag.generation.prompts import load_prompt
     from llm4tag.library import Tag, TagLibrary
 
@@ -86,7 +86,7 @@ def test_judge_without_logprobs_fails_clearly_or_falls_back_when_asked():
 
 @pytest.mark.slow
 def test_real_judge_shares_the_content_prefix(small_llm):
-    from llm4tag.calibration.judge import Judge
+    from llm4tag.generation.judge import Judge
     from llm4tag.generation.prompts import load_prompt
     from llm4tag.library import Tag, TagLibrary
 

@@ -82,7 +82,8 @@ def test_tag_and_learn_from_the_command_line(tmp_path, tiny_files, capsys):
     assert code == 0
     [record] = [json.loads(line) for line in output.read_text().splitlines()]
     candidate_ids = {c["tag_id"] for c in record["candidates"]}
-    assert all(t["tag_id"] in candidate_ids for t in record["tags"])
+    assert record["tags"] and all(t["tag_id"] in candidate_ids for t in record["tags"])
+    assert "chess" in [t["tag_id"] for t in record["tags"]]  # found through the example learned a moment ago
     assert "includes chess variants" in " ".join(record["llm"].get("notes", []))
     bad = tmp_path / "bad.jsonl"
     bad.write_text(json.dumps({"text": "x", "tags": ["nope"]}) + "\n")

@@ -20,9 +20,11 @@ from llm4tag.calibration import (
     routed_confidences,
 )
 from llm4tag.cli import main
+from llm4tag.config import ProjectConfig
 from llm4tag.corpus import Document
-from llm4tag.evaluation.set_metrics import set_scores
+from llm4tag.library import load_tag_library
 from llm4tag.llm.base import ChatResult, LLMBackend, TokenLogprobs
+from llm4tag.metrics.sets import set_scores
 from llm4tag.project import Project
 
 
@@ -58,14 +60,13 @@ def judged_project(tmp_path_factory):
     """A debtags slice project (fake embedder) whose LLM is the fake judge; generation off."""
     train, held_out = debtags_slice("train", 400), debtags_slice("dev", 160)
     directory = tmp_path_factory.mktemp("judged")
-    project = Project.init(directory / "p", embedder=HashingEmbedder())
-    project.add_tags(DEBTAGS / "tags.jsonl")
-    project.add_contents([Document(r["id"], r["text"], r["tags"]) for r in train])
     gold = {_key(r["text"]): set(r["tags"]) for r in train + held_out}
-    llm = FakeJudgeLLM(gold, project.library.display_names())
-    project._llm, project._owns_llm = llm, False
-    project.config.generation.enabled = False
-    project.config.confidence.judge_top_n = 6
+    llm = FakeJudgeLLM(gold, load_tag_library(DEBTAGS / "tags.jsonl").display_names())
+    config = ProjectConfig()
+    config.generation.enabled = False
+    config.confidence.judge_top_n = 6
+    project = Project.init(directory / "p", config, embedder=HashingEmbedder(), llm=llm, tags=DEBTAGS / "tags.jsonl")
+    project.add_contents([Document(r["id"], r["text"], r["tags"]) for r in train])
     docs = [Document(r["id"], r["text"], r["tags"]) for r in held_out]
     yield project, llm, docs[:100], docs[100:]
     project.close()
@@ -80,14 +81,14 @@ def _log_loss(runs, docs, attribute):
 def test_judge_calibration_learns_how_far_to_trust_the_llm(judged_project):
     project, llm, dev, test = judged_project
     report = project.calibrate(dev, llm_sample=100)
-    assert (project.calibration_dir / "judge.pkl").exists()
+    assert project.artifacts.judge_calibrator() is not None
     judge = report["judge"]
     assert judge["documents"] == 100 and judge["pairs"] == 600
     # the fake judge's P(Yes) is biased towards Yes; the calibrated confidence is not
     assert judge["raw_p_yes"]["ece"] > 0.2
     assert judge["calibrated_in_sample"]["ece"] < 0.1
     # on unseen contents the judge's evidence improves on recall alone
-    runs = project.tagger().tag(test, judge_all=True, prune_tags=False)
+    runs = project.tag(test, route=False, prune=False)
     combined, recall_only = _log_loss(runs, test, "confidence"), _log_loss(runs, test, "recall_conf")
     assert combined["log_loss"] < recall_only["log_loss"]
     assert combined["brier"] < recall_only["brier"]
@@ -107,7 +108,7 @@ def test_optimize_chooses_pruning_and_routing_and_tag_applies_them(judged_projec
     report = project.optimize(dev, llm_sample=100, max_f1_loss=0.02, plots=tmp_path / "plots")
     assert (tmp_path / "plots" / "reliability.png").stat().st_size > 1000
     assert (tmp_path / "plots" / "precision_coverage.png").stat().st_size > 1000
-    settings = project.confidence_settings()
+    settings = project.artifacts.settings("candidates", generation=False)
     assert settings.threshold == report["pruning"]["threshold"] and settings.max_tags == report["pruning"]["max_tags"]
     routing = report["routing"]
     assert routing["f1"] >= routing["f1_all_judged"] - 0.02

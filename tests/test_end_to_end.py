@@ -49,7 +49,7 @@ def test_recall_with_real_embeddings_beats_label_matching(debtags_project):
         write_jsonl(debtags_project.directory / "dev.jsonl", debtags_slice("dev", 60)), library=debtags_project.library
     )
     vectors = debtags_project.embedder.encode([d.text for d in docs])
-    result = evaluate_recall(debtags_project.recaller, docs, vectors, ns=(10, 30))
+    result = evaluate_recall(debtags_project.recall_index.recaller, docs, vectors, ns=(10, 30))
     fused, lexical = result.recall["fused"], result.recall["lexical"]
     assert fused[30] > 0.6
     assert fused[30] > lexical[30] + 0.2
@@ -62,7 +62,7 @@ def test_tagging_end_to_end_outputs_only_library_tags(debtags_project):
     library = debtags_project.library
     for result in results:
         candidates = {c.tag_id for c in result.recall.candidates}
-        assert all(t.tag_id in library and t.tag_id in candidates for t in result.tags)
+        assert result.tags and all(t.tag_id in library and t.tag_id in candidates for t in result.tags)
         assert result.selection.invalid == 0  # constrained decoding: nothing to throw away
         record = json.loads(json.dumps(result.to_dict(with_candidates=True)))
         assert record["llm"]["prompt_tokens"] > 0

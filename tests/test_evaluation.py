@@ -6,7 +6,7 @@ from tests.conftest import debtags_project, debtags_slice
 from llm4tag.corpus import Document
 from llm4tag.errors import ConfigError
 from llm4tag.evaluation.harness import evaluate, per_tag_scores
-from llm4tag.evaluation.ranking import ranking_scores
+from llm4tag.metrics.ranking import ranking_scores
 from llm4tag.project import Project
 
 
@@ -44,24 +44,24 @@ def project(tmp_path_factory):
 def test_harness_reports_every_metric_and_restores_the_config(project):
     docs = [Document(r["id"], r["text"], r["tags"]) for r in debtags_slice("test", 60)]
     weights = dict(project.config.recall.weights)
-    full = evaluate(project, docs, stage="recall")
+    full = evaluate(project.pipeline(), docs, stage="recall")
     assert full.documents == 60 and full.pipeline["calibrated"]
     assert set(full.candidate_recall) == {"c2t", "c2c2t", "c2t2t", "lexical", "supervised", "fused"}
     assert {"precision@1", "f1@5", "ndcg@10", "avg_recall@5..50"} <= set(full.ranking)
     assert 0 <= full.calibration["ece"] <= 1 and full.calibration["pairs"] > 0
     assert "| P@1 |" in full.to_markdown() and full.to_dict()["tag_sets"]["documents"] == 60
 
-    no_graph = evaluate(project, docs, stage="full", without={"graph"})
+    no_graph = evaluate(project.pipeline(), docs, stage="full", without={"graph"})
     assert no_graph.without == ["graph"] and project.config.recall.weights == weights
     assert no_graph.candidate_recall["fused"]["30"] < full.candidate_recall["fused"]["30"]
 
-    raw = evaluate(project, docs, stage="full", without={"calibration"})
+    raw = evaluate(project.pipeline(), docs, stage="full", without={"calibration"})
     assert not raw.pipeline["calibrated"] and raw.pipeline["threshold"] == 0.0
     max_tags = project.config.generation.max_tags
     assert raw.tag_sets["micro_precision"] > 0 and all(r["predicted"] <= 60 for r in raw.per_tag)
     assert raw.pipeline["max_tags"] == max_tags
 
     with pytest.raises(ConfigError, match="unknown ablation"):
-        evaluate(project, docs, without={"everything"})
+        evaluate(project.pipeline(), docs, without={"everything"})
     with pytest.raises(ConfigError, match="base_model"):
-        evaluate(project, docs, without={"finetune"})
+        evaluate(project.pipeline(), docs, without={"finetune"})

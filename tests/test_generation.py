@@ -4,9 +4,9 @@ import json
 
 import pytest
 
+from llm4tag.corpus.knowledge import read_learn_file
 from llm4tag.errors import ConfigError, InputError
 from llm4tag.generation.generator import GenerationConfig, TagGenerator, map_names, parse_answer
-from llm4tag.generation.knowledge import read_learn_file
 from llm4tag.generation.prompts import load_prompt
 from llm4tag.library import Tag, TagLibrary
 from llm4tag.llm.base import ChatResult, LLMBackend
@@ -109,7 +109,7 @@ def test_learn_file_is_validated_before_anything_is_stored(tmp_path):
         encoding="utf-8",
     )
     items = read_learn_file(path, LIBRARY)
-    assert [i["kind"] for i in items] == ["example", "note", "correction"]
+    assert [i.kind for i in items] == ["example", "note", "correction"]
     path.write_text(json.dumps({"text": "x", "tags": ["nope"]}) + "\n", encoding="utf-8")
     with pytest.raises(InputError, match=r"line 1.*field 'tags'.*nope"):
         read_learn_file(path, LIBRARY)

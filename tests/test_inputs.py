@@ -11,9 +11,9 @@ from tests.conftest import TINY_CONTENTS, TINY_TAGS, write_jsonl
 
 from llm4tag.cli import main
 from llm4tag.config import CONFIG_NAME, ProjectConfig
+from llm4tag.corpus.knowledge import read_learn_file
 from llm4tag.corpus.loaders import load_corpus
 from llm4tag.errors import ConfigError, InputError
-from llm4tag.generation.knowledge import read_learn_file
 from llm4tag.library.loaders import load_tag_library
 from llm4tag.library.tags import Tag, TagLibrary
 
@@ -134,7 +134,7 @@ def test_learn_accepts_iso_dates_and_numeric_ids(tmp_path):
         [{"text": "a", "tags": ["net"], "created_at": "2026-11-26T08:00:00Z", "id": 7}],
     )
     [item] = read_learn_file(path, library)
-    assert item["created_at"] == 1795680000.0 and item["content_id"] == "7"
+    assert item.created_at == 1795680000.0 and item.content_id == "7"
 
 
 def test_cli_refuses_a_text_over_the_limit_with_file_and_line(tmp_path, tiny_files, capsys):

@@ -1,6 +1,7 @@
 """LLM backends: retries, backoff and clear final errors; real llama.cpp through both interfaces."""
 
 import math
+import time
 
 import pytest
 from tests.fake_openai_server import FakeServer
@@ -63,9 +64,16 @@ def test_missing_logprobs_come_back_empty(server):
 
 
 def test_batches_keep_request_order_under_concurrency(server):
-    llm = backend(server, "ok", concurrency=4)
-    results = llm.chat_batch([REQUEST] * 6)
-    assert len(results) == 6 and all(r.text for r in results)
+    # the first requests take longest, so answers arrive in reverse order; results must still follow the requests
+    requests = [
+        ChatRequest(messages=[{"role": "user", "content": f"request {i} wait={0.3 - 0.05 * i:.2f}"}], max_tokens=5)
+        for i in range(6)
+    ]
+    llm = backend(server, "echo", concurrency=4)
+    started = time.perf_counter()
+    results = llm.chat_batch(requests)
+    assert [r.text for r in results] == [r.messages[0]["content"] for r in requests]
+    assert time.perf_counter() - started < 0.3 + 0.25 + 0.2 + 0.5  # four at a time, not one after another (1.05 s)
 
 
 def test_unreachable_endpoint_fails_clearly():

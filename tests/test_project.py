@@ -107,8 +107,7 @@ def test_open_rejects_non_project_and_bad_config(tmp_path):
 
 def test_store_is_wal_and_config_round_trips(tmp_path, hashing_embedder):
     with Project.init(tmp_path / "p", embedder=hashing_embedder) as project:
-        mode = project.store._conn.execute("PRAGMA journal_mode").fetchone()[0]
-        assert mode == "wal"
+        assert project.store.journal_mode == "wal" and not project.store.durable  # a killed process loses nothing
         project.config.recall.top_n = 12
         project.config.save(project.directory)
     with Project.open(tmp_path / "p", embedder=hashing_embedder) as project:

@@ -85,7 +85,7 @@ def test_recall_config_rejects_unknown_paths():
 
 
 def test_cooccurrence_edges_are_conditional_probabilities(project):
-    graph = project.graph
+    graph = project.recall_index.graph
     co = graph.cooccurrence.toarray()
     chess, game = graph.tag_position["chess"], graph.tag_position["game"]
     assert co[chess, game] == pytest.approx(1.0)  # every chess content is a game
@@ -106,7 +106,7 @@ def test_top_k_matches_a_full_stable_sort():
 
 
 def test_set_scores_document_averaged_and_micro():
-    from llm4tag.evaluation.set_metrics import set_scores
+    from llm4tag.metrics.sets import set_scores
 
     scores = set_scores([{"a", "b"}, {"c"}, set()], [["a", "x"], []])
     assert scores.documents == 2
@@ -117,7 +117,7 @@ def test_set_scores_document_averaged_and_micro():
 
 
 def test_ndcg_rewards_gold_tags_ranked_early():
-    from llm4tag.evaluation.metrics import ndcg_at
+    from llm4tag.metrics.retrieval import ndcg_at
 
     assert ndcg_at({"a", "b"}, ["a", "b", "c"], 10) == pytest.approx(1.0)
     assert ndcg_at({"a"}, ["c", "a"], 10) == pytest.approx(1 / np.log2(3))
@@ -129,12 +129,13 @@ def test_recall_confidences_use_the_stored_calibrator(project):
 
     from llm4tag.corpus import Document
 
-    results = project.recall(["chess game with sound", "network daemon"])
-    raw = project.recall_confidences(results)
-    assert all(np.allclose(r, np.clip([c.score for c in res.candidates], 0, 1)) for r, res in zip(raw, results))
-    report = project.calibrate_recall([Document(**c) for c in TINY_CONTENTS], per_tag=False)
-    assert report["pairs"] > 0 and (project.calibration_dir / "recall.pkl").exists()
-    calibrated = project.recall_confidences(results)
+    texts = ["chess game with sound", "network daemon"]
+    before = project.tag(texts, llm=False)
+    raw = [r.scored.candidate_conf for r in before]
+    assert all(np.allclose(r, np.clip([c.score for c in res.recall.candidates], 0, 1)) for r, res in zip(raw, before))
+    report = project.calibrate([Document(**c) for c in TINY_CONTENTS], overrides={"judge": "none"}, per_tag=False)
+    assert report["recall"]["pairs"] > 0 and project.artifacts.recall_calibrator() is not None
+    calibrated = [r.scored.candidate_conf for r in project.tag(texts, llm=False)]  # the new calibrator is used
     assert all(((c >= 0) & (c <= 1)).all() for c in calibrated)
     assert not all(np.allclose(a, b) for a, b in zip(raw, calibrated))
 
@@ -159,13 +160,13 @@ def test_supervised_path_learns_words_that_predict_a_tag_and_refits_on_new_conte
         project.add_contents([Document(f"d{i}", t, g) for i, (t, g) in enumerate(zip(texts, tags))])
         [result] = project.recall(["zephyrine"])
         assert result.candidates[0].tag_id == "team::zephyr" and "supervised" in result.candidates[0].paths
-        first = project.recaller.supervised
+        first = project.recall_index.recaller.supervised
         assert first.contents == 12
         project.add_contents([Document("d-new", "another zephyrine thing", ["team::zephyr"])])
         project.recall(["zephyrine"])
-        assert project.recaller.supervised.contents == 13  # refitted for the new annotated content
+        assert project.recall_index.recaller.supervised.contents == 13  # refitted for the new annotated content
     with Project.open(tmp_path / "p") as project:
         project.config.recall.weights["supervised"] = 0.0
         [result] = project.recall(["zephyrine"])
-        assert project.recaller.supervised is None
+        assert project.recall_index.recaller.supervised is None
         assert all("supervised" not in c.paths for c in result.candidates)

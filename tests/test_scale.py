@@ -47,7 +47,7 @@ def test_streaming_is_lazy_and_resumes_without_loss_or_repeats(project_dir, cont
             yield Document(row["id"], row["text"])
 
     with Project.open(project_dir) as project:
-        tagger = project.tagger()
+        pipeline = project.pipeline()
         calls = []
 
         def flaky(chunk):
@@ -55,15 +55,15 @@ def test_streaming_is_lazy_and_resumes_without_loss_or_repeats(project_dir, cont
             assert len(pulled) <= 10 * len(calls)  # reads one chunk ahead at most: memory does not grow
             if len(calls) == 3:
                 raise Interrupted
-            return tagger.tag(chunk)
+            return pipeline.run(chunk)
 
         with pytest.raises(Interrupted):
-            tag_stream(project, docs(), output, chunk_size=10, progress=False, tag=flaky)
+            tag_stream(flaky, docs(), output, chunk_size=10, progress=False)
         assert read_ids(output) == [json.loads(x)["id"] for x in contents.read_text().splitlines()[:20]]
         with output.open("a") as handle:
             handle.write('{"id": "torn-wri')  # killed in the middle of a line
-        report = tag_stream(project, docs(), output, chunk_size=10, progress=False)
-        assert project._llm is None  # generation and judge off: no model was started
+        report = tag_stream(pipeline.run, docs(), output, chunk_size=10, progress=False)
+        assert not project.llm.started  # generation and judge off: no model was started
     assert report.skipped_done == 20 and report.tagged == 30
     ids = read_ids(output)
     assert len(ids) == len(set(ids)) == 50

@@ -145,8 +145,8 @@ def test_feedback_review_queue_and_tag_library(project_dir, tmp_path):
         wrong = served["tags"][0]["tag_id"]
         saved = client.post("/v1/feedback", json={"text": TEXT, "content_id": "doc-7", "reject": [wrong]})
         assert saved.status_code == 200 and saved.json()["kind"] == "correction"
-        [item] = [k for k in project.store.knowledge(["correction"]) if k["content_id"] == "doc-7"]
-        assert item["rejected"] == [wrong]
+        [item] = [k for k in project.store.knowledge(["correction"]) if k.content_id == "doc-7"]
+        assert item.rejected == [wrong]
         remaining = client.get("/v1/review").json()["items"]
         assert wrong not in {i["tag_id"] for i in remaining} and len(remaining) == len(queue) - 1
 
@@ -209,7 +209,7 @@ def test_killed_server_loses_no_acknowledged_feedback(tmp_path):
         os.kill(process.pid, signal.SIGKILL)  # no shutdown, no flush
         process.wait()
     store = Store(directory / "store.sqlite")
-    stored = {k["content_id"] for k in store.knowledge(["example"])}
+    stored = {k.content_id for k in store.knowledge(["example"])}
     assert set(acknowledged) <= stored
     assert {d.id for d in store.get_contents(acknowledged)} == set(acknowledged)
     store.close()
@@ -236,3 +236,12 @@ def test_concurrent_requests_share_pipeline_batches(tmp_path):
         float(line.split()[-1]) for line in metrics.splitlines() if line.startswith("llm4tag_pipeline_batches_total")
     )
     assert 1 <= batches < 16
+
+
+def test_the_service_fsyncs_every_acknowledged_write(project_dir):
+    with Project.open(project_dir) as project:
+        assert not project.store.durable  # the CLI and the Python API: a killed process loses nothing already
+        with TestClient(create_app(project)) as client:
+            assert project.store.durable  # the service: not even a power cut loses acknowledged feedback
+            saved = client.post("/v1/feedback", json={"text": TEXT, "add": ["use::monitor"]})
+            assert saved.status_code == 200

@@ -95,8 +95,8 @@ def test_tag_give_feedback_and_review_in_the_browser(browser, tmp_path):
         process.wait()
     store = Store(directory / "store.sqlite")
     knowledge = store.knowledge(["correction", "example"])
-    correction = next(k for k in knowledge if k["kind"] == "correction")
-    assert correction["rejected"] == [tags[1]]
-    assert set(correction["tags"]) == {tags[0], "use::monitor"}
-    assert any(k["content_id"] == reviewed[1] and reviewed[0] in k["tags"] for k in knowledge if k is not correction)
+    correction = next(k for k in knowledge if k.kind == "correction")
+    assert correction.rejected == [tags[1]]
+    assert set(correction.tags) == {tags[0], "use::monitor"}
+    assert any(k.content_id == reviewed[1] and reviewed[0] in k.tags for k in knowledge if k is not correction)
     store.close()

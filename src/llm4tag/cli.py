@@ -163,12 +163,12 @@ def cmd_tag(args: argparse.Namespace) -> None:
             batch_size=args.batch_size,
             address=args.ray_address,
             with_candidates=args.candidates,
+            overrides=_overrides(args),
         )
         print(report, file=sys.stderr)
         return
     with _project(args) as project:
-        if args.no_examples:
-            project.config.generation.examples = 0
+        pipeline = project.pipeline(**_overrides(args))
         if streaming:  # constant memory, appended chunk by chunk, resumable
             from llm4tag.scale import tag_stream
 
@@ -176,7 +176,7 @@ def cmd_tag(args: argparse.Namespace) -> None:
             if args.limit:
                 docs = islice(docs, args.limit)
             report = tag_stream(
-                project,
+                pipeline.run,
                 docs,
                 args.output,
                 chunk_size=args.batch_size,
@@ -188,7 +188,7 @@ def cmd_tag(args: argparse.Namespace) -> None:
         docs = _input_documents(args, project)
         if args.limit:
             docs = docs[: args.limit]
-        results = project.tag(docs, progress=not args.quiet)
+        results = pipeline.run(docs, progress=not args.quiet)
         _write_jsonl((r.to_dict(with_candidates=args.candidates) for r in results), args.output)
 
 
@@ -207,20 +207,25 @@ def _annotated(args: argparse.Namespace, project) -> list:
     return docs[: args.limit] if args.limit else docs
 
 
-def _pipeline_overrides(args: argparse.Namespace, project) -> None:
-    """--judge / --no-generation: evaluate or tune another pipeline shape than the configured one."""
+def _overrides(args: argparse.Namespace) -> dict:
+    """--judge / --no-generation / --no-examples: another shape of the pipeline than the configured one, the same
+    way for tag, calibrate, optimize, eval, serve and Ray (``Pipeline.with_overrides``)."""
+    overrides: dict = {}
     if getattr(args, "judge", None):
-        project.config.confidence.judge = args.judge
+        overrides["judge"] = args.judge
     if getattr(args, "no_generation", False):
-        project.config.generation.enabled = False
+        overrides["generation"] = False
+    if getattr(args, "no_examples", False):
+        overrides["examples"] = False
+    return overrides
 
 
 def cmd_calibrate(args: argparse.Namespace) -> None:
     with _project(args) as project:
         docs = _annotated(args, project)
-        _pipeline_overrides(args, project)
         report = project.calibrate(
             docs,
+            overrides=_overrides(args),
             method=args.method,
             per_tag=not args.global_only,
             llm_sample=args.llm_sample,
@@ -233,9 +238,9 @@ def cmd_calibrate(args: argparse.Namespace) -> None:
 def cmd_optimize(args: argparse.Namespace) -> None:
     with _project(args) as project:
         docs = _annotated(args, project)
-        _pipeline_overrides(args, project)
         report = project.optimize(
             docs,
+            overrides=_overrides(args),
             target_precision=args.target_precision,
             max_f1_loss=args.max_f1_loss,
             llm_sample=args.llm_sample,
@@ -248,7 +253,7 @@ def cmd_optimize(args: argparse.Namespace) -> None:
         print(
             f"threshold {choice['threshold']}, at most {choice['max_tags']} tags: F1 {choice['f1']:.3f}, "
             f"precision {choice['micro_precision']:.3f}, contents with a tag {choice['coverage']:.1%} "
-            f"(saved to {project.calibration_dir / project.settings_name})",
+            f"(saved to {report['saved_to']})",
             file=sys.stderr,
         )
 
@@ -260,8 +265,7 @@ def cmd_finetune_export(args: argparse.Namespace) -> None:
         if args.corpus:
             docs = list(_corpus(project, args.corpus, args.format))
         else:
-            rows = project.store.content_rows()
-            docs = project.store.get_contents([r[1] for r in rows])
+            docs = project.store.get_contents([r.id for r in project.store.content_rows()])
         if args.limit:
             docs = docs[: args.limit]
         print(export_sft(project, docs, args.out, negatives_per_document=args.negatives))
@@ -292,10 +296,10 @@ def cmd_eval(args: argparse.Namespace) -> None:
         docs = _annotated(args, project)
         if args.sample:
             docs = seeded_sample(docs, args.sample, args.seed)
-        _pipeline_overrides(args, project)
         without = {w.strip() for w in args.without.split(",") if w.strip()} if args.without else set()
         ns = tuple(int(n) for n in args.ns.split(","))
-        report = evaluate(project, docs, stage=args.stage, without=without, ns=ns, progress=not args.quiet)
+        pipeline = project.pipeline(**_overrides(args))
+        report = evaluate(pipeline, docs, stage=args.stage, without=without, ns=ns, progress=not args.quiet)
         text = json.dumps(report.to_dict(), indent=2) if args.json else report.to_markdown()
         if args.output:
             from llm4tag.fileio import atomic_write
@@ -318,11 +322,10 @@ def cmd_serve(args: argparse.Namespace) -> None:
     from llm4tag.project import Project
 
     with Project.open(args.project, durable=True) as project:
-        _pipeline_overrides(args, project)
         config = project.config.service
         config.host = args.host or config.host
         config.port = args.port or config.port
-        app = create_app(project, config)
+        app = create_app(project, config, overrides=_overrides(args))
         # a request stuck behind a hung backend must not hold up SIGTERM: give in-flight requests a few seconds
         uvicorn.run(
             app,
@@ -385,6 +388,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add("index", cmd_index, "bring indexes and graph up to date (incremental)")
 
+    def add_pipeline_overrides(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--judge", choices=("none", "generated", "candidates"), help="override [confidence] judge")
+        p.add_argument("--no-generation", action="store_true", help="override [generation] enabled = false")
+
     def add_contents_io(p: argparse.ArgumentParser) -> None:
         p.add_argument("--text", action="append", help="a content (repeatable)")
         p.add_argument("--input", help="corpus file of contents (JSONL, Annif TSV, CSV/TSV, directory)")
@@ -405,6 +412,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--engine", choices=("local", "ray"), default="local", help="ray: a Ray Data job (extra [scale])")
     p.add_argument("--actors", type=int, default=2, help="Ray actors (each opens the project)")
     p.add_argument("--ray-address", help="Ray cluster address (default: start a local Ray)")
+    add_pipeline_overrides(p)
 
     p = add("learn", cmd_learn, "add short-term knowledge: examples, corrections, tag notes (JSONL)")
     p.add_argument("file")
@@ -419,10 +427,6 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--seed", type=int, default=0)
         p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
         add_pipeline_overrides(p)
-
-    def add_pipeline_overrides(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--judge", choices=("none", "generated", "candidates"), help="override [confidence] judge")
-        p.add_argument("--no-generation", action="store_true", help="override [generation] enabled = false")
 
     p = add("calibrate", cmd_calibrate, "fit confidence calibrators (recall-only, and recall + LLM judge)")
     add_held_out(p)

@@ -34,7 +34,7 @@ def run_demo(
         print(f"project {project_dir}: {len(library)} tags, {project.store.count_contents()} annotated contents")
         print(project.index())
         dev = list(itertools.islice(iter_corpus(data / "dev.jsonl", library=library, on_unknown="skip"), 500))
-        report = project.calibrate_recall(dev)
+        report = project.calibrate(dev, overrides={"judge": "none"})["recall"]
         print(
             f"confidence calibrated on {len(dev)} dev documents: ECE {report['raw_fused_score']['ece']:.3f} (raw score)"
             f" -> {report['calibrated_in_sample']['ece']:.3f}"
@@ -47,13 +47,10 @@ def run_demo(
                 " of each pick) ..."
             )
             tagged = project.tag(docs, progress=True)
-            results = [t.recall for t in tagged]
         else:
-            tagged = [None] * len(docs)
-            results = project.recall([d.text for d in docs])
-        confidences = project.recall_confidences(results)
-        for doc, result, tagging, confidence in zip(docs, results, tagged, confidences):
-            candidates = result.candidates
+            tagged = project.tag(docs, llm=False)
+        for doc, tagging in zip(docs, tagged):
+            candidates, confidence = tagging.recall.candidates, tagging.scored.candidate_conf
             gold = set(doc.tags)
             print(f"\n== {doc.id}: {doc.text.splitlines()[0][:100]}")
             print("    confidence  recall score  tag                                      paths")
@@ -65,7 +62,7 @@ def run_demo(
             missed = gold - {c.tag_id for c, _ in ranked}
             if missed:
                 print(f"    gold not in top {top}: {', '.join(sorted(missed))}")
-            if tagging is not None:
+            if use_llm:
                 chosen = ", ".join(
                     f"{'*' if t.tag_id in gold else ''}{t.tag_id} ({t.score:.2f}"
                     + (f", P(yes) {t.p_yes:.2f})" if t.p_yes is not None else ")")

@@ -19,12 +19,13 @@ import numpy as np
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 
+from llm4tag.errors import ProjectError
 from llm4tag.fileio import load_pickle, save_pickle
 
 METHODS = ("platt", "isotonic")
 
 
-def _logit(p: np.ndarray) -> np.ndarray:
+def logit(p: np.ndarray) -> np.ndarray:
     p = np.clip(p, 1e-6, 1 - 1e-6)
     return np.log(p / (1 - p))
 
@@ -57,8 +58,14 @@ class Calibrator:
             return self._global.predict_proba(X)[:, 1]
         return self._global.predict(X[:, self.score_column])
 
-    def fit(self, X: np.ndarray, y: np.ndarray, tags: list[str] | None = None) -> Calibrator:
+    def fit(
+        self, X: np.ndarray, y: np.ndarray, tags: list[str] | None = None, *, feature_names: tuple[str, ...] = ()
+    ) -> Calibrator:
+        """``feature_names`` name the columns of ``X``; they are saved with the model and checked when it is used."""
         X = np.asarray(X, dtype=float)
+        if feature_names and len(feature_names) != X.shape[1]:
+            raise ValueError(f"{len(feature_names)} feature names for {X.shape[1]} columns")
+        self.feature_names = list(feature_names)
         y = np.asarray(y, dtype=int)
         if len(np.unique(y)) < 2:
             raise ValueError("calibration needs both correct and wrong pairs")
@@ -71,21 +78,38 @@ class Calibrator:
                 mask = tags_array == tag
                 if mask.sum() >= self.min_tag_labels and 0 < y[mask].sum() < mask.sum():
                     model = LogisticRegression(C=1.0, max_iter=1000)
-                    model.fit(_logit(base[mask])[:, None], y[mask])
+                    model.fit(logit(base[mask])[:, None], y[mask])
                     self._tags[str(tag)] = model
         return self
 
-    def predict_proba(self, X: np.ndarray, tags: list[str] | None = None) -> np.ndarray:
-        """Probability that each pair's tag is right."""
+    def check_features(self, feature_names: tuple[str, ...]) -> None:
+        """Raise ``ProjectError`` unless this model was fitted on exactly these columns, in this order: a model
+        fitted on an older recall stage must not silently score a reordered or different set of features.
+        (Models saved before names were recorded are checked by their column count.)"""
+        fitted = list(self.feature_names) if self.feature_names else None
+        if fitted is None and self.n_features in (None, len(feature_names)):
+            return
+        if fitted != list(feature_names):
+            raise ProjectError(
+                f"a calibrator was fitted on features {fitted or f'({self.n_features} columns)'}, but the pipeline"
+                f" now gives {list(feature_names)}; run 'llm4tag calibrate' (and 'llm4tag optimize') again"
+            )
+
+    def predict_proba(
+        self, X: np.ndarray, tags: list[str] | None = None, *, feature_names: tuple[str, ...] = ()
+    ) -> np.ndarray:
+        """Probability that each pair's tag is right; ``feature_names``, when given, are checked first."""
         if self._global is None:
             raise RuntimeError("calibrator is not fitted")
+        if feature_names:
+            self.check_features(feature_names)
         X = np.asarray(X, dtype=float)
         proba = self._global_proba(X)
         if self._tags and tags is not None:
             for i, tag in enumerate(tags):
                 model = self._tags.get(tag)
                 if model is not None:
-                    proba[i] = model.predict_proba(_logit(proba[i : i + 1])[:, None])[0, 1]
+                    proba[i] = model.predict_proba(logit(proba[i : i + 1])[:, None])[0, 1]
         return proba
 
     @property

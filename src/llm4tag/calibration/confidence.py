@@ -17,7 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from llm4tag.calibration.calibrator import _logit
+from llm4tag.calibration.calibrator import logit
+from llm4tag.calibration.routing import in_band
 from llm4tag.fileio import atomic_write
 
 JUDGE_MODES = ("none", "generated", "candidates")
@@ -41,8 +42,8 @@ class ConfidenceConfig:
 
 def judge_features(recall_conf: np.ndarray, p_yes: np.ndarray, selected: np.ndarray) -> np.ndarray:
     """Rows of JUDGE_FEATURES for judged pairs (log-odds clipped to ±12: P(Yes) of exactly 0 or 1 happens)."""
-    recall_logit = _logit(np.asarray(recall_conf, dtype=float))
-    judge_log_odds = np.clip(_logit(np.asarray(p_yes, dtype=float)), -12, 12)
+    recall_logit = logit(np.asarray(recall_conf, dtype=float))
+    judge_log_odds = np.clip(logit(np.asarray(p_yes, dtype=float)), -12, 12)
     return np.column_stack(
         [recall_logit, judge_log_odds, recall_logit * judge_log_odds, np.asarray(selected, dtype=float)]
     )
@@ -61,8 +62,7 @@ class ConfidenceSettings:
     report: dict = field(default_factory=dict)
 
     def needs_llm(self, recall_conf: np.ndarray) -> np.ndarray:
-        recall_conf = np.asarray(recall_conf, dtype=float)
-        return (recall_conf > self.route_lower) & (recall_conf < self.route_upper)
+        return in_band(recall_conf, self.route_lower, self.route_upper)
 
     def save(self, path: str | Path) -> None:
         with atomic_write(path) as handle:

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 
-from llm4tag.calibration.metrics import reliability_bins
 from llm4tag.calibration.pruning import prune
 from llm4tag.errors import ConfigError
-from llm4tag.evaluation.set_metrics import set_scores
+from llm4tag.metrics.calibration import reliability_bins
+from llm4tag.metrics.sets import set_scores
 
 
 def _pyplot():

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from llm4tag.evaluation.set_metrics import set_scores
+from llm4tag.metrics.sets import set_scores
 
 
 @dataclass

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from llm4tag.calibration.pruning import prune
-from llm4tag.evaluation.set_metrics import set_scores
+from llm4tag.metrics.sets import set_scores
 
 LOWER_GRID = (0.0, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.25, 0.3)
 UPPER_GRID = (1.0, 0.95, 0.9, 0.85, 0.8, 0.75, 0.7, 0.65, 0.6, 0.55, 0.5, 0.45, 0.4)
@@ -31,11 +31,15 @@ class RoutingChoice:
         return {k: round(v, 4) for k, v in asdict(self).items()}
 
 
+def in_band(recall_conf: np.ndarray, lower: float, upper: float) -> np.ndarray:
+    """The routing rule: a pair goes to the LLM when its recall-only confidence is strictly inside (lower, upper)."""
+    recall_conf = np.asarray(recall_conf, dtype=float)
+    return (recall_conf > lower) & (recall_conf < upper)
+
+
 def routed_confidences(recall_conf: np.ndarray, judged_conf: np.ndarray, lower: float, upper: float) -> np.ndarray:
     """Judged confidence inside the band (lower, upper), recall-only confidence outside it."""
-    recall_conf = np.asarray(recall_conf, dtype=float)
-    inside = (recall_conf > lower) & (recall_conf < upper)
-    return np.where(inside, judged_conf, recall_conf)
+    return np.where(in_band(recall_conf, lower, upper), judged_conf, np.asarray(recall_conf, dtype=float))
 
 
 def choose_routing(
@@ -51,11 +55,11 @@ def choose_routing(
     def f1_and_share(lower: float, upper: float) -> tuple[float, float]:
         predictions, judged, total = [], 0, 0
         for tags, recall_conf, judged_conf in per_doc:
-            inside = (recall_conf > lower) & (recall_conf < upper)
-            judged += int(inside.sum())
+            judged += int(in_band(recall_conf, lower, upper).sum())
             total += len(tags)
-            scores = np.where(inside, judged_conf, recall_conf)
-            predictions.append(prune(tags, scores, threshold, max_tags))
+            predictions.append(
+                prune(tags, routed_confidences(recall_conf, judged_conf, lower, upper), threshold, max_tags)
+            )
         return set_scores(golds, predictions).f1, judged / max(total, 1)
 
     f1_all, _ = f1_and_share(-1.0, 2.0)

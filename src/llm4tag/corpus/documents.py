@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import random
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 
 @dataclass
@@ -25,6 +25,15 @@ class Document:
         out: dict[str, Any] = {"id": self.id, "text": self.text, "tags": list(self.tags)}
         out.update({k: v for k, v in self.meta.items() if k not in out})
         return out
+
+
+class ContentRow(NamedTuple):
+    """A stored content as the indexes see it: the store's sequence number orders appends."""
+
+    seq: int
+    id: str
+    text: str
+    text_hash: str
 
 
 def text_hash(text: str) -> str:

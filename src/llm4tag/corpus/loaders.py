@@ -9,7 +9,7 @@ dropped and counted in ``LoadReport``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -205,3 +205,30 @@ def iter_corpus(
 def load_corpus(path: str | Path, fmt: str | None = None, **kwargs) -> list[Document]:
     """Read a whole corpus into memory (see ``iter_corpus`` for streaming)."""
     return list(iter_corpus(path, fmt, **kwargs))
+
+
+def read_annotated(
+    source: str | Path | Iterable[Document],
+    fmt: str | None = None,
+    *,
+    library: TagLibrary,
+    on_unknown: str = "error",
+    report: LoadReport | None = None,
+    max_text_chars: int | None = None,
+) -> list[Document]:
+    """Every document of a corpus file or of given ``Document`` objects, validated against ``library``, before
+    anything is stored (a mistake on the last line must not leave the first ones half-imported)."""
+    report = report if report is not None else LoadReport()
+    if isinstance(source, (str, Path)):
+        return list(
+            iter_corpus(
+                source, fmt, library=library, on_unknown=on_unknown, report=report, max_text_chars=max_text_chars
+            )
+        )
+    docs = []
+    for doc in source:
+        docs.append(
+            Document(doc.id, doc.text, check_tags(doc.tags, library, on_unknown, report, content_id=doc.id), doc.meta)
+        )
+        report.documents += 1
+    return docs

@@ -1,5 +1,9 @@
-"""Evaluation: metrics shared by every stage, and per-stage evaluators."""
+"""Evaluation: the pipeline (or parts of it switched off) run over annotated contents and scored.
 
-from llm4tag.evaluation.metrics import mean_recall_at, precision_at, recall_at
+The metrics themselves are in ``llm4tag.metrics``.
+"""
 
-__all__ = ["mean_recall_at", "precision_at", "recall_at"]
+from llm4tag.evaluation.harness import ABLATIONS, EvalReport, evaluate
+from llm4tag.evaluation.recall_eval import RecallEvaluation, evaluate_recall
+
+__all__ = ["ABLATIONS", "EvalReport", "RecallEvaluation", "evaluate", "evaluate_recall"]

@@ -18,10 +18,8 @@ selection), ``calibration`` (raw scores; the top ``max_tags`` kept, no threshold
 
 from __future__ import annotations
 
-import copy
 import time
 from collections import Counter
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,10 +28,11 @@ import numpy as np
 from llm4tag.calibration import calibration_report, prune
 from llm4tag.corpus.documents import Document
 from llm4tag.errors import ConfigError
-from llm4tag.evaluation.metrics import mean_recall_at
-from llm4tag.evaluation.ranking import ranking_scores
 from llm4tag.evaluation.recall_eval import evaluate_recall
-from llm4tag.evaluation.set_metrics import set_scores
+from llm4tag.metrics.ranking import ranking_scores
+from llm4tag.metrics.retrieval import mean_recall_at
+from llm4tag.metrics.sets import set_scores
+from llm4tag.pipeline import Pipeline
 
 ABLATIONS = ("graph", "knowledge", "judge", "generation", "calibration", "finetune")
 STAGES = ("recall", "full")
@@ -101,42 +100,27 @@ class EvalReport:
         return "\n".join(lines)
 
 
-@contextmanager
-def _switched(project, stage: str, without: set[str]):
-    """Apply stage and ablations to the project's configuration; restore it afterwards."""
+def ablated(pipeline: Pipeline, stage: str, without: set[str]) -> Pipeline:
+    """The pipeline with the stage and ablations applied: built without what is switched off."""
     unknown = without - set(ABLATIONS)
     if unknown:
         raise ConfigError(f"unknown ablation(s) {sorted(unknown)}; expected some of {', '.join(ABLATIONS)}")
-    saved = copy.deepcopy(project.config)
-    cfg = project.config
     if stage == "recall":
         without = without | {"judge", "generation"}
-    if "graph" in without:
-        cfg.recall.weights = {k: (v if k in ("c2t", "lexical") else 0.0) for k, v in cfg.recall.weights.items()}
-    if "knowledge" in without:
-        cfg.generation.examples, cfg.generation.notes = 0, 0
-    if "judge" in without:
-        cfg.confidence.judge = "none"
-    if "generation" in without:
-        cfg.generation.enabled = False
-    if "finetune" in without:
-        base = cfg.llm.options.get("base_model")
-        if not base:
-            raise ConfigError("--without finetune needs [llm] base_model: the model the fine-tuned one came from")
-        cfg.llm.options = {**cfg.llm.options, "model": base}
-        project._llm, project._judge = None, None
-    project._recaller = None
-    try:
-        yield without
-    finally:
-        project.config = saved
-        project._recaller = None
-        if "finetune" in without:
-            project._llm, project._judge = None, None
+    overrides = {
+        "graph": "graph" not in without,
+        "examples": "knowledge" not in without,
+        "notes": "knowledge" not in without,
+        "judge": "none" if "judge" in without else None,
+        "generation": False if "generation" in without else None,
+        "base_model": "finetune" in without,
+        "prune": False,  # the harness prunes itself: with the chosen settings, or raw scores cut at the tag limit
+    }
+    return pipeline.with_overrides(**overrides)
 
 
 def evaluate(
-    project,
+    pipeline: Pipeline,
     docs: list[Document],
     *,
     stage: str = "full",
@@ -150,66 +134,78 @@ def evaluate(
     docs = [d for d in docs if d.tags]
     if not docs:
         raise ConfigError("evaluation needs annotated contents (none of these have tags)")
-    with _switched(project, stage, set(without)) as without:
-        calibrated = "calibration" not in without
-        cfg = project.config
-        started = time.perf_counter()
-        results = project.tagger(use_examples="knowledge" not in without, use_notes="knowledge" not in without).tag(
-            docs, progress=progress, prune_tags=False
-        )
-        seconds = (time.perf_counter() - started) / len(docs)
-        threshold, max_tags = project.pruning() if calibrated else (0.0, cfg.generation.max_tags)
-        golds = [set(d.tags) for d in docs]
-        rankings, final_sets, labels, confidences = [], [], [], []
-        for result, gold in zip(results, golds):
-            scored = result.scored
-            if calibrated:
-                final = dict(zip(scored.tag_ids, scored.confidence))
-                recall_conf = scored.candidate_conf  # computed once by the pipeline
-            else:  # raw evidence: P(Yes) where the LLM judged, else the fused recall score
-                raw = np.where(scored.judged, scored.p_yes, 0.0)
-                fused = {c.tag_id: c.score for c in result.recall.candidates}
-                final = {t: (float(r) if j else fused[t]) for t, r, j in zip(scored.tag_ids, raw, scored.judged)}
-                recall_conf = np.array([c.score for c in result.recall.candidates])
-            # every candidate, the considered ones (judged or picked) first, each group by its confidence
-            candidate_ids = [c.tag_id for c in result.recall.candidates]
-            score_of = dict(zip(candidate_ids, recall_conf))
-            ranked = sorted(candidate_ids, key=lambda t: (t not in final, -final.get(t, score_of[t])))
-            rankings.append(ranked)
-            tags = list(scored.tag_ids)
-            values = np.array([final[t] for t in tags])
-            final_sets.append(prune(tags, values, threshold, max_tags))
-            labels.extend(int(t in gold) for t in tags)
-            confidences.extend(np.clip(values, 0.0, 1.0))
-        candidate_rankings = [[c.tag_id for c in r.recall.candidates] for r in results]
-        if stage == "recall":
-            per_path = evaluate_recall(project.recaller, docs, project.embedder.encode([d.text for d in docs]), ns=ns)
-            candidate_recall = {
-                name: {f"{n}": v for n, v in row.items()} for name, row in per_path.to_dict()["recall_at"].items()
-            }
-        else:
-            candidate_recall = {"fused": {f"{n}": mean_recall_at(golds, candidate_rankings, n) for n in ns}}
-        llm_calls = sum(r.llm_calls for r in results) / len(docs)
-        report = EvalReport(
-            documents=len(docs),
-            stage=stage,
-            without=sorted(without - ({"judge", "generation"} if stage == "recall" else set())),
-            pipeline={
-                "generation": cfg.generation.enabled,
-                "judge": cfg.confidence.judge,
-                "threshold": threshold,
-                "max_tags": max_tags,
-                "calibrated": calibrated,
-            },
-            ranking=ranking_scores(golds, rankings),
-            tag_sets=set_scores(golds, final_sets).to_dict(),
-            candidate_recall=candidate_recall,
-            calibration=calibration_report(np.array(labels), np.array(confidences)),
-            per_tag=per_tag_scores(golds, final_sets),
-            seconds_per_document=seconds,
-            llm_calls_per_document=llm_calls,
-        )
-    return report
+    without = set(without)
+    evaluated = ablated(pipeline, stage, without)
+    try:
+        return _evaluate(evaluated, docs, stage, without, ns, progress)
+    finally:
+        if evaluated is not pipeline:
+            evaluated.close()
+
+
+def _evaluate(
+    pipeline: Pipeline, docs: list[Document], stage: str, without: set[str], ns: tuple[int, ...], progress: bool
+) -> EvalReport:
+    calibrated = "calibration" not in without
+    options = pipeline.options
+    max_tags_raw = pipeline.components.config.generation.max_tags
+    started = time.perf_counter()
+    results = pipeline.run(docs, progress=progress)
+    seconds = (time.perf_counter() - started) / len(docs)
+    threshold, max_tags = pipeline.pruning if calibrated else (0.0, max_tags_raw)
+    golds = [set(d.tags) for d in docs]
+    rankings, final_sets, labels, confidences = [], [], [], []
+    for result, gold in zip(results, golds):
+        scored = result.scored
+        if calibrated:
+            final = dict(zip(scored.tag_ids, scored.confidence))
+            recall_conf = scored.candidate_conf  # computed once by the pipeline
+        else:  # raw evidence: P(Yes) where the LLM judged, else the fused recall score
+            raw = np.where(scored.judged, scored.p_yes, 0.0)
+            fused = {c.tag_id: c.score for c in result.recall.candidates}
+            final = {t: (float(r) if j else fused[t]) for t, r, j in zip(scored.tag_ids, raw, scored.judged)}
+            recall_conf = np.array([c.score for c in result.recall.candidates])
+        # every candidate, the considered ones (judged or picked) first, each group by its confidence
+        candidate_ids = [c.tag_id for c in result.recall.candidates]
+        score_of = dict(zip(candidate_ids, recall_conf))
+        ranked = sorted(candidate_ids, key=lambda t: (t not in final, -final.get(t, score_of[t])))
+        rankings.append(ranked)
+        tags = list(scored.tag_ids)
+        values = np.array([final[t] for t in tags])
+        final_sets.append(prune(tags, values, threshold, max_tags))
+        labels.extend(int(t in gold) for t in tags)
+        confidences.extend(np.clip(values, 0.0, 1.0))
+    candidate_rankings = [[c.tag_id for c in r.recall.candidates] for r in results]
+    if stage == "recall":
+        recall_stage = pipeline.stage("recall")
+        index = recall_stage.index
+        vectors = index.embedder.encode([d.text for d in docs])
+        per_path = evaluate_recall(index.recaller_for(recall_stage.config or index.config), docs, vectors, ns=ns)
+        candidate_recall = {
+            name: {f"{n}": v for n, v in row.items()} for name, row in per_path.to_dict()["recall_at"].items()
+        }
+    else:
+        candidate_recall = {"fused": {f"{n}": mean_recall_at(golds, candidate_rankings, n) for n in ns}}
+    llm_calls = sum(r.llm_calls for r in results) / len(docs)
+    return EvalReport(
+        documents=len(docs),
+        stage=stage,
+        without=sorted(without - ({"judge", "generation"} if stage == "recall" else set())),
+        pipeline={
+            "generation": options.generation,
+            "judge": options.judge,
+            "threshold": threshold,
+            "max_tags": max_tags,
+            "calibrated": calibrated,
+        },
+        ranking=ranking_scores(golds, rankings),
+        tag_sets=set_scores(golds, final_sets).to_dict(),
+        candidate_recall=candidate_recall,
+        calibration=calibration_report(np.array(labels), np.array(confidences)),
+        per_tag=per_tag_scores(golds, final_sets),
+        seconds_per_document=seconds,
+        llm_calls_per_document=llm_calls,
+    )
 
 
 def per_tag_scores(golds: list[set[str]], predictions: list[list[str]]) -> list[dict[str, Any]]:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from llm4tag.corpus.documents import Document
-from llm4tag.evaluation.metrics import mean_recall_at
+from llm4tag.metrics.retrieval import mean_recall_at
 from llm4tag.recall.recaller import PATHS, Recaller
 
 DEFAULT_NS = (10, 20, 30, 50)

@@ -18,8 +18,9 @@ from pathlib import Path
 
 from llm4tag.corpus.documents import Document
 from llm4tag.fileio import atomic_write
-from llm4tag.generation.generator import Example, trim
+from llm4tag.generation.generator import Example, TagGenerator, trim
 from llm4tag.generation.prompts import load_prompt
+from llm4tag.pipeline.stages import SelectStage
 
 
 @dataclass
@@ -47,12 +48,16 @@ def export_sft(
     """Write ``selection.jsonl`` and ``judgement.jsonl`` into ``out_dir`` (atomically)."""
     out_dir = Path(out_dir)
     rng = random.Random(seed)
-    tagger = project.tagger()
-    generator = tagger.generator
-    names = generator.display_names
+    components = project.components
+    cfg = components.config.generation
     library = project.library
-    judge = load_prompt("judge", project.directory / project.config.generation.prompt_dir)
-    cfg = generator.config
+    names = library.display_names()
+    # prompts as the pipeline builds them (no model is started: only the messages are exported)
+    generator = TagGenerator(None, load_prompt("select", components.prompt_dir), names, cfg)
+    examples_for = SelectStage(
+        components.llm, generator.template, cfg, components.store, components.embedder
+    ).examples_for
+    judge = load_prompt("judge", components.prompt_dir)
     selection_rows, judgement_rows = [], []
     missed = 0
     for start in range(0, len(docs), batch_size):
@@ -60,7 +65,7 @@ def export_sft(
         recalls = project.recall([d.text for d in batch], exclude=[d.id for d in batch])
         for doc, recall in zip(batch, recalls):
             candidate_ids = [c.tag_id for c in recall.candidates][: cfg.candidates]
-            examples: list[Example] = tagger._examples(doc, recall)
+            examples: list[Example] = examples_for(doc, recall)
             request, name_to_id = generator.build_request(doc.text, candidate_ids, examples, [])
             gold = [t for t in candidate_ids if t in doc.tags]
             missed += len(set(doc.tags) - set(gold))

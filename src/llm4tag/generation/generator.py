@@ -152,7 +152,7 @@ class TagGenerator:
                 break
             shown = shown[:-1]
         schema = None
-        if cfg.constrained and self.llm.supports_json_schema and name_to_id:
+        if cfg.constrained and self.llm is not None and self.llm.supports_json_schema and name_to_id:
             schema = selection_schema(list(name_to_id), cfg.max_tags)
         request = ChatRequest(messages=messages, max_tokens=cfg.max_new_tokens, temperature=0.0, json_schema=schema)
         return request, name_to_id

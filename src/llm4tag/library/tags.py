@@ -60,10 +60,11 @@ class Tag:
 class TagLibrary:
     """An ordered, validated collection of tags with lookups by id and by name."""
 
-    def __init__(self, tags: Iterable[Tag] = ()) -> None:
+    def __init__(self, tags: Iterable[Tag] = (), *, replace: bool = False) -> None:
+        """``replace``: a later tag with the same id replaces an earlier one (else a duplicate is an error)."""
         self._tags: dict[str, Tag] = {}
         for tag in tags:
-            self.add(tag)
+            self.add(tag, replace=replace)
 
     def add(self, tag: Tag, *, replace: bool = False) -> None:
         if not tag.id:

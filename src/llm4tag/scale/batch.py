@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 
 from llm4tag.corpus.documents import Document
 from llm4tag.errors import ConfigError, InputError
+from llm4tag.pipeline import TaggingResult
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
 
@@ -137,27 +138,24 @@ def write_parquet(jsonl: Path, output: Path, rows_per_group: int = 10_000) -> No
 
 
 def tag_stream(
-    project,
+    tag: Callable[[list[Document]], list[TaggingResult]],
     docs: Iterable[Document],
     output: str | Path,
     *,
     chunk_size: int = 64,
     with_candidates: bool = False,
     progress: bool = True,
-    tag: Callable[[list[Document]], list] | None = None,
 ) -> BatchReport:
-    """Tag ``docs`` into ``output`` chunk by chunk, skipping ids already there."""
+    """Tag ``docs`` with ``tag`` (e.g. ``Pipeline.run``) into ``output`` chunk by chunk, skipping ids already there."""
     writer = ResultWriter(output)
     done = writer.done_ids()
     report = BatchReport(output=str(output))
-    tagger = project.tagger() if tag is None else None
-    run = tag or (lambda chunk: tagger.tag(chunk))
     bar = tqdm(desc="tagging", unit="doc", disable=not progress)
     for chunk in _chunks(docs, chunk_size):
         todo = [d for d in chunk if d.id not in done]
         report.skipped_done += len(chunk) - len(todo)
         if todo:
-            results = run(todo)
+            results = tag(todo)
             writer.append([r.to_dict(with_candidates=with_candidates) for r in results])
             report.tagged += len(todo)
         bar.update(len(chunk))

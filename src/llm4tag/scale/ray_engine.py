@@ -1,6 +1,6 @@
 """The same pipeline as a Ray Data job: ``llm4tag tag --engine ray`` (extra ``[scale]``).
 
-Each actor opens the project read-only and runs ``Tagger.tag`` over batches of contents; Ray streams
+Each actor opens the project and runs its pipeline (with the same overrides as a local run) over batches; Ray streams
 the input and balances batches over actors (one per core or GPU share); results stream back to the
 driver, which appends them to the same resumable JSONL/Parquet output as a single-process run.
 The project directory must be readable at the same path on every node (shared storage). With a vLLM
@@ -24,18 +24,18 @@ from llm4tag.scale.batch import BatchReport, ResultWriter
 class TaggingActor:
     """A Ray Data callable class: one open project per actor, reused for every batch."""
 
-    def __init__(self, project_dir: str, with_candidates: bool = False) -> None:
+    def __init__(self, project_dir: str, with_candidates: bool = False, overrides: dict | None = None) -> None:
         from llm4tag.project import Project
 
         self.project = Project.open(project_dir)
-        self.tagger = self.project.tagger()
+        self.pipeline = self.project.pipeline(**(overrides or {}))
         self.with_candidates = with_candidates
 
     def __call__(self, batch: dict) -> dict:
         from llm4tag.corpus.documents import Document
 
         docs = [Document(str(i), str(t)) for i, t in zip(batch["id"], batch["text"])]
-        results = self.tagger.tag(docs, batch_size=max(len(docs), 1))
+        results = self.pipeline.run(docs, batch_size=max(len(docs), 1))
         # one JSON string per content: the driver writes it as it is (nested results stay out of Arrow schemas)
         return {"record": [json.dumps(r.to_dict(with_candidates=self.with_candidates)) for r in results]}
 
@@ -52,6 +52,7 @@ def tag_with_ray(
     gpus_per_actor: float = 0.0,
     address: str | None = None,
     with_candidates: bool = False,
+    overrides: dict | None = None,
 ) -> BatchReport:
     """Tag every content of ``input_path`` into ``output`` (JSONL, or Parquet by its suffix), resumable."""
     try:
@@ -77,7 +78,11 @@ def tag_with_ray(
     ray.data.DataContext.get_current().op_resource_reservation_enabled = False
     tagged = dataset.map_batches(
         TaggingActor,
-        fn_constructor_kwargs={"project_dir": str(Path(project_dir).resolve()), "with_candidates": with_candidates},
+        fn_constructor_kwargs={
+            "project_dir": str(Path(project_dir).resolve()),
+            "with_candidates": with_candidates,
+            "overrides": overrides,
+        },
         batch_size=batch_size,
         compute=ray.data.ActorPoolStrategy(min_size=1, max_size=actors),
         num_cpus=cpus_per_actor,

@@ -17,8 +17,8 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Query, Request, Response
 from pydantic import BaseModel, Field
 
-from llm4tag.corpus.documents import text_hash
-from llm4tag.service.app import ContentIn
+from llm4tag.corpus.knowledge import KnowledgeItem
+from llm4tag.service.schemas import ContentIn, ServiceError
 
 
 class AnnifDocument(BaseModel):
@@ -42,7 +42,7 @@ class AnnifIndexedDocument(BaseModel):
     metadata: dict[str, str] | None = None
 
 
-def annif_router(project, run_pipeline, worker, writer, ServiceError, check_texts) -> APIRouter:  # noqa: N803
+def annif_router(project, run_pipeline, worker, writer, check_texts) -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["Annif-compatible"])
     project_id = project.config.name
     language = project.config.language
@@ -51,7 +51,7 @@ def annif_router(project, run_pipeline, worker, writer, ServiceError, check_text
         return {"vocab_id": project_id, "languages": [language], "size": len(project.library), "loaded": True}
 
     def describe() -> dict:
-        graph_state = project.graph_dir / "state.json"
+        graph_state = project.recall_index.directory / "state.json"
         modified = None
         if graph_state.exists():
             modified = datetime.fromtimestamp(graph_state.stat().st_mtime, tz=timezone.utc).isoformat()
@@ -87,7 +87,7 @@ def annif_router(project, run_pipeline, worker, writer, ServiceError, check_text
     def suggestions(result, limit: int, threshold: float) -> list[dict]:
         library = project.library
         out = []
-        for tag in result.tags:  # unpruned, best first: the client's limit and threshold decide
+        for tag in result.ranked:  # unpruned, best first: the client's limit and threshold decide
             if tag.score < threshold or len(out) >= limit:
                 continue
             out.append({"uri": tag.tag_id, "label": library[tag.tag_id].label, "notation": None, "score": tag.score})
@@ -153,15 +153,7 @@ def annif_router(project, run_pipeline, worker, writer, ServiceError, check_text
             if unknown:
                 raise ServiceError(400, f"document {i}: unknown subject(s) {unknown}")
             if doc.text.strip() and doc.subjects:
-                items.append(
-                    {
-                        "kind": "example",
-                        "content_id": f"learn:{text_hash(doc.text)[:16]}",
-                        "text": doc.text,
-                        "tags": [s.uri for s in doc.subjects],
-                        "rejected": [],
-                    }
-                )
+                items.append(KnowledgeItem("example", text=doc.text, tags=[s.uri for s in doc.subjects]))
         if items:
             await worker.call(project.learn, items)
         return Response(status_code=204)

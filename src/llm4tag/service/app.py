@@ -34,65 +34,21 @@ from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from prometheus_client import generate_latest
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from llm4tag.config import ServiceConfig
 from llm4tag.corpus.documents import Document, text_hash
+from llm4tag.corpus.knowledge import KnowledgeItem
 from llm4tag.errors import BackendError, ConfigError, Llm4tagError
-from llm4tag.generation.pipeline import TagAssignment, TaggingResult
 from llm4tag.library.tags import Tag
+from llm4tag.pipeline import TaggingResult
+from llm4tag.service.annif import annif_router
 from llm4tag.service.metrics import ServiceMetrics
+from llm4tag.service.schemas import ContentIn, FeedbackIn, ServiceError, TagBatchRequest, TagIn, TagRequest
 from llm4tag.service.worker import PipelineWorker
 from llm4tag.store.sqlite import corrupt_store_message
 
 log = logging.getLogger(__name__)
-
-
-class ServiceError(Exception):
-    """An error with an HTTP status, rendered as JSON (problem+json on Annif's endpoints)."""
-
-    def __init__(self, status: int, detail: str, headers: dict[str, str] | None = None) -> None:
-        super().__init__(detail)
-        self.status, self.detail, self.headers = status, detail, headers or {}
-
-
-# -- request and response bodies ------------------------------------------------------
-class ContentIn(BaseModel):
-    text: str = Field(min_length=1, description="the content to tag")
-    id: str | None = Field(default=None, description="your id for it (default: a hash of the text)")
-
-
-_LLM_FIELD = Field(
-    default=True,
-    description="false: the recall stage and its calibrated confidence only (no LLM; served even while it is down)",
-)
-
-
-class TagRequest(ContentIn):
-    candidates: bool = Field(default=False, description="include the recalled candidates and their provenance")
-    llm: bool = _LLM_FIELD
-
-
-class TagBatchRequest(BaseModel):
-    documents: list[ContentIn] = Field(min_length=1)
-    candidates: bool = False
-    llm: bool = _LLM_FIELD
-
-
-class FeedbackIn(BaseModel):
-    text: str = Field(min_length=1)
-    content_id: str | None = None
-    accept: list[str] = Field(default_factory=list, description="tags confirmed right")
-    reject: list[str] = Field(default_factory=list, description="tags that are wrong")
-    add: list[str] = Field(default_factory=list, description="tags that were missing")
-
-
-class TagIn(BaseModel):
-    id: str = Field(min_length=1)
-    label: str = Field(min_length=1)
-    description: str = ""
-    aliases: list[str] = Field(default_factory=list)
-    parent: str | None = None
 
 
 def _is_loopback(host: str) -> bool:
@@ -169,9 +125,13 @@ def _replay(messages: list[dict], then=None):
     return receive
 
 
-def create_app(project, config: ServiceConfig | None = None) -> FastAPI:
-    """The service for an open ``Project``; the caller keeps ownership of the project (and closes it)."""
+def create_app(project, config: ServiceConfig | None = None, *, overrides: dict | None = None) -> FastAPI:
+    """The service for an open ``Project``; the caller keeps ownership of the project (and closes it).
+    ``overrides`` serve another shape of the pipeline (``Pipeline.with_overrides``), e.g. ``judge="none"``."""
     config = config or project.config.service
+    overrides = dict(overrides or {})
+    project.store.make_durable()  # feedback is acknowledged only once it is fsynced
+    pipeline = project.pipeline(**overrides)  # checks the overrides now, not on the first request
     keys = _api_keys(config)
     if not keys and not _is_loopback(config.host):
         raise ConfigError(
@@ -180,19 +140,20 @@ def create_app(project, config: ServiceConfig | None = None) -> FastAPI:
         )
     metrics = ServiceMetrics()
     worker = PipelineWorker(
-        project,
+        lambda llm: project.pipeline(**overrides) if llm else project.pipeline(**overrides, llm=False),
+        project.llm,
         max_batch=config.max_batch,
         window_seconds=config.batch_window_ms / 1000,
         on_batch=metrics.batches.inc,
     )
     state: dict[str, Any] = {"ready": False, "reason": "starting", "llm_error": None}
-    uses_llm = project.uses_llm()
+    uses_llm = pipeline.options.uses_llm
     retry_after = {"Retry-After": str(config.retry_after_seconds)}
 
     def prepare() -> None:
         project.index()
         if uses_llm:
-            project.llm  # noqa: B018 - start the backend now, not on the first request
+            project.llm.get()  # start the backend now, not on the first request
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -318,29 +279,16 @@ def create_app(project, config: ServiceConfig | None = None) -> FastAPI:
         metrics.llm_calls.inc(sum(r.llm_calls for r in results))
         return results
 
-    def pruned(result: TaggingResult, llm: bool = True) -> list[TagAssignment]:
-        threshold, max_tags = project.pruning(llm=llm and uses_llm)
-        return [t for t in result.tags if t.score >= threshold][:max_tags]
+    def rendered(result: TaggingResult, with_candidates: bool) -> dict:
+        return result.to_dict(with_candidates=with_candidates)
 
-    def rendered(result: TaggingResult, with_candidates: bool, llm: bool = True) -> dict:
-        out = result.to_dict(with_candidates=with_candidates)
-        out["tags"] = [t.to_dict() for t in pruned(result, llm)]
-        if with_candidates:
-            library = project.library
-            scored = dict(zip(result.scored.tag_ids, result.scored.confidence)) if result.scored else {}
-            for candidate in out["candidates"]:
-                candidate["label"] = library[candidate["tag_id"]].label
-                if candidate["tag_id"] in scored:
-                    candidate["confidence"] = round(float(scored[candidate["tag_id"]]), 4)
-        return out
-
-    async def queue_reviews(request: Request, docs: list[ContentIn], results: list[TaggingResult], llm: bool) -> None:
+    async def queue_reviews(request: Request, docs: list[ContentIn], results: list[TaggingResult]) -> None:
         if not authorized(request):  # anonymous tagging writes nothing
             return
         items = [
             (result.id, doc.text, tag.tag_id, tag.score)
             for doc, result in zip(docs, results)
-            for tag in pruned(result, llm)
+            for tag in result.tags
             if tag.score < config.review_below
         ]
         if items:
@@ -350,14 +298,14 @@ def create_app(project, config: ServiceConfig | None = None) -> FastAPI:
     @app.post("/v1/tag", tags=["tagging"], summary="tag one content")
     async def tag_one(body: TagRequest, request: Request) -> dict:
         [result] = await run_pipeline([body], llm=body.llm)
-        await queue_reviews(request, [body], [result], body.llm)
-        return rendered(result, body.candidates, body.llm)
+        await queue_reviews(request, [body], [result])
+        return rendered(result, body.candidates)
 
     @app.post("/v1/tag-batch", tags=["tagging"], summary="tag a batch of contents")
     async def tag_batch(body: TagBatchRequest, request: Request) -> dict:
         results = await run_pipeline(body.documents, llm=body.llm)
-        await queue_reviews(request, body.documents, results, body.llm)
-        return {"results": [rendered(r, body.candidates, body.llm) for r in results]}
+        await queue_reviews(request, body.documents, results)
+        return {"results": [rendered(r, body.candidates) for r in results]}
 
     @app.post("/v1/feedback", tags=["feedback"], dependencies=writer, summary="accept, reject or add tags")
     async def feedback(body: FeedbackIn) -> dict:
@@ -370,16 +318,15 @@ def create_app(project, config: ServiceConfig | None = None) -> FastAPI:
             raise ServiceError(422, "feedback needs at least one of accept, reject, add")
         content_id = body.content_id or f"text:{text_hash(body.text)[:16]}"
         right = list(dict.fromkeys(body.accept + body.add))
-        item = {"content_id": content_id, "text": body.text, "tags": right, "rejected": list(body.reject)}
-        item["kind"] = "correction" if body.reject else "example"
+        item = KnowledgeItem.feedback(body.text, right, list(body.reject), content_id)
 
         def store() -> None:
             project.learn([item])  # committed to SQLite before the response goes out
             project.store.resolve_reviews(content_id, body.accept + body.reject + body.add)
 
         await worker.call(store)
-        metrics.feedback.labels(item["kind"]).inc()
-        return {"stored": True, "content_id": content_id, "kind": item["kind"]}
+        metrics.feedback.labels(item.kind).inc()
+        return {"stored": True, "content_id": content_id, "kind": item.kind}
 
     @app.get(
         "/v1/review",
@@ -453,9 +400,7 @@ def create_app(project, config: ServiceConfig | None = None) -> FastAPI:
         page = resources.files("llm4tag.service").joinpath("static/index.html").read_text(encoding="utf-8")
         return HTMLResponse(page.replace("{{PROJECT}}", project.config.name))
 
-    from llm4tag.service.annif import annif_router
-
-    app.include_router(annif_router(project, run_pipeline, worker, writer, ServiceError, check_texts))
+    app.include_router(annif_router(project, run_pipeline, worker, writer, check_texts))
     return app
 
 

@@ -7,9 +7,9 @@
 On either lane, concurrent tagging requests that arrive within ``window`` of each other are gathered into
 one pipeline batch (one embedding call, back-to-back LLM calls).
 
-Each lane is one daemon thread: the project's stages need no thread safety of their own (the recall graph
+Each lane is one daemon thread: the pipeline's stages need no thread safety of their own (the recall graph
 has its own lock), and a call stuck in a hung backend cannot keep the process from exiting on SIGTERM.
-``llm_busy_for()`` tells the service how long the LLM lane has been on its current batch, so requests can
+``llm_stalled_for()`` tells the service how long the LLM lane has gone without progress, so requests can
 be refused at once while it hangs.
 """
 
@@ -24,7 +24,8 @@ from concurrent.futures import Future
 from typing import Any, TypeVar
 
 from llm4tag.corpus.documents import Document
-from llm4tag.generation.pipeline import TaggingResult
+from llm4tag.llm.lazy import LazyLLM
+from llm4tag.pipeline import Pipeline, TaggingResult
 
 T = TypeVar("T")
 
@@ -66,8 +67,22 @@ class Lane:
 
 
 class PipelineWorker:
-    def __init__(self, project, *, max_batch: int = 32, window_seconds: float = 0.005, on_batch=None) -> None:
-        self.project = project
+    """Runs pipeline batches and other calls on the two lanes.
+
+    ``pipelines(llm)`` gives the pipeline for LLM tagging (``True``) or recall-only tagging (``False``); the
+    project builds each once and again only when its calibration changes, so a batch costs no rebuilding.
+    """
+
+    def __init__(
+        self,
+        pipelines: Callable[[bool], Pipeline],
+        llm: LazyLLM,
+        *,
+        max_batch: int = 32,
+        window_seconds: float = 0.005,
+        on_batch=None,
+    ) -> None:
+        self.pipelines, self.llm = pipelines, llm
         self.on_batch = on_batch
         self.max_batch = max_batch
         self.window_seconds = window_seconds
@@ -103,13 +118,12 @@ class PipelineWorker:
         since = self._llm_lane.busy_since if self._llm_lane is not None else None
         if since is None:
             return 0.0
-        llm = self.project.llm if self.project.uses_llm() else None
-        return time.monotonic() - max(since, llm.last_progress if llm is not None else since)
+        progress = self.llm.last_progress
+        return time.monotonic() - max(since, progress if progress is not None else since)
 
     async def tag(self, docs: list[Document], *, llm: bool = True) -> list[TaggingResult]:
-        """Every considered tag with its final confidence (unpruned; callers prune to their own needs).
-
-        ``llm=False`` runs the recall stage and calibrated confidence alone, on the store lane.
+        """Results of the pipeline (``tags`` pruned, ``ranked`` every considered tag for callers with their own
+        limit). ``llm=False`` runs the recall stage and calibrated confidence alone, on the store lane.
         """
         assert self._queues, "worker not started"
         future = asyncio.get_running_loop().create_future()
@@ -153,4 +167,4 @@ class PipelineWorker:
         self.batches += 1
         if self.on_batch is not None:
             self.on_batch()
-        return self.project.tagger(llm=llm).tag(docs, batch_size=max(len(docs), 1), prune_tags=False)
+        return self.pipelines(llm).run(docs, batch_size=max(len(docs), 1))

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from llm4tag.corpus.documents import Document, text_hash
+from llm4tag.corpus.documents import ContentRow, Document, text_hash
+from llm4tag.corpus.knowledge import KnowledgeItem
 from llm4tag.errors import ProjectError
 from llm4tag.library.tags import Tag, TagLibrary
 
@@ -101,6 +102,17 @@ def corrupt_store_message(path: Path, exc: Exception) -> str:
     )
 
 
+def stored_tags(path: Path) -> list[Tag]:
+    """The tags of an existing store (none if there is no store yet), read without keeping it open."""
+    if not path.is_file() or path.stat().st_size == 0:
+        return []
+    store = Store(path, create=False)
+    try:
+        return list(store.tag_library())
+    finally:
+        store.close()
+
+
 class Store:
     """Thread-safe access to the project database (one connection, serialized writes)."""
 
@@ -119,6 +131,7 @@ class Store:
             )
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
+        self._library: tuple[str | None, TagLibrary] | None = None
         self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         try:
             self._open(durable, check=not create or self.path.stat().st_size > 0)
@@ -153,6 +166,22 @@ class Store:
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+
+    @property
+    def journal_mode(self) -> str:
+        with self._lock:
+            return str(self._conn.execute("PRAGMA journal_mode").fetchone()[0])
+
+    @property
+    def durable(self) -> bool:
+        """Whether every commit is fsynced (synchronous=FULL) before it returns."""
+        with self._lock:
+            return int(self._conn.execute("PRAGMA synchronous").fetchone()[0]) >= 2
+
+    def make_durable(self) -> None:
+        """From now on, fsync every commit: the service acknowledges feedback only once it would survive a power cut."""
+        with self._lock:
+            self._conn.execute("PRAGMA synchronous=FULL")
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -215,9 +244,25 @@ class Store:
                     updated += 1
             if updated:
                 self._bump_revision(conn)
+            if added or updated:
+                conn.execute(
+                    "INSERT INTO meta(key, value) VALUES ('tags_version', '1') ON CONFLICT(key)"
+                    " DO UPDATE SET value = CAST(value AS INTEGER) + 1"
+                )
         return added, updated
 
     def tag_library(self) -> TagLibrary:
+        """The tag library, read once and again only when tags change (here or in another process): the
+        service and every pipeline batch ask for it, and a large library takes a while to build."""
+        version = self.get_meta("tags_version", "0")
+        with self._lock:
+            cached = self._library
+            if cached is None or cached[0] != version:
+                cached = (version, self._read_tag_library())
+                self._library = cached
+        return cached[1]
+
+    def _read_tag_library(self) -> TagLibrary:
         rows = self._query("SELECT id, label, aliases, description, parent, deprecated, meta FROM tags ORDER BY seq")
         return TagLibrary(
             Tag(
@@ -279,9 +324,10 @@ class Store:
     def count_contents(self) -> int:
         return self._query("SELECT COUNT(*) FROM contents")[0][0]
 
-    def content_rows(self, after_seq: int = 0) -> list[tuple[int, str, str, str]]:
-        """(seq, id, text, text_hash) of contents with seq > after_seq, in seq order."""
-        return self._query("SELECT seq, id, text, text_hash FROM contents WHERE seq > ? ORDER BY seq", (after_seq,))
+    def content_rows(self, after_seq: int = 0) -> list[ContentRow]:
+        """Contents with seq > after_seq, in seq order."""
+        rows = self._query("SELECT seq, id, text, text_hash FROM contents WHERE seq > ? ORDER BY seq", (after_seq,))
+        return [ContentRow(*row) for row in rows]
 
     def max_content_seq(self) -> int:
         return self._query("SELECT COALESCE(MAX(seq), 0) FROM contents")[0][0]
@@ -307,19 +353,19 @@ class Store:
         return out
 
     # -- short-term knowledge ---------------------------------------------
-    def add_knowledge(self, items: Iterable[dict]) -> int:
+    def add_knowledge(self, items: Iterable[KnowledgeItem]) -> int:
         """Append knowledge items (examples, corrections, notes) in one transaction."""
         now = time.time()
         rows = [
             (
-                item["kind"],
-                item.get("content_id"),
-                item.get("text", ""),
-                json.dumps(item.get("tags", [])),
-                json.dumps(item.get("rejected", [])),
-                item.get("tag_id"),
-                item.get("note", ""),
-                item.get("created_at", now),
+                item.kind,
+                item.content_id,
+                item.text,
+                json.dumps(item.tags),
+                json.dumps(item.rejected),
+                item.tag_id,
+                item.note,
+                item.created_at if item.created_at is not None else now,
             )
             for item in items
         ]
@@ -331,7 +377,7 @@ class Store:
             )
         return len(rows)
 
-    def knowledge(self, kinds: Iterable[str] = ("example", "correction", "note")) -> list[dict]:
+    def knowledge(self, kinds: Iterable[str] = ("example", "correction", "note")) -> list[KnowledgeItem]:
         kinds = list(kinds)
         marks = ",".join("?" * len(kinds))
         rows = self._query(
@@ -340,17 +386,17 @@ class Store:
             kinds,
         )
         return [
-            {
-                "seq": r[0],
-                "kind": r[1],
-                "content_id": r[2],
-                "text": r[3],
-                "tags": json.loads(r[4]),
-                "rejected": json.loads(r[5]),
-                "tag_id": r[6],
-                "note": r[7],
-                "created_at": r[8],
-            }
+            KnowledgeItem(
+                kind=r[1],
+                content_id=r[2],
+                text=r[3],
+                tags=json.loads(r[4]),
+                rejected=json.loads(r[5]),
+                tag_id=r[6],
+                note=r[7],
+                created_at=r[8],
+                seq=r[0],
+            )
             for r in rows
         ]
 

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from llm4tag.evaluation.metrics import ndcg_at, recall_at
+from llm4tag.metrics.retrieval import ndcg_at, recall_at
 
 
 def precision_at_returned(gold: set[str], ranked: Sequence[str], k: int) -> float:

@@ -1,0 +1,95 @@
+"""What ``calibrate`` and ``optimize`` leave in a project's ``calibration/`` folder, loaded for the pipeline.
+
+* ``recall.pkl``: the recall-only calibrator (candidate features -> P(tag is right));
+* ``judge.pkl``: combines the recall-only confidence with the LLM judge's P(Yes);
+* ``settings-<shape>.json``: threshold, tag limit and routing band per pipeline shape (``pipeline_shape``):
+  what suits recall-only scores does not suit judged ones.
+
+Each file is read once and again only when it changes on disk.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from llm4tag.calibration.calibrator import Calibrator
+from llm4tag.calibration.confidence import ConfidenceSettings
+from llm4tag.errors import ProjectError
+
+RECALL_CALIBRATOR = "recall.pkl"
+JUDGE_CALIBRATOR = "judge.pkl"
+
+
+def pipeline_shape(judge: str, generation: bool) -> str:
+    """The name settings are stored under: the judge mode, and whether the LLM picks tags first."""
+    return f"{judge}-generation" if generation else judge
+
+
+def settings_name(judge: str, generation: bool) -> str:
+    return f"settings-{pipeline_shape(judge, generation)}.json"
+
+
+class CalibrationArtifacts:
+    """The fitted models and chosen settings of one project."""
+
+    def __init__(self, directory: str | Path) -> None:
+        self.directory = Path(directory)
+        self._loaded: dict[str, tuple[int, Any]] = {}
+
+    def _load(self, name: str, loader: Callable[[Path], Any]) -> Any:
+        path = self.directory / name
+        try:
+            stamp = path.stat().st_mtime_ns
+        except FileNotFoundError:
+            return None
+        cached = self._loaded.get(name)
+        if cached is None or cached[0] != stamp:
+            try:
+                cached = (stamp, loader(path))
+            except Exception as exc:  # noqa: BLE001 - truncated, corrupted or foreign file
+                raise ProjectError(
+                    f"{path} is unreadable ({exc.__class__.__name__}: {exc}); run 'llm4tag calibrate' and"
+                    " 'llm4tag optimize' again to rewrite it, or delete it to go without it"
+                ) from None
+            self._loaded[name] = cached
+        return cached[1]
+
+    def stamp(self) -> tuple:
+        """Changes whenever a file here is written: pipelines built from older files are rebuilt."""
+        try:
+            return tuple(sorted((p.name, p.stat().st_mtime_ns) for p in self.directory.iterdir()))
+        except FileNotFoundError:
+            return ()
+
+    def recall_calibrator(self) -> Calibrator | None:
+        return self._load(RECALL_CALIBRATOR, Calibrator.load)
+
+    def judge_calibrator(self) -> Calibrator | None:
+        return self._load(JUDGE_CALIBRATOR, Calibrator.load)
+
+    def settings(self, judge: str, generation: bool) -> ConfidenceSettings | None:
+        return self._load(settings_name(judge, generation), ConfidenceSettings.load)
+
+    def save_recall_calibrator(self, calibrator: Calibrator) -> None:
+        calibrator.save(self.directory / RECALL_CALIBRATOR)
+
+    def save_judge_calibrator(self, calibrator: Calibrator) -> None:
+        calibrator.save(self.directory / JUDGE_CALIBRATOR)
+
+    def save_settings(self, settings: ConfidenceSettings, judge: str, generation: bool) -> Path:
+        path = self.directory / settings_name(judge, generation)
+        settings.save(path)
+        return path
+
+    def pruning(self, judge: str, generation: bool, *, generation_max_tags: int) -> tuple[float, int]:
+        """(threshold, max tags) for final tag sets: from ``optimize``, else a plain default."""
+        settings = self.settings(judge, generation)
+        if settings is not None:
+            return settings.threshold, settings.max_tags
+        if generation and judge != "candidates":
+            return 0.0, generation_max_tags  # the LLM's picks, as they are
+        if self.recall_calibrator() is None:
+            return 0.0, generation_max_tags  # scores are not probabilities yet: the top few
+        return 0.5, 10  # calibrated: keep what is more likely right than wrong

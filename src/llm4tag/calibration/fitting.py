@@ -1,0 +1,178 @@
+"""Fitting on held-out annotated contents: what ``llm4tag calibrate`` and ``llm4tag optimize`` compute.
+
+These functions take what the pipeline produced for the held-out contents (recall results, scored
+candidates) and the gold tags; running the pipeline is the caller's business, so calibration never
+depends on the pipeline that depends on it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from llm4tag.calibration.artifacts import CalibrationArtifacts
+from llm4tag.calibration.calibrator import Calibrator
+from llm4tag.calibration.confidence import JUDGE_FEATURES, ConfidenceSettings, ScoredCandidates, judge_features
+from llm4tag.calibration.features import RECALL_FEATURES, labelled_pairs
+from llm4tag.calibration.pruning import choose_threshold
+from llm4tag.calibration.routing import choose_routing
+from llm4tag.corpus.documents import Document, seeded_sample
+from llm4tag.errors import ProjectError
+from llm4tag.metrics.calibration import calibration_report
+from llm4tag.metrics.sets import set_scores
+from llm4tag.recall.recaller import RecallResult
+
+
+def fit_recall_calibrator(
+    results: list[RecallResult], golds: list[set[str]], *, method: str = "platt", per_tag: bool = True
+) -> tuple[Calibrator, dict]:
+    """The recall-only calibrator: every recalled candidate of every content is one labelled pair."""
+    X, y, tags, _ = labelled_pairs(results, golds)
+    calibrator = Calibrator(method=method, per_tag=per_tag).fit(X, y, tags, feature_names=RECALL_FEATURES)
+    return calibrator, {
+        "pairs": len(y),
+        "tags_with_own_calibrator": calibrator.tags_with_own_calibrator,
+        "raw_fused_score": calibration_report(y, np.clip(X[:, 0], 0, 1)),
+        "calibrated_in_sample": calibration_report(y, calibrator.predict_proba(X, tags)),
+    }
+
+
+def fit_judge_calibrator(scored: list[ScoredCandidates], golds: list[set[str]]) -> tuple[Calibrator, dict]:
+    """Combines recall-only confidence with the judge's P(Yes); every considered pair must have been judged."""
+    rows, labels, p_yes = [], [], []
+    for candidates, gold in zip(scored, golds):
+        rows.append(judge_features(candidates.recall_conf, candidates.p_yes, candidates.selected))
+        labels.extend(int(t in gold) for t in candidates.tag_ids)
+        p_yes.extend(candidates.p_yes)
+    X, y = np.vstack(rows), np.array(labels)
+    calibrator = Calibrator(method="platt", per_tag=False).fit(X, y, feature_names=JUDGE_FEATURES)
+    return calibrator, {
+        "documents": len(scored),
+        "pairs": len(y),
+        "raw_p_yes": calibration_report(y, np.array(p_yes)),
+        "calibrated_in_sample": calibration_report(y, calibrator.predict_proba(X)),
+    }
+
+
+def choose_settings(
+    scored: list[ScoredCandidates],
+    golds: list[set[str]],
+    *,
+    target_precision: float | None = None,
+    route: bool = False,
+    max_f1_loss: float = 0.01,
+) -> ConfidenceSettings:
+    """Pruning threshold and tag limit (best F1, or most coverage at a precision) and, with ``route``, the
+    routing band (fewest LLM judgements within ``max_f1_loss`` of judging everything). ``scored`` must be
+    unrouted: every considered pair judged."""
+    per_doc = [(s.tag_ids, s.confidence) for s in scored]
+    choice = choose_threshold(per_doc, golds, target_precision=target_precision)
+    unpruned = set_scores(golds, [list(tags) for tags, _ in per_doc])
+    settings = ConfidenceSettings(
+        threshold=choice.threshold, max_tags=choice.max_tags, route_lower=-1.0, route_upper=2.0
+    )
+    report = {"documents": len(scored), "pruning": choice.to_dict(), "unpruned": unpruned.to_dict()}
+    if route:
+        routing = choose_routing(
+            [(s.tag_ids, s.recall_conf, s.confidence) for s in scored],
+            golds,
+            threshold=choice.threshold,
+            max_tags=choice.max_tags,
+            max_f1_loss=max_f1_loss,
+        )
+        settings.route_lower, settings.route_upper = routing.lower, routing.upper
+        report["routing"] = routing.to_dict()
+    settings.report = report
+    return settings
+
+
+def plot_runs(scored: list[ScoredCandidates], golds: list[set[str]], directory: Path, *, judged: bool) -> None:
+    """Reliability and precision-vs-coverage plots of held-out runs (recall-only, and with the judge)."""
+    from llm4tag.calibration.plots import coverage_plot, precision_coverage_curve, reliability_plot
+
+    directory.mkdir(parents=True, exist_ok=True)
+    per_run = {"recall only": [s.recall_conf for s in scored]}
+    if judged:
+        per_run["recall + judge"] = [s.confidence for s in scored]
+    labels = np.array([t in gold for s, gold in zip(scored, golds) for t in s.tag_ids], dtype=float)
+    what = f"{len(scored)} held-out contents"
+    reliability_plot(
+        {name: (labels, np.concatenate(confs)) for name, confs in per_run.items()},
+        directory / "reliability.png",
+        f"Reliability ({what})",
+    )
+    coverage_plot(
+        {
+            name: precision_coverage_curve([(s.tag_ids, c) for s, c in zip(scored, confs)], golds)
+            for name, confs in per_run.items()
+        },
+        directory / "precision_coverage.png",
+        f"Precision vs coverage ({what})",
+    )
+
+
+def _annotated(docs: list[Document], what: str) -> list[Document]:
+    docs = [d for d in docs if d.tags]
+    if not docs:
+        raise ProjectError(f"{what} needs annotated contents (none of these have tags)")
+    return docs
+
+
+def calibrate(
+    docs: list[Document],
+    artifacts: CalibrationArtifacts,
+    *,
+    recall: Callable[[list[str]], list[RecallResult]],
+    judged: Callable[[list[Document]], list[ScoredCandidates]] | None = None,
+    method: str = "platt",
+    per_tag: bool = True,
+    llm_sample: int = 200,
+    seed: int = 0,
+) -> dict:
+    """``llm4tag calibrate``: fit the recall-only calibrator on held-out ``docs`` (``recall`` gives their
+    candidates) and, when the pipeline judges (``judged`` runs it with every considered pair judged), the judge
+    calibrator on a seeded sample of ``llm_sample`` of them. Both are saved into ``artifacts``."""
+    docs = _annotated(docs, "calibration")
+    golds = [set(d.tags) for d in docs]
+    calibrator, report = fit_recall_calibrator(recall([d.text for d in docs]), golds, method=method, per_tag=per_tag)
+    artifacts.save_recall_calibrator(calibrator)
+    out = {"recall": report}
+    if judged is not None:
+        sample = seeded_sample(docs, llm_sample, seed)  # LLM work: bounded to a seeded sample
+        calibrator, out["judge"] = fit_judge_calibrator(judged(sample), [set(d.tags) for d in sample])
+        artifacts.save_judge_calibrator(calibrator)
+    return out
+
+
+def optimize(
+    docs: list[Document],
+    artifacts: CalibrationArtifacts,
+    *,
+    judged: Callable[[list[Document]], list[ScoredCandidates]],
+    judge: str,
+    generation: bool,
+    route: bool = True,
+    target_precision: float | None = None,
+    max_f1_loss: float = 0.01,
+    llm_sample: int = 200,
+    seed: int = 0,
+    plots: str | Path | None = None,
+) -> dict:
+    """``llm4tag optimize``: choose and save the settings of the pipeline shape (``judge``, ``generation``) on
+    held-out ``docs``, run through ``judged`` (every considered pair judged, nothing pruned); when the shape
+    calls the LLM, on a seeded sample of ``llm_sample`` of them."""
+    docs = _annotated(docs, "optimize")
+    if judge != "none" and artifacts.judge_calibrator() is None:
+        raise ProjectError("no judge calibrator in this project; run 'llm4tag calibrate' first")
+    if judge != "none" or generation:
+        docs = seeded_sample(docs, llm_sample, seed)
+    scored, golds = judged(docs), [set(d.tags) for d in docs]
+    settings = choose_settings(
+        scored, golds, target_precision=target_precision, route=route and judge != "none", max_f1_loss=max_f1_loss
+    )
+    path = artifacts.save_settings(settings, judge, generation)
+    if plots:
+        plot_runs(scored, golds, Path(plots), judged=judge != "none")
+    return {**settings.report, "saved_to": str(path)}

@@ -1,0 +1,123 @@
+"""Short-term knowledge items: examples, corrections and tag notes, and the learn files that carry them.
+
+* ``example``: an annotated content; it also becomes an annotated content of the project, so the recall
+  graph (C2C2T) and the few-shot examples see it on the very next content.
+* ``correction``: "these tags were wrong (``rejected``) / these were right (``tags``) for this text".
+  Wrong annotations of a stored content are removed; similar contents get the correction as a note.
+* ``note``: free text about a tag ("since 2026, X also covers Y"), shown whenever that tag is a candidate.
+
+Learn files are JSONL, one item a line: ``{"kind": "example", "id", "text", "tags"}``,
+``{"kind": "correction", "text", "rejected": [...], "tags": [...]}``, ``{"kind": "note", "tag": "X",
+"note": "..."}``. ``kind`` defaults to ``example``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from llm4tag.corpus.documents import text_hash
+from llm4tag.errors import InputError
+from llm4tag.fileio import iter_jsonl, optional_str_list, require_str
+from llm4tag.library.tags import TagLibrary
+
+KINDS = ("example", "correction", "note")
+
+
+@dataclass
+class KnowledgeItem:
+    """One item of short-term knowledge, as the API, the service and learn files give it and the store keeps it."""
+
+    kind: str  # example | correction | note
+    content_id: str | None = None  # examples and corrections: the content they are about
+    text: str = ""
+    tags: list[str] = field(default_factory=list)  # right tags
+    rejected: list[str] = field(default_factory=list)  # wrong tags (corrections)
+    tag_id: str | None = None  # notes: the tag the note is about
+    note: str = ""
+    created_at: float | None = None  # seconds since the epoch; None: when it is stored
+    seq: int | None = None  # the store's row number, once stored
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {self.kind!r}")
+        if self.kind != "note" and self.content_id is None:
+            self.content_id = f"learn:{text_hash(self.text)[:16]}"
+
+    @classmethod
+    def feedback(cls, text: str, right: list[str], wrong: list[str], content_id: str | None = None) -> KnowledgeItem:
+        """A reviewer's verdict on one content: a correction when something was wrong, else an example."""
+        return cls("correction" if wrong else "example", content_id, text, list(right), list(wrong))
+
+    def tag_ids(self) -> list[str]:
+        """Every tag id the item names (checked against the library before it is stored)."""
+        return [self.tag_id] if self.kind == "note" and self.tag_id else self.tags + self.rejected
+
+
+def read_learn_file(path: str | Path, library: TagLibrary, *, max_text_chars: int | None = None) -> list[KnowledgeItem]:
+    """Parse and validate a learn file completely before anything is stored."""
+    items = []
+    for line, obj in iter_jsonl(path):
+        kind = obj.get("kind", "example")
+        if kind not in KINDS:
+            raise InputError(f"expected one of {', '.join(KINDS)}", path=path, line=line, field="kind")
+        created_at = _timestamp(obj["created_at"], path=path, line=line) if obj.get("created_at") is not None else None
+        if kind == "note":
+            item = KnowledgeItem(
+                "note",
+                tag_id=require_str(obj, "tag", path=path, line=line),
+                note=require_str(obj, "note", path=path, line=line),
+                created_at=created_at,
+            )
+        else:
+            text = require_str(obj, "text", path=path, line=line)
+            if max_text_chars is not None and len(text) > max_text_chars:
+                raise InputError(
+                    f"text of {len(text):,} characters is over the limit of {max_text_chars:,}",
+                    path=path,
+                    line=line,
+                    field="text",
+                )
+            item = KnowledgeItem(
+                kind,
+                require_str(obj, "id", path=path, line=line) if obj.get("id") not in (None, "") else None,
+                text,
+                optional_str_list(obj, "tags", path=path, line=line),
+                optional_str_list(obj, "rejected", path=path, line=line),
+                created_at=created_at,
+            )
+            if kind == "example" and not item.tags:
+                raise InputError("an example needs at least one tag", path=path, line=line, field="tags")
+            if kind == "correction" and not (item.tags or item.rejected):
+                raise InputError("a correction needs 'rejected' and/or 'tags'", path=path, line=line, field="rejected")
+        unknown = [t for t in item.tag_ids() if t not in library]
+        if unknown:
+            raise InputError(
+                f"unknown tag id(s) {unknown}; add them to the library first",
+                path=path,
+                line=line,
+                field="tag" if kind == "note" else "tags",
+            )
+        items.append(item)
+    return items
+
+
+def _timestamp(value: object, *, path: str | Path, line: int) -> float:
+    """Seconds since the epoch from a number or an ISO 8601 date-time (a date-time without a zone is UTC)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            pass
+        else:
+            return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp()
+    raise InputError(
+        f"expected seconds since the epoch or an ISO 8601 date-time such as 2026-11-26T08:00:00Z, got {value!r}",
+        path=path,
+        line=line,
+        field="created_at",
+    )

@@ -1,0 +1,2 @@
+"""The LLM stages: knowledge-enhanced tag selection (generation) and the Yes/No judge, their prompts, and
+short-term knowledge retrieved into prompts."""

@@ -1,0 +1,279 @@
+"""The stages of the tagging pipeline, in the order they run: recall → select → consider → judge → score → prune.
+
+Each stage has one method, ``run(batch)``, which fills in its part of every ``ContentState`` of the batch.
+A stage is given what it needs when it is built (indexes, store, LLM, fitted models), never the project;
+a pipeline without a stage is built without it (see ``Pipeline.with_overrides``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from llm4tag.calibration.calibrator import Calibrator
+from llm4tag.calibration.confidence import JUDGE_FEATURES, ConfidenceSettings, ScoredCandidates, judge_features
+from llm4tag.calibration.features import RECALL_FEATURES, recall_features
+from llm4tag.calibration.pruning import prune
+from llm4tag.corpus.documents import Document, text_hash
+from llm4tag.embedding.cache import CachedEmbedder
+from llm4tag.generation.generator import Example, GenerationConfig, Selection, TagGenerator
+from llm4tag.generation.judge import Judge
+from llm4tag.generation.knowledge import KnowledgeBase
+from llm4tag.generation.prompts import PromptTemplate
+from llm4tag.llm.lazy import LazyLLM
+from llm4tag.pipeline.results import TagAssignment
+from llm4tag.recall.recall_index import RecallIndex
+from llm4tag.recall.recaller import RecallConfig, RecallResult
+from llm4tag.store.sqlite import Store
+
+
+@dataclass
+class ContentState:
+    """One content on its way through the pipeline; each stage fills in its fields."""
+
+    doc: Document
+    recall: RecallResult | None = None
+    candidate_conf: np.ndarray = field(default_factory=lambda: np.zeros(0))  # recall-only, every candidate
+    selection: Selection | None = None
+    considered: list[str] = field(default_factory=list)  # the tags that get a final confidence
+    p_yes: np.ndarray = field(default_factory=lambda: np.zeros(0))  # per considered tag; NaN: not judged
+    scored: ScoredCandidates | None = None
+    ranked: list[TagAssignment] = field(default_factory=list)  # every considered tag, best first
+    tags: list[TagAssignment] | None = None  # the final set (None: not pruned, all of ``ranked``)
+
+    def recall_conf(self) -> np.ndarray:
+        """Recall-only confidence of the considered tags."""
+        position = {c.tag_id: i for i, c in enumerate(self.recall.candidates)}
+        return np.array([self.candidate_conf[position[t]] for t in self.considered], dtype=float)
+
+    def selected(self) -> np.ndarray:
+        picked = set(self.selection.tag_ids) if self.selection is not None else set()
+        return np.array([t in picked for t in self.considered], dtype=bool)
+
+
+class Stage(Protocol):
+    name: str
+
+    def run(self, batch: list[ContentState]) -> None: ...
+
+
+class RecallStage:
+    """Candidates with provenance from the content–tag graph, and their calibrated recall-only confidence
+    (the raw fused score, clipped to [0, 1], until ``calibrate`` has fitted a calibrator)."""
+
+    name = "recall"
+
+    def __init__(self, index: RecallIndex, calibrator: Calibrator | None, config: RecallConfig | None = None) -> None:
+        self.index, self.calibrator, self.config = index, calibrator, config
+        if calibrator is not None:
+            calibrator.check_features(RECALL_FEATURES)
+
+    def run(self, batch: list[ContentState]) -> None:
+        recalls = self.index.recall([s.doc.text for s in batch], config=self.config)
+        for state, result in zip(batch, recalls):
+            state.recall = result
+            X, tags = recall_features(result)
+            if not tags:
+                state.candidate_conf = np.zeros(0)
+            elif self.calibrator is None:
+                state.candidate_conf = np.clip(X[:, 0], 0, 1)
+            else:
+                state.candidate_conf = self.calibrator.predict_proba(X, tags, feature_names=RECALL_FEATURES)
+
+
+class SelectStage:
+    """Knowledge-enhanced generation: the LLM picks tags from the candidates, with similar annotated examples,
+    tag notes and reviewers' corrections in its prompt (read from the store on every batch: knowledge added a
+    moment ago counts)."""
+
+    name = "select"
+
+    def __init__(
+        self,
+        llm: LazyLLM,
+        template: PromptTemplate,
+        config: GenerationConfig,
+        store: Store,
+        embedder: Callable[[], CachedEmbedder],
+        *,
+        examples: bool = True,
+        notes: bool = True,
+    ) -> None:
+        self.llm, self.template, self.config = llm, template, config
+        self.store, self._embedder = store, embedder
+        self.use_examples, self.use_notes = examples, notes
+        self._generator: TagGenerator | None = None
+        self._library = None
+
+    @property
+    def generator(self) -> TagGenerator:
+        """Prompt building and answer validation, for the current tag library."""
+        library = self.store.tag_library()
+        if self._generator is None or self._library is not library:
+            self._generator = TagGenerator(self.llm.get(), self.template, library.display_names(), self.config)
+            self._library = library
+        return self._generator
+
+    def examples_for(self, doc: Document, recall: RecallResult) -> list[Example]:
+        """The most similar annotated contents (never the content's own annotation) as few-shot examples."""
+        cfg = self.config
+        if not self.use_examples or not cfg.examples:
+            return []
+        wanted = [(cid, sim) for cid, sim in recall.neighbours if sim >= cfg.example_min_similarity]
+        stored = {d.id: d for d in self.store.get_contents([cid for cid, _ in wanted[: cfg.examples + 1]])}
+        own = text_hash(doc.text)
+        examples = []
+        for cid, _ in wanted:
+            neighbour = stored.get(cid)
+            if neighbour is None or not neighbour.tags or neighbour.text_hash == own:
+                continue
+            examples.append(Example(neighbour.text, neighbour.tags))
+            if len(examples) >= cfg.examples:
+                break
+        return examples
+
+    def run(self, batch: list[ContentState]) -> None:
+        generator = self.generator
+        names = generator.display_names
+        knowledge = KnowledgeBase.load(self.store, self._embedder().encode) if self.use_notes else None
+        texts = [s.doc.text for s in batch]
+        vectors = self._embedder().encode(texts) if knowledge and knowledge.corrections else None
+        notes = []
+        for i, state in enumerate(batch):
+            found: list[str] = []
+            if knowledge is not None:
+                ids = [c.tag_id for c in state.recall.candidates]
+                found = knowledge.notes_for(ids[: self.config.candidates], names)
+                if vectors is not None:
+                    found += knowledge.corrections_for(vectors[i], names)
+            notes.append(found)
+        selections = generator.select(
+            texts,
+            [[c.tag_id for c in s.recall.candidates] for s in batch],
+            [self.examples_for(s.doc, s.recall) for s in batch],
+            notes,
+        )
+        for state, selection in zip(batch, selections):
+            state.selection = selection
+
+
+class ConsiderStage:
+    """Which tags get a final confidence: the LLM's picks (``judge = "generated"``, or ``"none"`` after
+    generation), the top ``top_n`` candidates plus any picks (``"candidates"``), or the top candidates."""
+
+    name = "consider"
+
+    def __init__(self, judge_mode: str, top_n: int) -> None:
+        self.judge_mode, self.top_n = judge_mode, top_n
+
+    def run(self, batch: list[ContentState]) -> None:
+        for state in batch:
+            ids = [c.tag_id for c in state.recall.candidates]
+            picked = list(state.selection.tag_ids) if state.selection is not None else []
+            if self.judge_mode == "candidates":
+                top = ids[: self.top_n]
+                state.considered = top + [t for t in picked if t not in top]
+            elif state.selection is not None:
+                state.considered = picked
+            else:
+                state.considered = ids[: self.top_n]
+            state.p_yes = np.full(len(state.considered), np.nan)
+
+
+class JudgeStage:
+    """The LLM judges (content, tag) pairs: P(Yes) from the first token's log-probabilities. With a routing
+    band (``routing``), only pairs whose recall-only confidence is not decisive are asked."""
+
+    name = "judge"
+
+    def __init__(
+        self,
+        llm: LazyLLM,
+        template: PromptTemplate,
+        store: Store,
+        *,
+        routing: ConfidenceSettings | None = None,
+        cache: bool = True,
+        allow_fallback: bool = False,
+    ) -> None:
+        self.llm, self.template, self.store = llm, template, store
+        self.routing, self.cache, self.allow_fallback = routing, cache, allow_fallback
+        self._judge: Judge | None = None
+        self._library = None
+
+    @property
+    def judge(self) -> Judge:
+        library = self.store.tag_library()
+        if self._judge is None or self._library is not library:  # it shows tags' names and descriptions
+            self._judge = Judge(self.llm.get(), self.template, library, allow_fallback=self.allow_fallback)
+            self._library = library
+        return self._judge
+
+    def run(self, batch: list[ContentState]) -> None:
+        for state in batch:
+            if not state.considered:
+                continue
+            recall_conf = state.recall_conf()
+            ask = self.routing.needs_llm(recall_conf) if self.routing is not None else np.ones(len(recall_conf), bool)
+            asked = [t for t, a in zip(state.considered, ask) if a]
+            if asked:
+                scores = self.judge.judge(state.doc.text, asked, store=self.store if self.cache else None)
+                state.p_yes[ask] = [s.p_yes for s in scores]
+
+
+class ScoreStage:
+    """Final confidence: where the LLM judged, the judge calibrator combines recall evidence with P(Yes);
+    elsewhere the recall-only confidence stands."""
+
+    name = "score"
+
+    def __init__(self, judge_calibrator: Calibrator | None, store: Store) -> None:
+        self.calibrator, self.store = judge_calibrator, store
+        if judge_calibrator is not None:
+            judge_calibrator.check_features(JUDGE_FEATURES)
+
+    def run(self, batch: list[ContentState]) -> None:
+        library = self.store.tag_library()
+        for state in batch:
+            recall_conf, selected = state.recall_conf(), state.selected()
+            final = recall_conf.copy()
+            judged = ~np.isnan(state.p_yes)
+            if self.calibrator is not None and judged.any():
+                features = judge_features(recall_conf[judged], state.p_yes[judged], selected[judged])
+                final[judged] = self.calibrator.predict_proba(features, feature_names=JUDGE_FEATURES)
+            state.scored = ScoredCandidates(
+                state.considered, recall_conf, state.p_yes, selected, final, state.candidate_conf
+            )
+            paths = {c.tag_id: c.paths for c in state.recall.candidates}
+            order = sorted(range(len(final)), key=lambda i: -final[i])
+            state.ranked = [
+                TagAssignment(
+                    tag_id=state.considered[i],
+                    label=library[state.considered[i]].label,
+                    score=float(final[i]),
+                    source="judge" if judged[i] else "recall",
+                    selected=bool(selected[i]),
+                    p_yes=None if np.isnan(state.p_yes[i]) else float(state.p_yes[i]),
+                    paths=paths.get(state.considered[i], {}),
+                )
+                for i in order
+            ]
+
+
+class PruneStage:
+    """The final tag set: tags whose confidence clears ``threshold``, at most ``max_tags``, best first."""
+
+    name = "prune"
+
+    def __init__(self, threshold: float, max_tags: int) -> None:
+        self.threshold, self.max_tags = threshold, max_tags
+
+    def run(self, batch: list[ContentState]) -> None:
+        for state in batch:
+            scored = state.scored
+            keep = prune(list(range(len(scored.tag_ids))), scored.confidence, self.threshold, self.max_tags)
+            by_tag = {t.tag_id: t for t in state.ranked}
+            state.tags = [by_tag[scored.tag_ids[i]] for i in keep]

@@ -1,0 +1,312 @@
+"""The recall graph of a project: built from the store, saved beside it, recovered when its files go bad.
+
+Layout under the project directory::
+
+    graph/state.json      what the files below were built from (store revision, sizes, checksums, ids digest)
+    graph/*.npy, *.npz    vectors and term counts of tags and annotated contents
+    graph/supervised.pkl  the learned recall path, with the store state it was fitted on
+
+The store is the only source of truth. ``update()`` brings the graph up to date incrementally (only new
+rows are encoded and appended); if the graph files do not match the store (a crash between writes, a
+changed embedding model, an edited row), they are rebuilt from cached vectors without re-encoding.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+from llm4tag.corpus.documents import ContentRow
+from llm4tag.embedding.cache import CachedEmbedder
+from llm4tag.fileio import atomic_write, sha256_of
+from llm4tag.library.tags import Tag
+from llm4tag.recall.graph import ContentTagGraph
+from llm4tag.recall.recaller import RecallConfig, Recaller, RecallResult
+from llm4tag.store.sqlite import Store
+
+log = logging.getLogger(__name__)
+
+GRAPH_FORMAT = 2  # 2: checksums and an ids digest in state.json
+_FILES = {"tag_vectors": "tag_vectors.npy", "content_vectors": "content_vectors.npy", "terms": "content_terms.npz"}
+_BATCH = 2048
+
+
+@dataclass
+class IndexReport:
+    tags_added: int
+    contents_added: int
+    rebuilt: bool
+
+    def __str__(self) -> str:
+        how = "rebuilt" if self.rebuilt else "updated"
+        return f"graph {how}: +{self.tags_added} tags, +{self.contents_added} annotated contents"
+
+
+def _ids_digest(tag_ids: list[str], content_ids: list[str]) -> str:
+    return hashlib.sha256("\x1f".join(tag_ids + ["\x1e"] + content_ids).encode()).hexdigest()
+
+
+class RecallIndex:
+    """The content–tag graph and the recaller over it, kept in step with the store.
+
+    Thread-safe: the service recalls from two threads while ``update()`` may swap the graph.
+    """
+
+    def __init__(
+        self,
+        directory: str | Path,
+        store: Store,
+        embedder: Callable[[], CachedEmbedder],
+        config: RecallConfig,
+        *,
+        exact_limit: int = 200_000,
+        nprobe: int = 16,
+    ) -> None:
+        self.directory = Path(directory)
+        self.store = store
+        self._embedder = embedder
+        self.config = config
+        self.exact_limit, self.nprobe = exact_limit, nprobe
+        self._graph: ContentTagGraph | None = None
+        self._graph_stamp: tuple[str, int] | None = None
+        self._recallers: dict[str, Recaller] = {}  # by configuration: ablations recall over the same graph
+        self._stale = True
+        self._lock = threading.RLock()
+
+    @property
+    def embedder(self) -> CachedEmbedder:
+        return self._embedder()
+
+    def mark_stale(self) -> None:
+        """The store changed: the next recall brings the graph up to date first."""
+        self._stale = True
+
+    # -- the graph ----------------------------------------------------------------
+    def update(self, *, save: bool = True) -> IndexReport:
+        """Bring the graph up to date with the store, encoding only what was never encoded."""
+        with self._lock:
+            return self._update(save=save)
+
+    def _update(self, *, save: bool) -> IndexReport:
+        embedder = self.embedder
+        stamp = (embedder.embedder.name, self.store.revision)
+        graph = self._graph if self._graph_stamp == stamp else None
+        if graph is None:
+            state = self._read_state()
+            if (
+                state
+                and state.get("format") == GRAPH_FORMAT
+                and state.get("embedder") == stamp[0]
+                and state.get("revision") == stamp[1]
+            ):
+                graph = self._load(state)
+        rebuilt = graph is None
+        if graph is None:
+            graph = self._empty_graph(embedder.dim)
+        new_tags = list(self.store.tag_library())[graph.n_tags :]
+        if new_tags:
+            texts = [t.text() for t in new_tags]
+            graph.add_tags(
+                [t.id for t in new_tags], texts, embedder.encode(texts), [not t.deprecated for t in new_tags]
+            )
+        rows = self.store.content_rows(graph.content_max_seq)
+        if rows:
+            tags_by_seq = self._annotations_by_seq(graph.content_max_seq)
+            for start in range(0, len(rows), _BATCH * 8):
+                chunk = rows[start : start + _BATCH * 8]
+                texts = [r.text for r in chunk]
+                graph.add_contents(
+                    [r.id for r in chunk],
+                    embedder.encode(texts),
+                    [tags_by_seq.get(r.seq, []) for r in chunk],
+                    texts=texts,
+                )
+            graph.content_max_seq = rows[-1].seq
+        changed = rebuilt or bool(new_tags) or bool(rows)
+        if save and changed:
+            self._save(graph)
+        if changed:
+            self._recallers = {}
+        self._graph, self._graph_stamp, self._stale = graph, stamp, False
+        return IndexReport(tags_added=len(new_tags), contents_added=len(rows), rebuilt=rebuilt)
+
+    @property
+    def graph(self) -> ContentTagGraph:
+        with self._lock:
+            if self._stale or self._graph is None:
+                self.update()
+            assert self._graph is not None
+            return self._graph
+
+    @property
+    def recaller(self) -> Recaller:
+        return self.recaller_for(self.config)
+
+    def recaller_for(self, config: RecallConfig) -> Recaller:
+        """A recaller over the current graph with ``config`` (the project's, or an ablation's)."""
+        with self._lock:
+            graph = self.graph
+            key = repr(config)
+            recaller = self._recallers.get(key)
+            if recaller is None:
+                recaller = Recaller(graph, config)
+                library = self.store.tag_library()
+                recaller.set_names([library[t].names() for t in graph.tag_ids])
+                recaller.supervised = self._supervised_scorer(graph, config)
+                self._recallers[key] = recaller
+            return recaller
+
+    def recall(
+        self,
+        texts: list[str],
+        *,
+        top_n: int | None = None,
+        weights: dict[str, float] | None = None,
+        exclude: list[str | None] | None = None,
+        config: RecallConfig | None = None,
+    ) -> list[RecallResult]:
+        """Candidate tags with provenance for each text; ``exclude`` leaves a stored content out of its own recall;
+        ``config`` recalls with other settings than the project's (ablations)."""
+        out: list[RecallResult] = []
+        for start in range(0, len(texts), _BATCH):
+            batch = texts[start : start + _BATCH]
+            skip = exclude[start : start + _BATCH] if exclude else None
+            vectors = self.embedder.encode(batch)
+            with self._lock:
+                recaller = self.recaller_for(config or self.config)
+                out.extend(recaller.recall(batch, vectors, top_n=top_n, weights=weights, exclude=skip))
+        return out
+
+    # -- the learned path ---------------------------------------------------------
+    def _supervised_scorer(self, graph: ContentTagGraph, config: RecallConfig):
+        """The learned recall path, refitted when the annotated contents changed (only if it has a weight)."""
+        if config.weights.get("supervised", 0.0) <= 0 or not graph.n_contents:
+            return None
+        from llm4tag.recall.supervised import SupervisedScorer
+
+        path = self.directory / "supervised.pkl"
+        stamp = (self.store.revision, graph.content_max_seq, graph.n_contents)
+        if path.exists():
+            try:
+                scorer = SupervisedScorer.load(path)
+            except Exception as exc:  # noqa: BLE001 - a derived file: refit it from the store
+                log.warning("%s is unreadable (%s); refitting it from the store", path, exc)
+                scorer = None
+            if getattr(scorer, "stamp", None) == stamp:
+                return scorer
+        tags_by_seq = self._annotations_by_seq()
+        annotated = [r for r in self.store.content_rows() if r.seq <= graph.content_max_seq and tags_by_seq.get(r.seq)]
+        distinct = len({t for r in annotated for t in tags_by_seq[r.seq]})
+        if len(annotated) < config.supervised_min_contents or distinct > config.supervised_max_tags:
+            log.info("supervised recall path skipped: %d annotated contents, %d tags", len(annotated), distinct)
+            return None
+        log.info("fitting the supervised recall path on %d annotated contents", len(annotated))
+        scorer = SupervisedScorer().fit([r.text for r in annotated], [tags_by_seq[r.seq] for r in annotated])
+        scorer.stamp = stamp
+        self.directory.mkdir(parents=True, exist_ok=True)
+        scorer.save(path)
+        return scorer
+
+    # -- files ----------------------------------------------------------------------
+    def _empty_graph(self, dim: int) -> ContentTagGraph:
+        return ContentTagGraph(dim=dim, exact_limit=self.exact_limit, nprobe=self.nprobe)
+
+    def _annotations_by_seq(self, after_seq: int = 0) -> dict[int, list[str]]:
+        out: dict[int, list[str]] = {}
+        for seq, tag_id in self.store.annotations(after_seq):
+            out.setdefault(seq, []).append(tag_id)
+        return out
+
+    def _read_state(self) -> dict | None:
+        try:
+            return json.loads((self.directory / "state.json").read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            return None
+
+    def _load(self, state: dict) -> ContentTagGraph | None:
+        """The saved graph if it matches ``state`` and the store; None if anything is off (then the caller
+        rebuilds it from cached vectors), with a warning that says what was off."""
+        checked = self._check_files(state)
+        if isinstance(checked, str):
+            log.warning(
+                "graph files in %s: %s; rebuilding them from the store (cached vectors)", self.directory, checked
+            )
+            return None
+        tag_vectors, content_vectors, term_counts, tags, rows = checked
+        graph = self._empty_graph(tag_vectors.shape[1] if tag_vectors.size else self.embedder.dim)
+        graph.add_tags([t.id for t in tags], [t.text() for t in tags], tag_vectors, [not t.deprecated for t in tags])
+        tags_by_seq = self._annotations_by_seq()
+        graph.add_contents(
+            [r.id for r in rows], content_vectors, [tags_by_seq.get(r.seq, []) for r in rows], term_counts=term_counts
+        )
+        graph.content_max_seq = state["content_max_seq"]
+        return graph
+
+    def _check_files(
+        self, state: dict
+    ) -> str | tuple[np.ndarray, np.ndarray, sp.csr_matrix, list[Tag], list[ContentRow]]:
+        """The saved arrays, tags and content rows, or a string saying why they cannot be trusted: a checksum
+        that does not match (truncated, edited, swapped file), a shape that does not fit the store or the
+        embedder, ids in another order, or vectors that differ from the store's cached ones."""
+        for filename in _FILES.values():
+            path = self.directory / filename
+            if not path.is_file():
+                return f"{filename} is missing"
+            if state.get("sha256", {}).get(filename) != sha256_of(path):
+                return f"{filename} does not match the checksum recorded when it was written"
+        try:
+            tag_vectors = np.load(self.directory / _FILES["tag_vectors"], allow_pickle=False)
+            content_vectors = np.load(self.directory / _FILES["content_vectors"], allow_pickle=False)
+            term_counts = sp.load_npz(self.directory / _FILES["terms"]).tocsr().astype(np.float32)
+        except (OSError, ValueError) as exc:
+            return f"unreadable ({exc})"
+        embedder = self.embedder
+        tags = list(self.store.tag_library())[: state["tags"]]
+        rows = [r for r in self.store.content_rows() if r.seq <= state["content_max_seq"]]
+        expected = {
+            "tag vectors": ((len(tags), embedder.dim), tag_vectors.shape),
+            "content vectors": ((len(rows), embedder.dim), content_vectors.shape),
+        }
+        for what, (want, got) in expected.items():
+            if (want[0] and tuple(got) != want) or (not want[0] and got[0] != 0):
+                return f"{what} have shape {tuple(got)}, the store and embedder need {want}"
+        if term_counts.shape[0] != len(rows) or len(tags) != state["tags"] or len(rows) != state["contents"]:
+            return "their sizes do not match the store"
+        if state.get("ids") != _ids_digest([t.id for t in tags], [r.id for r in rows]):
+            return "their tag or content ids differ from the store's"
+        step = max(1, len(rows) // 16)
+        cached = self.store.cached_vectors(embedder.embedder.name, [r.text_hash for r in rows[::step]])
+        for i in range(0, len(rows), step):
+            vector = cached.get(rows[i].text_hash)
+            if vector is not None and not np.allclose(vector, content_vectors[i], atol=1e-4):
+                return f"the vector of content {rows[i].id!r} differs from the one cached in the store (rows moved?)"
+        return tag_vectors, content_vectors, term_counts, tags, rows
+
+    def _save(self, graph: ContentTagGraph) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        with atomic_write(self.directory / _FILES["tag_vectors"], "wb") as handle:
+            np.save(handle, graph.tag_dense.vectors)
+        with atomic_write(self.directory / _FILES["content_vectors"], "wb") as handle:
+            np.save(handle, graph.content_dense.vectors)
+        with atomic_write(self.directory / _FILES["terms"], "wb") as handle:
+            sp.save_npz(handle, graph.content_lexical.counts)
+        state = {
+            "format": GRAPH_FORMAT,
+            "embedder": self.embedder.embedder.name,
+            "revision": self.store.revision,
+            "tags": graph.n_tags,
+            "contents": graph.n_contents,
+            "content_max_seq": graph.content_max_seq,
+            "ids": _ids_digest(graph.tag_ids, graph.content_ids),
+            "sha256": {name: sha256_of(self.directory / name) for name in _FILES.values()},
+        }
+        with atomic_write(self.directory / "state.json") as handle:
+            json.dump(state, handle, indent=2)

@@ -1,0 +1,52 @@
+"""Request bodies and the error type the service's routers share (its own API and Annif's)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class ServiceError(Exception):
+    """An error with an HTTP status, rendered as JSON (problem+json on Annif's endpoints)."""
+
+    def __init__(self, status: int, detail: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.status, self.detail, self.headers = status, detail, headers or {}
+
+
+# -- request and response bodies ------------------------------------------------------
+class ContentIn(BaseModel):
+    text: str = Field(min_length=1, description="the content to tag")
+    id: str | None = Field(default=None, description="your id for it (default: a hash of the text)")
+
+
+_LLM_FIELD = Field(
+    default=True,
+    description="false: the recall stage and its calibrated confidence only (no LLM; served even while it is down)",
+)
+
+
+class TagRequest(ContentIn):
+    candidates: bool = Field(default=False, description="include the recalled candidates and their provenance")
+    llm: bool = _LLM_FIELD
+
+
+class TagBatchRequest(BaseModel):
+    documents: list[ContentIn] = Field(min_length=1)
+    candidates: bool = False
+    llm: bool = _LLM_FIELD
+
+
+class FeedbackIn(BaseModel):
+    text: str = Field(min_length=1)
+    content_id: str | None = None
+    accept: list[str] = Field(default_factory=list, description="tags confirmed right")
+    reject: list[str] = Field(default_factory=list, description="tags that are wrong")
+    add: list[str] = Field(default_factory=list, description="tags that were missing")
+
+
+class TagIn(BaseModel):
+    id: str = Field(min_length=1)
+    label: str = Field(min_length=1)
+    description: str = ""
+    aliases: list[str] = Field(default_factory=list)
+    parent: str | None = None
