@@ -104,6 +104,7 @@ def debtags_project(directory: Path, *, train: int = 300, name: str = "debtags-t
         project.add_tags(DEBTAGS / "tags.jsonl")
         project.add_contents([Document(r["id"], r["text"], r["tags"]) for r in debtags_slice("train", train)])
         project.index()
+        project.recall_index.warm()  # learned paths fitted now: copies of the project recall alike
     return directory
 
 

@@ -15,6 +15,7 @@ from tests.conftest import DEBTAGS, HashingEmbedder, debtags_project, debtags_sl
 
 from llm4tag.calibration import (
     ConfidenceSettings,
+    Pruning,
     calibration_report,
     choose_routing,
     routed_confidences,
@@ -139,7 +140,7 @@ def test_routing_skips_decisive_pairs_within_the_f1_budget():
         judged_conf = np.clip(np.where(truth, 0.8, 0.15) + rng.normal(0, 0.1, 8), 0.001, 0.999)
         per_doc.append((tags, recall_conf, judged_conf))
         golds.append({t for t, ok in zip(tags, truth) if ok})
-    choice = choose_routing(per_doc, golds, threshold=0.5, max_tags=8, max_f1_loss=0.01)
+    choice = choose_routing(per_doc, golds, pruning=Pruning(0.5, 8), max_f1_loss=0.01)
     assert choice.judged_share < 0.9
     assert choice.f1 >= choice.f1_all_judged - 0.01
     routed = [routed_confidences(r, j, choice.lower, choice.upper) for _, r, j in per_doc]
@@ -148,7 +149,7 @@ def test_routing_skips_decisive_pairs_within_the_f1_budget():
 
     f1 = set_scores(golds, [prune(t, c, 0.5, 8) for (t, _, _), c in zip(per_doc, routed)]).f1
     assert f1 == pytest.approx(choice.f1)
-    exact = choose_routing(per_doc, golds, threshold=0.5, max_tags=8, max_f1_loss=0.0)
+    exact = choose_routing(per_doc, golds, pruning=Pruning(0.5, 8), max_f1_loss=0.0)
     assert exact.judged_share >= choice.judged_share and exact.f1 >= exact.f1_all_judged
 
 

@@ -242,7 +242,7 @@ def test_chunked_body_over_the_limit_is_413_and_feedback_has_tagging_limits(proj
 @pytest.mark.parametrize("damage", ["delete", "empty"])
 def test_a_missing_or_emptied_store_is_an_error_and_the_graph_is_left_alone(project_copy, damage, capsys):
     store = project_copy / "store.sqlite"
-    graph_files = {p.name: p.read_bytes() for p in (project_copy / "graph").iterdir()}
+    graph_files = {p.name: p.read_bytes() for p in (project_copy / "graph").rglob("*") if p.is_file()}
     for extra in project_copy.glob("store.sqlite-*"):
         extra.unlink()
     if damage == "delete":
@@ -252,7 +252,7 @@ def test_a_missing_or_emptied_store_is_an_error_and_the_graph_is_left_alone(proj
     assert main(["recall", "-p", str(project_copy), "--text", TEXT]) == 2
     err = capsys.readouterr().err
     assert "store.sqlite" in err and ("missing" in err or "empty" in err) and "Traceback" not in err
-    assert {p.name: p.read_bytes() for p in (project_copy / "graph").iterdir()} == graph_files
+    assert {p.name: p.read_bytes() for p in (project_copy / "graph").rglob("*") if p.is_file()} == graph_files
     assert not store.exists() or store.stat().st_size == 0  # not silently recreated
 
 

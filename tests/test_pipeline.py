@@ -41,12 +41,13 @@ def test_results_are_pruned_and_ranked_and_serialised_once(project_dir):
     docs = [Document(r["id"], r["text"]) for r in debtags_slice("test", 5)]
     with Project.open(project_dir) as project:
         results = project.pipeline().run(docs)
-        threshold, max_tags = project.pipeline().pruning
+        pruning = project.pipeline().pruning
         for doc, result in zip(docs, results):
             assert result.id == doc.id and result.ranked
             scores = [t.score for t in result.ranked]
             assert scores == sorted(scores, reverse=True)
-            assert result.tags == [t for t in result.ranked if t.score >= threshold][:max_tags]
+            kept = pruning.apply([t.tag_id for t in result.ranked], np.array(scores), result.scored.expected_gold)
+            assert [t.tag_id for t in result.tags] == kept and len(kept) <= pruning.max_tags
             record = result.to_dict(with_candidates=True)
             assert [t["tag_id"] for t in record["tags"]] == [t.tag_id for t in result.tags]
             considered = {t.tag_id for t in result.ranked}

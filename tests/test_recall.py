@@ -61,7 +61,7 @@ def test_fused_ranking_combines_paths_and_keeps_provenance(project):
     scores = [c.score for c in candidates]
     assert scores == sorted(scores, reverse=True)
     record = candidates[0].to_dict()
-    assert set(record) == {"tag_id", "score", "paths", "neighbours", "via"}
+    assert set(record) == {"tag_id", "score", "paths", "neighbours", "via", "votes", "vote_similarity", "examples"}
 
 
 def test_top_n_limits_candidates(project):

@@ -220,14 +220,18 @@ def _overrides(args: argparse.Namespace) -> dict:
     return overrides
 
 
+def _tuning_data(args: argparse.Namespace, project):
+    """The held-out file the user gave, or None: the project then sets a share of its own contents aside."""
+    return _annotated(args, project) if args.corpus else None
+
+
 def cmd_calibrate(args: argparse.Namespace) -> None:
     with _project(args) as project:
-        docs = _annotated(args, project)
         report = project.calibrate(
-            docs,
+            _tuning_data(args, project),
             overrides=_overrides(args),
             method=args.method,
-            per_tag=not args.global_only,
+            per_tag=False if args.global_only else None,
             llm_sample=args.llm_sample,
             seed=args.seed,
             progress=not args.quiet,
@@ -237,9 +241,8 @@ def cmd_calibrate(args: argparse.Namespace) -> None:
 
 def cmd_optimize(args: argparse.Namespace) -> None:
     with _project(args) as project:
-        docs = _annotated(args, project)
         report = project.optimize(
-            docs,
+            _tuning_data(args, project),
             overrides=_overrides(args),
             target_precision=args.target_precision,
             max_f1_loss=args.max_f1_loss,
@@ -250,8 +253,9 @@ def cmd_optimize(args: argparse.Namespace) -> None:
         )
         print(json.dumps(report, indent=2))
         choice = report["pruning"]
+        rule = "best expected F1 per content" if choice["rule"] == "expected_f1" else f"threshold {choice['threshold']}"
         print(
-            f"threshold {choice['threshold']}, at most {choice['max_tags']} tags: F1 {choice['f1']:.3f}, "
+            f"{rule}, at most {choice['max_tags']} tags: F1 {choice['f1']:.3f}, "
             f"precision {choice['micro_precision']:.3f}, contents with a tag {choice['coverage']:.1%} "
             f"(saved to {report['saved_to']})",
             file=sys.stderr,
@@ -418,7 +422,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file")
 
     def add_held_out(p: argparse.ArgumentParser) -> None:
-        p.add_argument("corpus", help="held-out annotated contents (not in the project), e.g. a dev split")
+        p.add_argument(
+            "corpus",
+            nargs="?",
+            help="held-out annotated contents (not in the project), e.g. a dev split; default: a seeded 10%% of the"
+            " project's own, recalled as if never annotated (learned paths refitted without them)",
+        )
         p.add_argument("--format", choices=("jsonl", "annif-tsv", "csv", "tsv", "dir"))
         p.add_argument("--limit", type=int)
         p.add_argument(
@@ -430,7 +439,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("calibrate", cmd_calibrate, "fit confidence calibrators (recall-only, and recall + LLM judge)")
     add_held_out(p)
-    p.add_argument("--method", choices=("platt", "isotonic"), default="platt", help="recall-only calibrator")
+    p.add_argument(
+        "--method",
+        choices=("auto", "boosting", "platt", "isotonic"),
+        default="auto",
+        help="recall-only calibrator and ranker: boosting (gradient-boosted trees over every candidate feature),"
+        " platt (logistic regression), isotonic; auto: the lower cross-validated log-loss of boosting and platt",
+    )
     p.add_argument("--global-only", action="store_true", help="no per-tag calibrators")
 
     p = add("optimize", cmd_optimize, "choose the pruning threshold, tag limit and routing band on held-out contents")

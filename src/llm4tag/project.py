@@ -7,8 +7,7 @@ Layout of a project directory::
     graph/            the recall graph, derived from the store (``llm4tag.recall.recall_index``)
     calibration/      fitted calibrators and chosen settings (``llm4tag.calibration.artifacts``)
 
-Tagging is done by a ``Pipeline`` of stages (``llm4tag.pipeline``), built once from the configuration and
-rebuilt only when calibration files change; ``pipeline(**overrides)`` gives another shape of it.
+Tagging is done by a ``Pipeline`` of stages (``llm4tag.pipeline``); ``pipeline(**overrides)`` gives a shape of it.
 """
 
 from __future__ import annotations
@@ -180,17 +179,13 @@ class Project:
         return added, updated, report
 
     def learn(self, items: str | Path | Iterable[KnowledgeItem]) -> dict[str, int]:
-        """Add examples, corrections and notes; they take effect for the very next content.
-
-        A file is validated completely before anything is stored.
-        """
+        """Add examples, corrections and notes, used from the very next content (files are checked first)."""
         if isinstance(items, (str, Path)):
             items = read_learn_file(items, self.library, max_text_chars=self.config.index.max_text_chars)
         counts = store_knowledge(self.store, list(items))
         self.recall_index.mark_stale()
         return counts
 
-    # -- recall ----------------------------------------------------------------
     def index(self) -> IndexReport:
         """Bring the recall graph up to date with the store, encoding only what was never encoded."""
         return self.recall_index.update()
@@ -217,22 +212,30 @@ class Project:
         when called: after ``calibrate`` has saved the recall calibrator it then uses)."""
         return lambda docs: [r.scored for r in self.tag(docs, progress=progress, route=False, prune=False, **overrides)]
 
+    def _tuning_data(self, docs: list[Document] | None, overrides: dict | None) -> tuple[list[Document], dict]:
+        """The user's held-out contents, or by default a seeded share of the project's own (recalled as if never
+        annotated: ``held_out``)."""
+        if docs is not None:
+            return docs, dict(overrides or {})
+        return self.recall_index.held_out_contents(), {**(overrides or {}), "held_out": True}
+
     def calibrate(
-        self, docs: list[Document], *, overrides: dict | None = None, progress: bool = False, **options
+        self, docs: list[Document] | None = None, *, overrides: dict | None = None, progress: bool = False, **options
     ) -> dict:
-        """Fit calibrators on held-out annotated ``docs`` for the pipeline (``overrides`` give another shape of it);
-        ``options``: ``llm4tag.calibration.fitting.calibrate``."""
-        overrides = overrides or {}
+        """Fit calibrators on held-out annotated ``docs`` (default: a share of the project's own) for the pipeline
+        (``overrides`` give another shape of it); ``options``: ``llm4tag.calibration.fitting.calibrate``."""
+        docs, overrides = self._tuning_data(docs, overrides)
         judges = self.pipeline(**overrides).options.judge != "none"
         judged = self._judged(overrides, progress) if judges else None
-        return fitting.calibrate(docs, self.artifacts, recall=self.recall, judged=judged, **options)
+        recall = self.recall_index.recall_held_out if overrides.get("held_out") else self.recall_index.recall_documents
+        return fitting.calibrate(docs, self.artifacts, recall=recall, judged=judged, **options)
 
     def optimize(
-        self, docs: list[Document], *, overrides: dict | None = None, progress: bool = False, **options
+        self, docs: list[Document] | None = None, *, overrides: dict | None = None, progress: bool = False, **options
     ) -> dict:
-        """Choose the threshold, tag limit and routing band on held-out annotated ``docs``; ``options``:
-        ``llm4tag.calibration.fitting.optimize``."""
-        overrides = overrides or {}
+        """Choose the pruning rule, threshold, tag limit and routing band on held-out annotated ``docs`` (default:
+        the share ``calibrate`` used); ``options``: ``llm4tag.calibration.fitting.optimize``."""
+        docs, overrides = self._tuning_data(docs, overrides)
         shape = self.pipeline(**overrides).options
         judged = self._judged(overrides, progress)
         return fitting.optimize(

@@ -11,7 +11,7 @@ from llm4tag.calibration.confidence import (
 )
 from llm4tag.calibration.features import RECALL_FEATURES, labelled_pairs, recall_features
 from llm4tag.calibration.fitting import choose_settings, fit_judge_calibrator, fit_recall_calibrator
-from llm4tag.calibration.pruning import PruningChoice, choose_threshold, prune
+from llm4tag.calibration.pruning import Pruning, PruningChoice, choose_threshold, expected_f1_set, prune
 from llm4tag.calibration.routing import RoutingChoice, choose_routing, in_band, routed_confidences
 from llm4tag.metrics.calibration import calibration_report, expected_calibration_error
 
@@ -22,6 +22,7 @@ __all__ = [
     "Calibrator",
     "ConfidenceConfig",
     "ConfidenceSettings",
+    "Pruning",
     "PruningChoice",
     "RoutingChoice",
     "ScoredCandidates",
@@ -30,6 +31,7 @@ __all__ = [
     "choose_settings",
     "choose_threshold",
     "expected_calibration_error",
+    "expected_f1_set",
     "fit_judge_calibrator",
     "fit_recall_calibrator",
     "in_band",

@@ -16,6 +16,7 @@ from typing import Any
 
 from llm4tag.calibration.calibrator import Calibrator
 from llm4tag.calibration.confidence import ConfidenceSettings
+from llm4tag.calibration.pruning import Pruning
 from llm4tag.errors import ProjectError
 
 RECALL_CALIBRATOR = "recall.pkl"
@@ -83,13 +84,13 @@ class CalibrationArtifacts:
         settings.save(path)
         return path
 
-    def pruning(self, judge: str, generation: bool, *, generation_max_tags: int) -> tuple[float, int]:
-        """(threshold, max tags) for final tag sets: from ``optimize``, else a plain default."""
+    def pruning(self, judge: str, generation: bool, *, generation_max_tags: int) -> Pruning:
+        """How final tag sets are cut: as ``optimize`` chose, else a plain default."""
         settings = self.settings(judge, generation)
         if settings is not None:
-            return settings.threshold, settings.max_tags
+            return settings.pruning
         if generation and judge != "candidates":
-            return 0.0, generation_max_tags  # the LLM's picks, as they are
+            return Pruning(0.0, generation_max_tags)  # the LLM's picks, as they are
         if self.recall_calibrator() is None:
-            return 0.0, generation_max_tags  # scores are not probabilities yet: the top few
-        return 0.5, 10  # calibrated: keep what is more likely right than wrong
+            return Pruning(0.0, generation_max_tags)  # scores are not probabilities yet: the top few
+        return Pruning(0.0, 10, "expected_f1")  # calibrated: the set with the best expected F1

@@ -16,13 +16,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 
 from llm4tag.errors import ProjectError
 from llm4tag.fileio import load_pickle, save_pickle
 
-METHODS = ("platt", "isotonic")
+METHODS = ("boosting", "platt", "isotonic")
 
 
 def logit(p: np.ndarray) -> np.ndarray:
@@ -45,6 +46,20 @@ class Calibrator:
             raise ValueError(f"method must be one of {METHODS}")
 
     def _fit_global(self, X: np.ndarray, y: np.ndarray):
+        if self.method == "boosting":  # ranks and calibrates at once: log-loss trees over every feature
+            model = HistGradientBoostingClassifier(
+                learning_rate=0.05,
+                max_iter=300,
+                max_leaf_nodes=31,
+                min_samples_leaf=40,
+                l2_regularization=1.0,
+                early_stopping=True,
+                validation_fraction=0.1,
+                n_iter_no_change=20,
+                random_state=0,
+            )
+            model.fit(X, y)
+            return model
         if self.method == "platt":
             model = LogisticRegression(C=1.0, max_iter=1000)
             model.fit(X, y)
@@ -54,7 +69,7 @@ class Calibrator:
         return model
 
     def _global_proba(self, X: np.ndarray) -> np.ndarray:
-        if self.method == "platt":
+        if self.method in ("platt", "boosting"):
             return self._global.predict_proba(X)[:, 1]
         return self._global.predict(X[:, self.score_column])
 
@@ -115,7 +130,7 @@ class Calibrator:
     @property
     def n_features(self) -> int | None:
         """Feature columns a Platt calibrator was fitted on (isotonic uses one score column: None)."""
-        return getattr(self._global, "n_features_in_", None) if self.method == "platt" else None
+        return getattr(self._global, "n_features_in_", None) if self.method != "isotonic" else None
 
     @property
     def tags_with_own_calibrator(self) -> int:

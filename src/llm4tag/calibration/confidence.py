@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from llm4tag.calibration.calibrator import logit
+from llm4tag.calibration.pruning import Pruning
 from llm4tag.calibration.routing import in_band
 from llm4tag.fileio import atomic_write
 
@@ -57,9 +58,14 @@ class ConfidenceSettings:
 
     threshold: float = 0.0
     max_tags: int = 10
+    rule: str = "threshold"  # or "expected_f1" (see calibration/pruning.py)
     route_lower: float = 0.0  # recall-only confidence at or below: rejected without the LLM
     route_upper: float = 1.0  # at or above: accepted without the LLM
     report: dict = field(default_factory=dict)
+
+    @property
+    def pruning(self) -> Pruning:
+        return Pruning(self.threshold, self.max_tags, self.rule)
 
     def needs_llm(self, recall_conf: np.ndarray) -> np.ndarray:
         return in_band(recall_conf, self.route_lower, self.route_upper)
@@ -91,3 +97,10 @@ class ScoredCandidates:
     @property
     def judged(self) -> np.ndarray:
         return ~np.isnan(self.p_yes)
+
+    @property
+    def expected_gold(self) -> float:
+        """Expected number of right tags among all candidates: the final confidence of the considered ones plus
+        the recall-only confidence of the rest."""
+        rest = float(np.sum(np.clip(self.candidate_conf, 0, 1))) - float(np.sum(np.clip(self.recall_conf, 0, 1)))
+        return max(rest, 0.0) + float(np.sum(np.clip(self.confidence, 0, 1)))

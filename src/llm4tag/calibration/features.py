@@ -1,4 +1,5 @@
-"""Features of a recalled candidate for calibration: its path scores, fused score and rank."""
+"""Features of a recalled candidate for the learned ranker/calibrator: its fused score, each path's score,
+its rank, the neighbour support behind C2C2T and the tag's prior (how many annotated examples it has)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,16 @@ import numpy as np
 
 from llm4tag.recall.recaller import PATHS, RecallResult
 
-RECALL_FEATURES = ("fused", *PATHS, "inverse_rank", "relative_score")
+RECALL_FEATURES = (
+    "fused",
+    *PATHS,
+    "inverse_rank",
+    "relative_score",
+    "paths_found",
+    "log_examples",
+    "votes",
+    "vote_similarity",
+)
 
 
 def recall_features(result: RecallResult) -> tuple[np.ndarray, list[str]]:
@@ -16,7 +26,16 @@ def recall_features(result: RecallResult) -> tuple[np.ndarray, list[str]]:
         return np.zeros((0, len(RECALL_FEATURES))), []
     top = max(c.score for c in candidates) or 1.0
     rows = [
-        [c.score, *(c.paths.get(p, 0.0) for p in PATHS), 1.0 / (rank + 1), c.score / top]
+        [
+            c.score,
+            *(c.paths.get(p, 0.0) for p in PATHS),
+            1.0 / (rank + 1),
+            c.score / top,
+            len(c.paths),
+            np.log1p(c.examples),
+            c.votes,
+            c.vote_similarity,
+        ]
         for rank, c in enumerate(candidates)
     ]
     return np.array(rows, dtype=float), [c.tag_id for c in candidates]

@@ -16,7 +16,7 @@ from llm4tag.calibration.artifacts import CalibrationArtifacts
 from llm4tag.calibration.calibrator import Calibrator
 from llm4tag.calibration.confidence import JUDGE_FEATURES, ConfidenceSettings, ScoredCandidates, judge_features
 from llm4tag.calibration.features import RECALL_FEATURES, labelled_pairs
-from llm4tag.calibration.pruning import choose_threshold
+from llm4tag.calibration.pruning import RULES, choose_threshold
 from llm4tag.calibration.routing import choose_routing
 from llm4tag.corpus.documents import Document, seeded_sample
 from llm4tag.errors import ProjectError
@@ -24,14 +24,47 @@ from llm4tag.metrics.calibration import calibration_report
 from llm4tag.metrics.sets import set_scores
 from llm4tag.recall.recaller import RecallResult
 
+AUTO_CANDIDATES = ("boosting", "platt")
+
+
+def cross_validated_log_loss(
+    X: np.ndarray, y: np.ndarray, tags: list[str], docs: np.ndarray, method: str, per_tag: bool, folds: int = 3
+) -> float:
+    """Log-loss of out-of-fold predictions, folds split by content (a content's candidates stay together)."""
+    from sklearn.metrics import log_loss
+    from sklearn.model_selection import GroupKFold
+
+    predicted = np.zeros(len(y))
+    tag_array = np.asarray(tags)
+    for train, held in GroupKFold(n_splits=folds).split(X, y, docs):
+        if len(np.unique(y[train])) < 2:
+            return float("inf")
+        model = Calibrator(method=method, per_tag=per_tag).fit(X[train], y[train], list(tag_array[train]))
+        predicted[held] = model.predict_proba(X[held], list(tag_array[held]))
+    return float(log_loss(y, np.clip(predicted, 1e-6, 1 - 1e-6)))
+
 
 def fit_recall_calibrator(
-    results: list[RecallResult], golds: list[set[str]], *, method: str = "platt", per_tag: bool = True
+    results: list[RecallResult], golds: list[set[str]], *, method: str = "auto", per_tag: bool | None = None
 ) -> tuple[Calibrator, dict]:
-    """The recall-only calibrator: every recalled candidate of every content is one labelled pair."""
-    X, y, tags, _ = labelled_pairs(results, golds)
-    calibrator = Calibrator(method=method, per_tag=per_tag).fit(X, y, tags, feature_names=RECALL_FEATURES)
+    """The recall-only calibrator, the learned ranker: every recalled candidate of every content is one labelled
+    pair. ``method="auto"`` picks the model with the lowest cross-validated log-loss on these contents (boosted
+    trees over every feature usually; logistic regression where there is too little to learn trees from).
+    ``per_tag`` (default: for platt and isotonic, not for boosting, which measured better without) adds per-tag
+    scaling."""
+    X, y, tags, docs = labelled_pairs(results, golds)
+    chosen, scores = method, {}
+    if method == "auto":
+        folds = min(3, len(results))
+        for option in AUTO_CANDIDATES:
+            tagwise = option != "boosting" if per_tag is None else per_tag
+            scores[option] = cross_validated_log_loss(X, y, tags, docs, option, tagwise, folds) if folds > 1 else 0.0
+        chosen = min(scores, key=scores.get)
+    per_tag = chosen != "boosting" if per_tag is None else per_tag
+    calibrator = Calibrator(method=chosen, per_tag=per_tag).fit(X, y, tags, feature_names=RECALL_FEATURES)
     return calibrator, {
+        "method": chosen,
+        "cross_validated_log_loss": {k: round(v, 5) for k, v in scores.items()},
         "pairs": len(y),
         "tags_with_own_calibrator": calibrator.tags_with_own_calibrator,
         "raw_fused_score": calibration_report(y, np.clip(X[:, 0], 0, 1)),
@@ -68,18 +101,19 @@ def choose_settings(
     routing band (fewest LLM judgements within ``max_f1_loss`` of judging everything). ``scored`` must be
     unrouted: every considered pair judged."""
     per_doc = [(s.tag_ids, s.confidence) for s in scored]
-    choice = choose_threshold(per_doc, golds, target_precision=target_precision)
+    choice = choose_threshold(
+        per_doc, golds, target_precision=target_precision, rules=RULES, expected_gold=[s.expected_gold for s in scored]
+    )
     unpruned = set_scores(golds, [list(tags) for tags, _ in per_doc])
     settings = ConfidenceSettings(
-        threshold=choice.threshold, max_tags=choice.max_tags, route_lower=-1.0, route_upper=2.0
+        threshold=choice.threshold, max_tags=choice.max_tags, rule=choice.rule, route_lower=-1.0, route_upper=2.0
     )
     report = {"documents": len(scored), "pruning": choice.to_dict(), "unpruned": unpruned.to_dict()}
     if route:
         routing = choose_routing(
             [(s.tag_ids, s.recall_conf, s.confidence) for s in scored],
             golds,
-            threshold=choice.threshold,
-            max_tags=choice.max_tags,
+            pruning=choice.pruning,
             max_f1_loss=max_f1_loss,
         )
         settings.route_lower, settings.route_upper = routing.lower, routing.upper
@@ -124,10 +158,10 @@ def calibrate(
     docs: list[Document],
     artifacts: CalibrationArtifacts,
     *,
-    recall: Callable[[list[str]], list[RecallResult]],
+    recall: Callable[[list[Document]], list[RecallResult]],
     judged: Callable[[list[Document]], list[ScoredCandidates]] | None = None,
-    method: str = "platt",
-    per_tag: bool = True,
+    method: str = "auto",
+    per_tag: bool | None = None,
     llm_sample: int = 200,
     seed: int = 0,
 ) -> dict:
@@ -136,7 +170,7 @@ def calibrate(
     calibrator on a seeded sample of ``llm_sample`` of them. Both are saved into ``artifacts``."""
     docs = _annotated(docs, "calibration")
     golds = [set(d.tags) for d in docs]
-    calibrator, report = fit_recall_calibrator(recall([d.text for d in docs]), golds, method=method, per_tag=per_tag)
+    calibrator, report = fit_recall_calibrator(recall(docs), golds, method=method, per_tag=per_tag)
     artifacts.save_recall_calibrator(calibrator)
     out = {"recall": report}
     if judged is not None:

@@ -1,7 +1,12 @@
-"""Pruning: keep the tags whose calibrated confidence clears a threshold (and at most ``max_tags``).
+"""Pruning: the final tag set of a content from the calibrated confidences of its candidates.
 
-The threshold is chosen on a dev corpus, either for the best document-averaged F1 or for the largest
-coverage at a precision the user names.
+Two rules, chosen on a dev corpus by ``optimize``:
+
+* ``threshold``: the tags whose confidence clears one global threshold (at most ``max_tags``); for the best
+  document-averaged F1, or for the largest coverage at a precision the user names;
+* ``expected_f1``: per content, the best-first prefix that maximises the expected F1 of the set given the
+  confidences as probabilities, 2·Σp(chosen) / (k + E|gold|). A content with one clear tag keeps one, one
+  with five likely tags keeps five: no global threshold fits both (Jansche 2007; Ye et al. 2012).
 """
 
 from __future__ import annotations
@@ -11,6 +16,40 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from llm4tag.metrics.sets import set_scores
+
+RULES = ("threshold", "expected_f1")
+
+
+@dataclass(frozen=True)
+class Pruning:
+    """How final tag sets are cut: ``rule``, a confidence ``threshold`` (a floor under ``expected_f1``) and
+    at most ``max_tags`` tags."""
+
+    threshold: float
+    max_tags: int
+    rule: str = "threshold"
+
+    def apply(self, tag_ids: list[str], confidences: np.ndarray, expected_gold: float | None = None) -> list[str]:
+        """The kept tags, best first. ``expected_gold``: the expected number of right tags of the content (the sum
+        of every candidate's confidence, considered or not); the considered ones' by default."""
+        if self.rule == "expected_f1":
+            return expected_f1_set(tag_ids, confidences, self.max_tags, self.threshold, expected_gold)
+        return prune(tag_ids, confidences, self.threshold, self.max_tags)
+
+
+def expected_f1_set(
+    tag_ids: list[str], confidences: np.ndarray, max_tags: int, floor: float = 0.0, expected_gold: float | None = None
+) -> list[str]:
+    confidences = np.clip(np.asarray(confidences, dtype=float), 0.0, 1.0)
+    order = np.argsort(-confidences, kind="stable")[:max_tags]
+    total = float(confidences.sum()) if expected_gold is None else max(float(expected_gold), 0.0)
+    best, best_k, chosen = 0.0, 0, 0.0
+    for k, i in enumerate(order, start=1):
+        chosen += confidences[i]
+        value = 2 * chosen / (k + total)
+        if value > best:
+            best, best_k = value, k
+    return [tag_ids[i] for i in order[:best_k] if confidences[i] >= floor]
 
 
 @dataclass
@@ -23,6 +62,11 @@ class PruningChoice:
     recall: float
     micro_precision: float
     coverage: float  # share of documents that keep at least one tag
+    rule: str = "threshold"
+
+    @property
+    def pruning(self) -> Pruning:
+        return Pruning(self.threshold, self.max_tags, self.rule)
 
     def to_dict(self) -> dict:
         return {k: round(v, 4) if isinstance(v, float) else v for k, v in asdict(self).items()}
@@ -40,32 +84,40 @@ def choose_threshold(
     target_precision: float | None = None,
     thresholds: np.ndarray | None = None,
     max_tags_options: tuple[int, ...] = (3, 5, 8, 10, 15),
+    rules: tuple[str, ...] = ("threshold",),
+    expected_gold: list[float] | None = None,
 ) -> PruningChoice:
-    """Grid search over threshold × max tags on labelled documents."""
+    """Grid search over rule × threshold × max tags on labelled documents (``expected_f1`` only for the best F1:
+    it has no threshold to trade precision for coverage with)."""
     thresholds = thresholds if thresholds is not None else np.round(np.arange(0.05, 0.96, 0.025), 3)
+    expected_gold = expected_gold or [None] * len(per_doc)
+    grid = [("threshold", m, float(t)) for m in max_tags_options for t in thresholds] if "threshold" in rules else []
+    if "expected_f1" in rules and target_precision is None:
+        grid += [("expected_f1", m, 0.0) for m in max_tags_options]
     best: PruningChoice | None = None
-    for max_tags in max_tags_options:
-        for threshold in thresholds:
-            predictions = [prune(tags, conf, float(threshold), max_tags) for tags, conf in per_doc]
-            scores = set_scores(golds, predictions)
-            coverage = float(np.mean([bool(p) for p in predictions])) if predictions else 0.0
-            choice = PruningChoice(
-                float(threshold),
-                max_tags,
-                "f1" if target_precision is None else f"precision>={target_precision}",
-                scores.f1,
-                scores.precision,
-                scores.recall,
-                scores.micro_precision,
-                coverage,
-            )
-            if target_precision is None:
-                better = best is None or choice.f1 > best.f1
-            else:
-                meets = choice.micro_precision >= target_precision
-                better = meets and (best is None or choice.recall > best.recall)
-            if better:
-                best = choice
+    for rule, max_tags, threshold in grid:
+        pruning = Pruning(threshold, max_tags, rule)
+        predictions = [pruning.apply(tags, conf, e) for (tags, conf), e in zip(per_doc, expected_gold)]
+        scores = set_scores(golds, predictions)
+        coverage = float(np.mean([bool(p) for p in predictions])) if predictions else 0.0
+        choice = PruningChoice(
+            float(threshold),
+            max_tags,
+            "f1" if target_precision is None else f"precision>={target_precision}",
+            scores.f1,
+            scores.precision,
+            scores.recall,
+            scores.micro_precision,
+            coverage,
+            rule,
+        )
+        if target_precision is None:
+            better = best is None or choice.f1 > best.f1
+        else:
+            meets = choice.micro_precision >= target_precision
+            better = meets and (best is None or choice.recall > best.recall)
+        if better:
+            best = choice
     if best is None:
         raise ValueError(f"no threshold reaches precision {target_precision} on this corpus")
     return best

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from llm4tag.calibration.pruning import prune
+from llm4tag.calibration.pruning import Pruning
 from llm4tag.metrics.sets import set_scores
 
 LOWER_GRID = (0.0, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.25, 0.3)
@@ -46,20 +46,19 @@ def choose_routing(
     per_doc: list[tuple[list[str], np.ndarray, np.ndarray]],
     golds: list[set[str]],
     *,
-    threshold: float,
-    max_tags: int,
+    pruning: Pruning,
     max_f1_loss: float = 0.01,
 ) -> RoutingChoice:
-    """``per_doc``: (tag ids, recall-only confidence, judged confidence) of the judged candidates."""
+    """``per_doc``: (tag ids, recall-only confidence, judged confidence) of the judged candidates; F1 of the
+    final sets cut by ``pruning``."""
+    threshold = pruning.threshold
 
     def f1_and_share(lower: float, upper: float) -> tuple[float, float]:
         predictions, judged, total = [], 0, 0
         for tags, recall_conf, judged_conf in per_doc:
             judged += int(in_band(recall_conf, lower, upper).sum())
             total += len(tags)
-            predictions.append(
-                prune(tags, routed_confidences(recall_conf, judged_conf, lower, upper), threshold, max_tags)
-            )
+            predictions.append(pruning.apply(tags, routed_confidences(recall_conf, judged_conf, lower, upper)))
         return set_scores(golds, predictions).f1, judged / max(total, 1)
 
     f1_all, _ = f1_and_share(-1.0, 2.0)

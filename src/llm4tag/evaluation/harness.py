@@ -25,7 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from llm4tag.calibration import calibration_report, prune
+from llm4tag.calibration import calibration_report
+from llm4tag.calibration.pruning import Pruning
 from llm4tag.corpus.documents import Document
 from llm4tag.errors import ConfigError
 from llm4tag.evaluation.recall_eval import evaluate_recall
@@ -152,7 +153,7 @@ def _evaluate(
     started = time.perf_counter()
     results = pipeline.run(docs, progress=progress)
     seconds = (time.perf_counter() - started) / len(docs)
-    threshold, max_tags = pipeline.pruning if calibrated else (0.0, max_tags_raw)
+    pruning = pipeline.pruning if calibrated else Pruning(0.0, max_tags_raw)
     golds = [set(d.tags) for d in docs]
     rankings, final_sets, labels, confidences = [], [], [], []
     for result, gold in zip(results, golds):
@@ -172,7 +173,7 @@ def _evaluate(
         rankings.append(ranked)
         tags = list(scored.tag_ids)
         values = np.array([final[t] for t in tags])
-        final_sets.append(prune(tags, values, threshold, max_tags))
+        final_sets.append(pruning.apply(tags, values, scored.expected_gold if calibrated else None))
         labels.extend(int(t in gold) for t in tags)
         confidences.extend(np.clip(values, 0.0, 1.0))
     candidate_rankings = [[c.tag_id for c in r.recall.candidates] for r in results]
@@ -194,8 +195,9 @@ def _evaluate(
         pipeline={
             "generation": options.generation,
             "judge": options.judge,
-            "threshold": threshold,
-            "max_tags": max_tags,
+            "threshold": pruning.threshold,
+            "max_tags": pruning.max_tags,
+            "rule": pruning.rule,
             "calibrated": calibrated,
         },
         ranking=ranking_scores(golds, rankings),
@@ -223,4 +225,4 @@ def per_tag_scores(golds: list[set[str]], predictions: list[list[str]]) -> list[
         rows.append(
             {"tag_id": tag, "support": support[tag], "predicted": predicted[tag], "precision": p, "recall": r, "f1": f1}
         )
-    return sorted(rows, key=lambda row: (row["f1"], -row["support"]))
+    return sorted(rows, key=lambda row: (row["f1"], -row["support"], row["tag_id"]))

@@ -17,6 +17,7 @@ from tqdm.auto import tqdm
 
 from llm4tag.calibration.artifacts import CalibrationArtifacts, pipeline_shape
 from llm4tag.calibration.confidence import JUDGE_MODES
+from llm4tag.calibration.pruning import Pruning
 from llm4tag.config import ProjectConfig
 from llm4tag.corpus.documents import Document
 from llm4tag.embedding.cache import CachedEmbedder
@@ -53,6 +54,7 @@ class PipelineOptions:
     notes: bool = True  # tag notes and reviewers' corrections in the selection prompt
     graph: bool = True  # False: recall by tag text only (lexical + C2T), an ablation
     base_model: bool = False  # True: ``[llm] base_model`` instead of the fine-tuned model, an ablation
+    held_out: bool = False  # the contents are the project's own annotated ones, recalled as if never annotated
 
     def __post_init__(self) -> None:
         if self.judge not in JUDGE_MODES:
@@ -106,7 +108,10 @@ class Pipeline:
         if not options.graph:
             weights = {k: (v if k in GRAPH_FREE_PATHS else 0.0) for k, v in config.recall.weights.items()}
             recall_config = dataclasses.replace(config.recall, weights=weights)
-        stages: list[Stage] = [RecallStage(components.recall_index, artifacts.recall_calibrator(), recall_config)]
+        recall = RecallStage(
+            components.recall_index, artifacts.recall_calibrator(), recall_config, held_out=options.held_out
+        )
+        stages: list[Stage] = [recall]
         if options.generation:
             stages.append(
                 SelectStage(
@@ -133,11 +138,11 @@ class Pipeline:
             )
         stages.append(ScoreStage(artifacts.judge_calibrator() if options.judge != "none" else None, components.store))
         if options.prune:
-            stages.append(PruneStage(*cls._pruning(components, options)))
+            stages.append(PruneStage(cls._pruning(components, options)))
         return cls(components, options, stages, llm)
 
     @staticmethod
-    def _pruning(components: Components, options: PipelineOptions) -> tuple[float, int]:
+    def _pruning(components: Components, options: PipelineOptions) -> Pruning:
         return components.artifacts.pruning(
             options.judge, options.generation, generation_max_tags=components.config.generation.max_tags
         )
@@ -155,8 +160,8 @@ class Pipeline:
 
     # -- running ------------------------------------------------------------------
     @property
-    def pruning(self) -> tuple[float, int]:
-        """(threshold, max tags) this pipeline's final tag sets are cut at."""
+    def pruning(self) -> Pruning:
+        """How this pipeline's final tag sets are cut."""
         return self._pruning(self.components, self.options)
 
     def stage(self, name: str) -> Stage | None:

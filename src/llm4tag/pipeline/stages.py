@@ -16,7 +16,7 @@ import numpy as np
 from llm4tag.calibration.calibrator import Calibrator
 from llm4tag.calibration.confidence import JUDGE_FEATURES, ConfidenceSettings, ScoredCandidates, judge_features
 from llm4tag.calibration.features import RECALL_FEATURES, recall_features
-from llm4tag.calibration.pruning import prune
+from llm4tag.calibration.pruning import Pruning
 from llm4tag.corpus.documents import Document, text_hash
 from llm4tag.embedding.cache import CachedEmbedder
 from llm4tag.generation.generator import Example, GenerationConfig, Selection, TagGenerator
@@ -66,13 +66,24 @@ class RecallStage:
 
     name = "recall"
 
-    def __init__(self, index: RecallIndex, calibrator: Calibrator | None, config: RecallConfig | None = None) -> None:
-        self.index, self.calibrator, self.config = index, calibrator, config
+    def __init__(
+        self,
+        index: RecallIndex,
+        calibrator: Calibrator | None,
+        config: RecallConfig | None = None,
+        *,
+        held_out: bool = False,
+    ) -> None:
+        """``held_out``: the contents are the project's own annotated ones, recalled as if never annotated."""
+        self.index, self.calibrator, self.config, self.held_out = index, calibrator, config, held_out
         if calibrator is not None:
             calibrator.check_features(RECALL_FEATURES)
 
     def run(self, batch: list[ContentState]) -> None:
-        recalls = self.index.recall([s.doc.text for s in batch], config=self.config)
+        if self.held_out:
+            recalls = self.index.recall_held_out([s.doc for s in batch])
+        else:
+            recalls = self.index.recall([s.doc.text for s in batch], config=self.config)
         for state, result in zip(batch, recalls):
             state.recall = result
             X, tags = recall_features(result)
@@ -162,7 +173,8 @@ class SelectStage:
 
 class ConsiderStage:
     """Which tags get a final confidence: the LLM's picks (``judge = "generated"``, or ``"none"`` after
-    generation), the top ``top_n`` candidates plus any picks (``"candidates"``), or the top candidates."""
+    generation), the top ``top_n`` candidates plus any picks (``"candidates"``), or the top candidates.
+    "Top" is by recall-only confidence: the learned ranker's order, not the fused score's."""
 
     name = "consider"
 
@@ -171,7 +183,8 @@ class ConsiderStage:
 
     def run(self, batch: list[ContentState]) -> None:
         for state in batch:
-            ids = [c.tag_id for c in state.recall.candidates]
+            order = np.argsort(-state.candidate_conf, kind="stable")
+            ids = [state.recall.candidates[i].tag_id for i in order]
             picked = list(state.selection.tag_ids) if state.selection is not None else []
             if self.judge_mode == "candidates":
                 top = ids[: self.top_n]
@@ -264,16 +277,16 @@ class ScoreStage:
 
 
 class PruneStage:
-    """The final tag set: tags whose confidence clears ``threshold``, at most ``max_tags``, best first."""
+    """The final tag set, best first: by one threshold, or per content the set with the best expected F1."""
 
     name = "prune"
 
-    def __init__(self, threshold: float, max_tags: int) -> None:
-        self.threshold, self.max_tags = threshold, max_tags
+    def __init__(self, pruning: Pruning) -> None:
+        self.pruning = pruning
 
     def run(self, batch: list[ContentState]) -> None:
         for state in batch:
             scored = state.scored
-            keep = prune(list(range(len(scored.tag_ids))), scored.confidence, self.threshold, self.max_tags)
+            keep = self.pruning.apply(list(range(len(scored.tag_ids))), scored.confidence, scored.expected_gold)
             by_tag = {t.tag_id: t for t in state.ranked}
             state.tags = [by_tag[scored.tag_ids[i]] for i in keep]

@@ -24,12 +24,14 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from llm4tag.corpus.documents import ContentRow
+from llm4tag.corpus.documents import ContentRow, Document, seeded_sample
 from llm4tag.embedding.cache import CachedEmbedder
 from llm4tag.fileio import atomic_write, sha256_of
 from llm4tag.library.tags import Tag
 from llm4tag.recall.graph import ContentTagGraph
-from llm4tag.recall.recaller import RecallConfig, Recaller, RecallResult
+from llm4tag.recall.recaller import LEARNED_PATHS, RecallConfig, Recaller, RecallResult
+from llm4tag.recall.supervised import SupervisedScorer
+from llm4tag.recall.tree import TreeScorer
 from llm4tag.store.sqlite import Store
 
 log = logging.getLogger(__name__)
@@ -37,6 +39,7 @@ log = logging.getLogger(__name__)
 GRAPH_FORMAT = 2  # 2: checksums and an ids digest in state.json
 _FILES = {"tag_vectors": "tag_vectors.npy", "content_vectors": "content_vectors.npy", "terms": "content_terms.npz"}
 _BATCH = 2048
+_SCORERS = {"supervised": SupervisedScorer, "tree": TreeScorer}
 
 
 @dataclass
@@ -78,6 +81,7 @@ class RecallIndex:
         self._graph: ContentTagGraph | None = None
         self._graph_stamp: tuple[str, int] | None = None
         self._recallers: dict[str, Recaller] = {}  # by configuration: ablations recall over the same graph
+        self._held_out: tuple | None = None
         self._stale = True
         self._lock = threading.RLock()
 
@@ -150,6 +154,10 @@ class RecallIndex:
     def recaller(self) -> Recaller:
         return self.recaller_for(self.config)
 
+    def warm(self) -> None:
+        """The graph up to date and the learned paths loaded (or fitted): a service is ready only after this."""
+        self.recaller_for(self.config)
+
     def recaller_for(self, config: RecallConfig) -> Recaller:
         """A recaller over the current graph with ``config`` (the project's, or an ablation's)."""
         with self._lock:
@@ -160,7 +168,7 @@ class RecallIndex:
                 recaller = Recaller(graph, config)
                 library = self.store.tag_library()
                 recaller.set_names([library[t].names() for t in graph.tag_ids])
-                recaller.supervised = self._supervised_scorer(graph, config)
+                recaller.learned = self._learned_scorers(graph, config)
                 self._recallers[key] = recaller
             return recaller
 
@@ -185,35 +193,86 @@ class RecallIndex:
                 out.extend(recaller.recall(batch, vectors, top_n=top_n, weights=weights, exclude=skip))
         return out
 
-    # -- the learned path ---------------------------------------------------------
-    def _supervised_scorer(self, graph: ContentTagGraph, config: RecallConfig):
-        """The learned recall path, refitted when the annotated contents changed (only if it has a weight)."""
-        if config.weights.get("supervised", 0.0) <= 0 or not graph.n_contents:
-            return None
-        from llm4tag.recall.supervised import SupervisedScorer
+    # -- the learned paths ----------------------------------------------------------
+    def _learned_scorers(self, graph: ContentTagGraph, config: RecallConfig) -> dict[str, object]:
+        """The learned recall paths that have a weight, each refitted when the annotated contents changed."""
+        out = {}
+        for name in LEARNED_PATHS:
+            if config.weights.get(name, 0.0) > 0 and graph.n_contents:
+                out[name] = self._learned_scorer(name, graph, config)
+        return out
 
-        path = self.directory / "supervised.pkl"
+    def _annotated(self, graph: ContentTagGraph, leave_out: set[str] = frozenset()) -> tuple[list, dict]:
+        tags_by_seq = self._annotations_by_seq()
+        rows = [
+            r
+            for r in self.store.content_rows()
+            if r.seq <= graph.content_max_seq and tags_by_seq.get(r.seq) and r.id not in leave_out
+        ]
+        return rows, tags_by_seq
+
+    def _fit(self, name: str, config: RecallConfig, rows: list[ContentRow], tags_by_seq: dict):
+        distinct = len({t for r in rows for t in tags_by_seq[r.seq]})
+        too_many = name == "supervised" and distinct > config.supervised_max_tags  # a dense per-tag model
+        if len(rows) < config.supervised_min_contents or too_many:
+            log.info("%s recall path skipped: %d annotated contents, %d tags", name, len(rows), distinct)
+            return None
+        log.info("fitting the %s recall path on %d annotated contents", name, len(rows))
+        scorer = _SCORERS[name]()
+        return scorer.fit([r.text for r in rows], [tags_by_seq[r.seq] for r in rows])
+
+    def _learned_scorer(self, name: str, graph: ContentTagGraph, config: RecallConfig):
+        path = self.directory / f"{name}.pkl"
         stamp = (self.store.revision, graph.content_max_seq, graph.n_contents)
         if path.exists():
             try:
-                scorer = SupervisedScorer.load(path)
+                scorer = _SCORERS[name].load(path)
             except Exception as exc:  # noqa: BLE001 - a derived file: refit it from the store
                 log.warning("%s is unreadable (%s); refitting it from the store", path, exc)
                 scorer = None
             if getattr(scorer, "stamp", None) == stamp:
                 return scorer
-        tags_by_seq = self._annotations_by_seq()
-        annotated = [r for r in self.store.content_rows() if r.seq <= graph.content_max_seq and tags_by_seq.get(r.seq)]
-        distinct = len({t for r in annotated for t in tags_by_seq[r.seq]})
-        if len(annotated) < config.supervised_min_contents or distinct > config.supervised_max_tags:
-            log.info("supervised recall path skipped: %d annotated contents, %d tags", len(annotated), distinct)
-            return None
-        log.info("fitting the supervised recall path on %d annotated contents", len(annotated))
-        scorer = SupervisedScorer().fit([r.text for r in annotated], [tags_by_seq[r.seq] for r in annotated])
-        scorer.stamp = stamp
-        self.directory.mkdir(parents=True, exist_ok=True)
-        scorer.save(path)
+        scorer = self._fit(name, config, *self._annotated(graph))
+        if scorer is not None:
+            scorer.stamp = stamp
+            self.directory.mkdir(parents=True, exist_ok=True)
+            scorer.save(path)
         return scorer
+
+    def recall_documents(self, docs: list[Document]) -> list[RecallResult]:
+        return self.recall([d.text for d in docs])
+
+    def held_out_contents(self, *, seed: int = 0, share: float = 0.1, at_most: int = 2000) -> list[Document]:
+        """A seeded share of the project's annotated contents to tune on when the user has no dev file."""
+        graph = self.graph
+        rows, tags_by_seq = self._annotated(graph)
+        docs = [Document(r.id, r.text, tags_by_seq[r.seq]) for r in rows]
+        return seeded_sample(docs, min(at_most, max(1, round(len(docs) * share))), seed)
+
+    def recall_held_out(self, docs: list[Document]) -> list[RecallResult]:
+        """Recall for annotated contents of the project as if they had never been annotated (see below)."""
+        ids = [d.id for d in docs]
+        recaller = self.held_out_recaller(set(ids))
+        texts = [d.text for d in docs]
+        vectors = self.embedder.encode(texts)
+        with self._lock:
+            return recaller.recall(texts, vectors, exclude=ids)
+
+    def held_out_recaller(self, ids: set[str]) -> Recaller:
+        """A recaller as if the contents ``ids`` had never been annotated: its learned paths are fitted without
+        them (recall them with ``exclude`` so they are not their own neighbours either). Calibration uses it to
+        learn from the project's own annotated contents when there is no separate dev file."""
+        with self._lock:
+            base = self.recaller
+            key = (id(base), frozenset(ids))
+            if self._held_out is not None and self._held_out[0] == key:
+                return self._held_out[1]
+            recaller = Recaller(base.graph, self.config)
+            recaller.set_names([self.store.tag_library()[t].names() for t in base.graph.tag_ids])
+            rows, tags_by_seq = self._annotated(base.graph, leave_out=ids)
+            recaller.learned = {name: self._fit(name, self.config, rows, tags_by_seq) for name in base.learned}
+            self._held_out = (key, recaller)  # calibrate, then optimize, on the same split: fitted once
+            return recaller
 
     # -- files ----------------------------------------------------------------------
     def _empty_graph(self, dim: int) -> ContentTagGraph:

@@ -29,7 +29,8 @@ import numpy as np
 from llm4tag.library.tags import normalize_label
 from llm4tag.recall.graph import ContentTagGraph
 
-PATHS = ("c2t", "c2c2t", "c2t2t", "lexical", "supervised")  # supervised: opt-in, see recall/supervised.py
+PATHS = ("c2t", "c2c2t", "c2t2t", "lexical", "supervised", "tree")
+LEARNED_PATHS = ("supervised", "tree")  # fitted on the annotated contents: recall/supervised.py, recall/tree.py
 _WORD = re.compile(r"\w[\w+#.-]*\w|\w", re.UNICODE)
 
 
@@ -63,7 +64,14 @@ class RecallConfig:
     seeds: int = 5
     tag_neighbours: int = 5
     weights: dict[str, float] = field(
-        default_factory=lambda: {"c2c2t": 1.0, "c2t": 0.1, "c2t2t": 0.05, "lexical": 0.03, "supervised": 2.5}
+        default_factory=lambda: {
+            "c2c2t": 1.0,
+            "c2t": 0.1,
+            "c2t2t": 0.05,
+            "lexical": 0.03,
+            "supervised": 2.5,
+            "tree": 1.0,
+        }
     )
     supervised_min_contents: int = 200  # fewer annotated contents: the learned path is skipped
     supervised_max_tags: int = 5000  # more annotated tags: skipped (a dense per-tag model would not fit)
@@ -86,6 +94,9 @@ class Candidate:
     paths: dict[str, float]
     neighbours: list[tuple[str, float]] = field(default_factory=list)
     via: list[tuple[str, float]] = field(default_factory=list)
+    votes: int = 0  # similar annotated contents carrying the tag (C2C2T's support)
+    vote_similarity: float = 0.0  # the most similar of them
+    examples: int = 0  # annotated contents carrying the tag in the whole graph (its prior)
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -171,7 +182,11 @@ class Recaller:
         self.graph = graph
         self.config = config or RecallConfig()
         self._names = names
-        self.supervised = None  # a fitted SupervisedScorer, set by the project when the path is weighted
+        self.learned: dict[str, object] = {}  # fitted scorers of LEARNED_PATHS, set by the recall index
+
+    @property
+    def supervised(self):
+        return self.learned.get("supervised")
 
     # -- lexical baseline ----------------------------------------------------
     @property
@@ -229,8 +244,11 @@ class Recaller:
         annotations = graph.annotations
         cooccurrence = graph.cooccurrence
         inactive = None if graph.active_tags.all() else ~graph.active_tags
-        use_learned = self.supervised is not None and (self.config.weights.get("supervised", 0.0) > 0)
-        learned = self.supervised.scores(texts) if use_learned else None
+        learned = {
+            name: scorer.scores(texts)
+            for name, scorer in self.learned.items()
+            if scorer is not None and self.config.weights.get(name, 0.0) > 0
+        }
 
         for row, text in enumerate(texts):
             scores: dict[str, SparseScores] = {}
@@ -274,12 +292,13 @@ class Recaller:
                 )
             # --- lexical baseline
             scores["lexical"] = self.lexical_matches(text) if n_tags else SparseScores.empty()
-            # --- supervised: the learned per-tag model, when the project has one
-            scores["supervised"] = SparseScores.empty()
-            if learned is not None:
-                position = graph.tag_position
-                found = {position[t]: p for t, p in learned[row].items() if t in position}
-                scores["supervised"] = SparseScores.from_dict(found)
+            # --- learned paths: per-tag models fitted on the annotated contents, when the project has them
+            for name in LEARNED_PATHS:
+                scores[name] = SparseScores.empty()
+                if name in learned:
+                    position = graph.tag_position
+                    found = {position[t]: p for t, p in learned[name][row].items() if t in position}
+                    scores[name] = SparseScores.from_dict(found)
             # --- c2t2t: expand from the strongest seeds along tag-tag edges
             via: dict[int, list[tuple[int, float]]] = {}
             related_best: dict[int, float] = {}
@@ -334,6 +353,7 @@ class Recaller:
         top_n = top_n or self.config.top_n
         out = []
         annotations = self.graph.annotations
+        frequency = self.graph.tag_frequency
         for ps in self.path_scores(texts, vectors, exclude):
             fused = self.fuse(ps, weights)
             order = fused.top(top_n)
@@ -345,7 +365,8 @@ class Recaller:
                     voters_by_tag.setdefault(int(tag_position), []).append((self.graph.content_ids[p], float(s)))
             candidates = []
             for position in order:
-                voters = voters_by_tag.get(int(position), [])[:5]
+                all_voters = voters_by_tag.get(int(position), [])
+                voters = all_voters[:5]  # neighbours come most similar first
                 via = sorted(ps.via.get(int(position), []), key=lambda x: -x[1])[:3]
                 candidates.append(
                     Candidate(
@@ -356,6 +377,9 @@ class Recaller:
                         },
                         neighbours=voters,
                         via=[(self.graph.tag_ids[t], s) for t, s in via],
+                        votes=len(all_voters),
+                        vote_similarity=voters[0][1] if voters else 0.0,
+                        examples=int(frequency[position]),
                     )
                 )
             neighbours = [

@@ -152,6 +152,7 @@ def create_app(project, config: ServiceConfig | None = None, *, overrides: dict 
 
     def prepare() -> None:
         project.index()
+        project.recall_index.warm()
         if uses_llm:
             project.llm.get()  # start the backend now, not on the first request
 

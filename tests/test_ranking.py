@@ -1,0 +1,101 @@
+"""The learned ranker: fitted on held-out contents (or the project's own), used by the pipeline, refused when stale;
+the partitioned-label-tree path; per-content pruning by expected F1."""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from tests.conftest import debtags_project, debtags_slice
+
+from llm4tag.calibration import RECALL_FEATURES, Calibrator, Pruning, expected_f1_set
+from llm4tag.corpus import Document
+from llm4tag.errors import ConfigError, ProjectError
+from llm4tag.metrics import ranking_scores
+from llm4tag.project import Project
+
+
+@pytest.fixture(scope="module")
+def project_dir(tmp_path_factory):
+    return debtags_project(tmp_path_factory.mktemp("ranking") / "p", train=400)
+
+
+def docs(split: str, n: int) -> list[Document]:
+    return [Document(r["id"], r["text"], r["tags"]) for r in debtags_slice(split, n)]
+
+
+def test_the_ranker_is_chosen_and_fitted_on_dev_and_ranks_better_than_the_fused_score(project_dir, tmp_path):
+    import shutil
+
+    copy = Path(shutil.copytree(project_dir, tmp_path / "copy"))
+    dev, test = docs("dev", 200), docs("test", 120)
+    golds = [set(d.tags) for d in test]
+    with Project.open(copy) as project:
+        raw = project.tag(test, prune=False)  # before calibration: the fused score's order
+        report = project.calibrate(dev)["recall"]
+        assert report["pairs"] > 0
+        losses = report["cross_validated_log_loss"]  # boosting and platt, chosen per project on its own data
+        assert set(losses) == {"boosting", "platt"} and report["method"] == min(losses, key=losses.get)
+        ranker = project.artifacts.recall_calibrator()
+        assert ranker.method == report["method"] and list(ranker.feature_names) == list(RECALL_FEATURES)
+        ranked = project.tag(test, prune=False)
+        by_fused = ranking_scores(golds, [[c.tag_id for c in r.recall.candidates] for r in raw])
+        by_ranker = ranking_scores(golds, [[t.tag_id for t in r.ranked] for r in ranked])
+        assert by_ranker["ndcg@10"] > by_fused["ndcg@10"]
+        assert all(((r.scored.confidence >= 0) & (r.scored.confidence <= 1)).all() for r in ranked)
+        optimized = project.optimize(dev)
+        assert optimized["pruning"]["rule"] in ("threshold", "expected_f1")
+        assert project.pipeline().pruning.rule == optimized["pruning"]["rule"]
+
+
+def test_without_a_dev_file_the_project_sets_its_own_contents_aside(project_dir, tmp_path):
+    import shutil
+
+    copy = Path(shutil.copytree(project_dir, tmp_path / "copy"))
+    with Project.open(copy) as project:
+        held_out = project.recall_index.held_out_contents()
+        assert 30 <= len(held_out) <= 50  # a seeded tenth of 400
+        assert held_out == project.recall_index.held_out_contents()
+        recalled = project.recall_index.recall_held_out(held_out[:5])
+        for doc, result in zip(held_out, recalled):
+            assert doc.id not in {cid for cid, _ in result.neighbours}  # not its own neighbour
+        report = project.calibrate()  # no dev file
+        assert report["recall"]["pairs"] > 0 and project.artifacts.recall_calibrator() is not None
+        assert "pruning" in project.optimize()
+
+
+def test_a_stale_ranker_is_refused(project_dir, tmp_path):
+    import shutil
+
+    copy = Path(shutil.copytree(project_dir, tmp_path / "copy"))
+    rng = np.random.default_rng(0)
+    with Project.open(copy) as project:
+        fewer = len(RECALL_FEATURES) - 4  # fitted before the newest features (and saved without names)
+        old = Calibrator(method="boosting", per_tag=False).fit(rng.random((200, fewer)), np.array([0, 1] * 100))
+        old.feature_names = []
+        project.artifacts.save_recall_calibrator(old)
+        with pytest.raises(ProjectError, match="run 'llm4tag calibrate'"):
+            project.tag(["a network daemon"])
+
+
+def test_the_tree_path_is_an_optional_extra_with_a_clear_error(monkeypatch):
+    from llm4tag.recall.tree import TreeScorer
+
+    texts = [f"network packet tool {i}" for i in range(20)] + [f"chess board engine {i}" for i in range(20)]
+    tags = [["net"]] * 20 + [["chess"]] * 20
+    [scores] = TreeScorer(min_df=1).fit(texts, tags).scores(["a chess engine"])
+    assert max(scores, key=scores.get) == "chess"
+    monkeypatch.setitem(sys.modules, "omikuji", None)  # as if the extra were not installed
+    with pytest.raises(ConfigError, match=r"llm4tag\[omikuji\].*tree = 0"):
+        TreeScorer().fit(texts, tags)
+
+
+def test_expected_f1_keeps_one_clear_tag_or_several_likely_ones():
+    tags = ["a", "b", "c", "d"]
+    assert expected_f1_set(tags, np.array([0.95, 0.1, 0.05, 0.05]), max_tags=10) == ["a"]
+    assert expected_f1_set(tags, np.array([0.7, 0.65, 0.6, 0.05]), max_tags=10) == ["a", "b", "c"]
+    assert expected_f1_set(tags, np.array([0.7, 0.65, 0.6, 0.05]), max_tags=2) == ["a", "b"]
+    # one global threshold cannot do both: 0.5 keeps the clear tag alone but also all three likely ones only
+    # because they happen to clear it; at 0.65 it drops a likely one
+    assert Pruning(0.65, 10).apply(tags, np.array([0.7, 0.65, 0.6, 0.05])) == ["a", "b"]
+    assert expected_f1_set(tags, np.array([0.3, 0.2, 0.1, 0.0]), max_tags=10, expected_gold=0.6) == ["a", "b"]
