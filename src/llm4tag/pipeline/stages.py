@@ -84,15 +84,17 @@ class RecallStage:
             recalls = self.index.recall_held_out([s.doc for s in batch])
         else:
             recalls = self.index.recall([s.doc.text for s in batch], config=self.config)
-        for state, result in zip(batch, recalls):
-            state.recall = result
-            X, tags = recall_features(result)
-            if not tags:
-                state.candidate_conf = np.zeros(0)
-            elif self.calibrator is None:
-                state.candidate_conf = np.clip(X[:, 0], 0, 1)
-            else:
-                state.candidate_conf = self.calibrator.predict_proba(X, tags, feature_names=RECALL_FEATURES)
+        features = [recall_features(result) for result in recalls]
+        if self.calibrator is not None and any(tags for _, tags in features):  # one call for the whole batch
+            X = np.vstack([x for x, _ in features])
+            tags = [tag for _, tag_ids in features for tag in tag_ids]
+            confidence = self.calibrator.predict_proba(X, tags, feature_names=RECALL_FEATURES)
+            ends = np.cumsum([len(tag_ids) for _, tag_ids in features])
+            per_content = np.split(confidence, ends[:-1])
+        else:
+            per_content = [np.clip(x[:, 0], 0, 1) if len(tag_ids) else np.zeros(0) for x, tag_ids in features]
+        for state, result, confidence in zip(batch, recalls, per_content):
+            state.recall, state.candidate_conf = result, np.asarray(confidence, dtype=float)
 
 
 class SelectStage:
