@@ -25,6 +25,7 @@ def main() -> None:
     parser = project_parser()
     parser.add_argument("--method", default="auto", choices=("auto", "boosting", "platt", "isotonic"))
     parser.add_argument("--per-tag", choices=("auto", "yes", "no"), default="auto")
+    parser.add_argument("--tune-seconds", type=float, default=300, help="optimize's search of recall settings")
     parser.add_argument("--out", help="write the report here too (JSON)")
     args = parser.parse_args()
     data = Path(args.data)
@@ -42,9 +43,10 @@ def main() -> None:
         calibrated = project.calibrate(dev, overrides=recall_only, method=args.method, per_tag=per_tag)
         report["calibrate_seconds"] = time.perf_counter() - started
         started = time.perf_counter()
-        optimized = project.optimize(dev, overrides=recall_only)
+        optimized = project.optimize(dev, overrides=recall_only, tune_seconds=args.tune_seconds)
         report["optimize_seconds"] = time.perf_counter() - started
         report["pruning"] = optimized["pruning"]
+        report["recall_tuning"] = optimized.get("recall_tuning")
         report["calibrated_in_sample"] = calibrated["recall"]["calibrated_in_sample"]
         result = evaluate(project.pipeline(**recall_only), test, stage="recall").to_dict()
     report["test"] = {

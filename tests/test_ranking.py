@@ -99,3 +99,23 @@ def test_expected_f1_keeps_one_clear_tag_or_several_likely_ones():
     # because they happen to clear it; at 0.65 it drops a likely one
     assert Pruning(0.65, 10).apply(tags, np.array([0.7, 0.65, 0.6, 0.05])) == ["a", "b"]
     assert expected_f1_set(tags, np.array([0.3, 0.2, 0.1, 0.0]), max_tags=10, expected_gold=0.6) == ["a", "b"]
+
+
+def test_optimize_searches_recall_settings_and_keeps_a_better_one(project_dir, tmp_path):
+    import shutil
+
+    from llm4tag.config import ProjectConfig
+
+    copy = Path(shutil.copytree(project_dir, tmp_path / "copy"))
+    dev = docs("dev", 200)
+    with Project.open(copy) as project:
+        project.config.recall.dense_weight = 0.8  # a start away from the defaults
+        project.calibrate(dev)
+        before = project.artifacts.recall_calibrator()
+        report = project.optimize(dev, tune_seconds=120)["recall_tuning"]
+        assert report["trials"][0]["setting"] == "start" and len(report["trials"]) > 1
+        assert report["chosen"] and report["doc_f1"] > report["start_doc_f1"] + 0.002  # kept only for a gain
+        saved = ProjectConfig.load(copy).recall
+        assert {k: getattr(saved, k) for k in report["chosen"]} == report["chosen"]
+        assert all(getattr(project.config.recall, k) == v for k, v in report["chosen"].items())
+        assert project.artifacts.recall_calibrator() is not before  # refitted for the new candidates

@@ -250,8 +250,16 @@ def cmd_optimize(args: argparse.Namespace) -> None:
             seed=args.seed,
             progress=not args.quiet,
             plots=args.plots,
+            tune_seconds=args.tune_seconds,
         )
         print(json.dumps(report, indent=2))
+        if report.get("recall_tuning", {}).get("chosen"):
+            tuning = report["recall_tuning"]
+            print(
+                f"recall settings chosen on dev: {tuning['chosen']} (document F1 {tuning['start_doc_f1']:.3f} ->"
+                f" {tuning['doc_f1']:.3f}, saved to llm4tag.toml; the ranker was refitted)",
+                file=sys.stderr,
+            )
         choice = report["pruning"]
         rule = "best expected F1 per content" if choice["rule"] == "expected_f1" else f"threshold {choice['threshold']}"
         print(
@@ -453,6 +461,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target-precision", type=float, help="most coverage at this precision (default: best F1)")
     p.add_argument("--max-f1-loss", type=float, default=0.01, help="routing: F1 allowed below judging every pair")
     p.add_argument("--plots", help="directory for reliability and precision/coverage PNGs")
+    p.add_argument(
+        "--tune-seconds",
+        type=float,
+        default=300,
+        help="recall-only pipelines with a dev file: seconds to search recall settings (neighbours, vote power,"
+        " dense/lexical mix) before choosing the pruning; 0: keep them",
+    )
 
     p = add("finetune", None, "long-term knowledge: export SFT data, train a LoRA adapter", project=False)
     fine = p.add_subparsers(dest="finetune_command", required=True)

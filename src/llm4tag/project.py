@@ -233,17 +233,13 @@ class Project:
     def optimize(
         self, docs: list[Document] | None = None, *, overrides: dict | None = None, progress: bool = False, **options
     ) -> dict:
-        """Choose the pruning rule, threshold, tag limit and routing band on held-out annotated ``docs`` (default:
-        the share ``calibrate`` used); ``options``: ``llm4tag.calibration.fitting.optimize``."""
+        """Choose recall settings, the pruning rule, threshold, tag limit and routing band on held-out annotated
+        ``docs`` (default: the share ``calibrate`` used); ``options``: ``llm4tag.calibration.fitting.optimize``."""
         docs, overrides = self._tuning_data(docs, overrides)
         shape = self.pipeline(**overrides).options
-        judged = self._judged(overrides, progress)
+        if not shape.uses_llm and not overrides.get("held_out"):  # recall settings may be tuned (tune_seconds)
+            options.update(recall_index=self.recall_index, save_config=lambda: self.config.save(self.directory))
+        judged, judge, generation = self._judged(overrides, progress), shape.judge, shape.generation
         return fitting.optimize(
-            docs,
-            self.artifacts,
-            judged=judged,
-            judge=shape.judge,
-            generation=shape.generation,
-            route=shape.route,
-            **options,
+            docs, self.artifacts, judged=judged, judge=judge, generation=generation, route=shape.route, **options
         )

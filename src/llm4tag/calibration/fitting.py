@@ -18,10 +18,12 @@ from llm4tag.calibration.confidence import JUDGE_FEATURES, ConfidenceSettings, S
 from llm4tag.calibration.features import RECALL_FEATURES, labelled_pairs
 from llm4tag.calibration.pruning import RULES, choose_threshold
 from llm4tag.calibration.routing import choose_routing
+from llm4tag.calibration.tuning import tune_recall
 from llm4tag.corpus.documents import Document, seeded_sample
 from llm4tag.errors import ProjectError
 from llm4tag.metrics.calibration import calibration_report
 from llm4tag.metrics.sets import set_scores
+from llm4tag.recall.recall_index import RecallIndex
 from llm4tag.recall.recaller import RecallResult
 
 AUTO_CANDIDATES = ("boosting", "platt")
@@ -193,11 +195,29 @@ def optimize(
     llm_sample: int = 200,
     seed: int = 0,
     plots: str | Path | None = None,
+    recall_index: RecallIndex | None = None,
+    save_config: Callable[[], None] | None = None,
+    tune_seconds: float = 0.0,
 ) -> dict:
     """``llm4tag optimize``: choose and save the settings of the pipeline shape (``judge``, ``generation``) on
     held-out ``docs``, run through ``judged`` (every considered pair judged, nothing pruned); when the shape
-    calls the LLM, on a seeded sample of ``llm_sample`` of them."""
+    calls the LLM, on a seeded sample of ``llm_sample`` of them. With ``recall_index`` and ``tune_seconds``,
+    the recall settings are searched first (``tuning.tune_recall``); a better one is saved (``save_config``)
+    and the ranker refitted for it."""
     docs = _annotated(docs, "optimize")
+    tuned = None
+    if recall_index is not None and tune_seconds > 0:
+        config, tuned = tune_recall(
+            docs,
+            recall_index.config,
+            lambda cfg, ds: recall_index.recall_documents(ds, cfg),
+            budget_seconds=tune_seconds,
+        )
+        if tuned["chosen"]:
+            recall_index.use_config(config)
+            if save_config is not None:
+                save_config()
+            calibrate(docs, artifacts, recall=recall_index.recall_documents)
     if judge != "none" and artifacts.judge_calibrator() is None:
         raise ProjectError("no judge calibrator in this project; run 'llm4tag calibrate' first")
     if judge != "none" or generation:
@@ -209,4 +229,4 @@ def optimize(
     path = artifacts.save_settings(settings, judge, generation)
     if plots:
         plot_runs(scored, golds, Path(plots), judged=judge != "none")
-    return {**settings.report, "saved_to": str(path)}
+    return {**settings.report, **({"recall_tuning": tuned} if tuned else {}), "saved_to": str(path)}

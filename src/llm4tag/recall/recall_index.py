@@ -13,6 +13,7 @@ changed embedding model, an edited row), they are rebuilt from cached vectors wi
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -239,8 +240,14 @@ class RecallIndex:
             scorer.save(path)
         return scorer
 
-    def recall_documents(self, docs: list[Document]) -> list[RecallResult]:
-        return self.recall([d.text for d in docs])
+    def recall_documents(self, docs: list[Document], config: RecallConfig | None = None) -> list[RecallResult]:
+        return self.recall([d.text for d in docs], config=config)
+
+    def use_config(self, config: RecallConfig) -> None:
+        """Recall with these settings from now on (updated in place: the project's configuration is this object)."""
+        with self._lock:
+            for field in dataclasses.fields(config):
+                setattr(self.config, field.name, getattr(config, field.name))
 
     def held_out_contents(self, *, seed: int = 0, share: float = 0.1, at_most: int = 2000) -> list[Document]:
         """A seeded share of the project's annotated contents to tune on when the user has no dev file."""
