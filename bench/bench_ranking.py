@@ -25,7 +25,7 @@ def main() -> None:
     parser = project_parser()
     parser.add_argument("--method", default="auto", choices=("auto", "boosting", "platt", "isotonic"))
     parser.add_argument("--per-tag", choices=("auto", "yes", "no"), default="auto")
-    parser.add_argument("--tune-seconds", type=float, default=300, help="optimize's search of recall settings")
+    parser.add_argument("--tune-seconds", type=float, default=0, help="optimize's search of recall settings")
     parser.add_argument("--out", help="write the report here too (JSON)")
     args = parser.parse_args()
     data = Path(args.data)

@@ -464,9 +464,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--tune-seconds",
         type=float,
-        default=300,
+        default=0,
         help="recall-only pipelines with a dev file: seconds to search recall settings (neighbours, vote power,"
-        " dense/lexical mix) before choosing the pruning; 0: keep them",
+        " dense/lexical mix) before choosing the pruning, e.g. 300; default 0: keep them (on debtags and"
+        " debtags-short the search found no gain that held on test: docs/benchmarks.md)",
     )
 
     p = add("finetune", None, "long-term knowledge: export SFT data, train a LoRA adapter", project=False)
