@@ -94,17 +94,7 @@ class LexicalIndex:
 
     def search(self, queries: sp.csr_matrix, k: int) -> list[tuple[np.ndarray, np.ndarray]]:
         """Per query: (positions, similarities) of the top ``k`` non-zero matches, best first."""
-        sims = self.similarities(queries)
-        out = []
-        for row in range(sims.shape[0]):
-            start, end = sims.indptr[row], sims.indptr[row + 1]
-            cols, vals = sims.indices[start:end], sims.data[start:end]
-            if len(vals) > k:
-                top = np.argpartition(-vals, k)[:k]
-                cols, vals = cols[top], vals[top]
-            order = np.argsort(-vals, kind="stable")
-            out.append((cols[order].astype(np.int64), vals[order].astype(np.float32)))
-        return out
+        return top_matches(self.similarities(queries), k)
 
     def save(self, path: Path) -> None:
         with atomic_write(path, "wb") as handle:
@@ -115,3 +105,17 @@ class LexicalIndex:
         index = cls()
         index._counts = sp.load_npz(path).tocsr().astype(np.float32)
         return index
+
+
+def top_matches(sims: sp.csr_matrix, k: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per row of a similarity matrix: (positions, similarities) of the top ``k`` non-zero entries, best first."""
+    out = []
+    for row in range(sims.shape[0]):
+        start, end = sims.indptr[row], sims.indptr[row + 1]
+        cols, vals = sims.indices[start:end], sims.data[start:end]
+        if len(vals) > k:
+            top = np.argpartition(-vals, k)[:k]
+            cols, vals = cols[top], vals[top]
+        order = np.argsort(-vals, kind="stable")
+        out.append((cols[order].astype(np.int64), vals[order].astype(np.float32)))
+    return out

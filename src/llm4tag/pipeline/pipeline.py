@@ -170,7 +170,7 @@ class Pipeline:
     def library(self) -> TagLibrary:
         return self.components.store.tag_library()
 
-    def run(self, docs: Iterable[Document], *, batch_size: int = 16, progress: bool = False) -> list[TaggingResult]:
+    def run(self, docs: Iterable[Document], *, batch_size: int = 64, progress: bool = False) -> list[TaggingResult]:
         """Tag contents, ``batch_size`` at a time through every stage (one embedding call, back-to-back LLM calls)."""
         docs = list(docs)
         out: list[TaggingResult] = []

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from llm4tag.index.lexical import top_matches
 from llm4tag.library.tags import normalize_label
 from llm4tag.recall.graph import ContentTagGraph
 
@@ -141,6 +142,17 @@ class SparseScores:
         return cls(unique.astype(np.int64), np.bincount(inverse, weights=value).astype(np.float32))
 
     @classmethod
+    def maximum(cls, index: np.ndarray, value: np.ndarray) -> SparseScores:
+        """The largest value of repeated positions."""
+        if len(index) == 0:
+            return cls.empty()
+        order = np.lexsort((-value, index))
+        index, value = index[order], value[order]
+        first = np.ones(len(index), dtype=bool)
+        first[1:] = index[1:] != index[:-1]
+        return cls(index[first].astype(np.int64), value[first].astype(np.float32))
+
+    @classmethod
     def from_dict(cls, values: dict[int, float]) -> SparseScores:
         if not values:
             return cls.empty()
@@ -170,7 +182,14 @@ class PathScores:
     scores: dict[str, SparseScores]
     neighbour_positions: np.ndarray
     neighbour_similarities: np.ndarray
-    via: dict[int, list[tuple[int, float]]]
+    via_tags: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # c2t2t: the tag reached,
+    via_seeds: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # the seed it was reached from,
+    via_values: np.ndarray = field(default_factory=lambda: np.zeros(0))  # and the strength of that edge
+
+    def via(self, position: int) -> list[tuple[int, float]]:
+        """The seeds a tag was reached through by C2T2T, with their strengths, in seed order."""
+        mask = self.via_tags == position
+        return list(zip(self.via_seeds[mask].tolist(), self.via_values[mask].tolist()))
 
 
 class Recaller:
@@ -236,7 +255,9 @@ class Recaller:
         # content -> content neighbours (hybrid: union of dense and lexical pools, re-scored by both)
         if graph.n_contents:
             _, dense_pos = graph.content_dense.search(vectors, cfg.neighbour_pool)
-            lexical_hits = graph.content_lexical.search(query_lexical, cfg.neighbour_pool)
+            lexical_sims = graph.content_lexical.similarities(query_lexical)  # once for the batch, reused below
+            lexical_hits = top_matches(lexical_sims, cfg.neighbour_pool)
+            lexical_row = np.zeros(graph.n_contents, dtype=np.float32)
         # content -> tag similarity
         if n_tags:
             _, tag_pos = graph.tag_dense.search(vectors, min(cfg.c2t_pool, n_tags))
@@ -262,7 +283,10 @@ class Recaller:
                 if exclude and exclude[row] is not None and exclude[row] in graph.content_position:
                     pool = pool[pool != graph.content_position[exclude[row]]]
                 dense_sim = np.clip(graph.content_dense.vectors[pool] @ vector, 0, 1)
-                lex_sim = np.asarray((graph.content_lexical.weighted[pool] @ query_lexical[row].T).todense()).ravel()
+                start, end = lexical_sims.indptr[row], lexical_sims.indptr[row + 1]
+                lexical_row[lexical_sims.indices[start:end]] = lexical_sims.data[start:end]
+                lex_sim = lexical_row[pool]
+                lexical_row[lexical_sims.indices[start:end]] = 0.0
                 sim = cfg.dense_weight * dense_sim + (1 - cfg.dense_weight) * lex_sim
                 order = np.argsort(-sim, kind="stable")[: cfg.neighbours]
                 order = order[sim[order] >= cfg.min_similarity]
@@ -299,9 +323,9 @@ class Recaller:
                     position = graph.tag_position
                     found = {position[t]: p for t, p in learned[name][row].items() if t in position}
                     scores[name] = SparseScores.from_dict(found)
-            # --- c2t2t: expand from the strongest seeds along tag-tag edges
-            via: dict[int, list[tuple[int, float]]] = {}
-            related_best: dict[int, float] = {}
+            # --- c2t2t: expand from the strongest seeds along tag-tag edges (co-annotation P(t2 | t1) and
+            # tag-text similarity squared, the larger of the two), scaled by the seed's strength
+            via_tags, via_seeds, via_values = [], [], []
             if n_tags:
                 seed_score = scores["c2c2t"].plus(scores["c2t"])
                 seeds = seed_score.top(cfg.seeds)
@@ -310,24 +334,28 @@ class Recaller:
                 seed_values = seed_score.lookup()
                 for i, seed in enumerate(seeds):
                     strength = min(1.0, seed_values[int(seed)])
-                    related: dict[int, float] = {}
-                    co = cooccurrence[seed]
-                    for col, p in zip(co.indices.tolist(), co.data.tolist()):
-                        related[col] = p
-                    seed_vec = graph.tag_dense.vectors[seed]
-                    for nb in tag_nb[i].tolist():
-                        if nb >= 0 and nb != seed:
-                            sim = float(np.clip(graph.tag_dense.vectors[nb] @ seed_vec, 0, 1))
-                            related[nb] = max(related.get(nb, 0.0), sim * sim)
-                    for col, weight in related.items():
-                        value = strength * weight
-                        if value > 0:
-                            related_best[col] = max(related_best.get(col, 0.0), value)
-                            via.setdefault(col, []).append((int(seed), value))
-            scores["c2t2t"] = SparseScores.from_dict(related_best)
+                    start, end = cooccurrence.indptr[seed], cooccurrence.indptr[seed + 1]
+                    near = tag_nb[i][(tag_nb[i] >= 0) & (tag_nb[i] != seed)].astype(np.int64)
+                    similar = np.clip(graph.tag_dense.vectors[near] @ graph.tag_dense.vectors[seed], 0, 1)
+                    similar = similar.astype(np.float64) ** 2
+                    tags = np.concatenate([cooccurrence.indices[start:end].astype(np.int64), near])
+                    weights = np.concatenate([cooccurrence.data[start:end], similar]).astype(np.float64)
+                    order = np.lexsort((-weights, tags))  # per tag, the larger weight first
+                    tags, weights = tags[order], weights[order]
+                    first = np.ones(len(tags), dtype=bool)
+                    first[1:] = tags[1:] != tags[:-1]
+                    values = strength * weights[first]
+                    keep = values > 0
+                    via_tags.append(tags[first][keep])
+                    via_values.append(values[keep])
+                    via_seeds.append(np.full(int(keep.sum()), int(seed), dtype=np.int64))
+            reached = np.concatenate(via_tags) if via_tags else np.zeros(0, np.int64)
+            strengths = np.concatenate(via_values) if via_values else np.zeros(0)
+            scores["c2t2t"] = SparseScores.maximum(reached, strengths)
             if inactive is not None:
                 scores = {name: sc.without(inactive) for name, sc in scores.items()}
-            results.append(PathScores(scores, nb_pos, nb_sim, via))
+            origins = np.concatenate(via_seeds) if via_seeds else np.zeros(0, np.int64)
+            results.append(PathScores(scores, nb_pos, nb_sim, reached, origins, strengths))
         return results
 
     def fuse(self, path_scores: PathScores, weights: dict[str, float] | None = None) -> SparseScores:
@@ -367,7 +395,7 @@ class Recaller:
             for position in order:
                 all_voters = voters_by_tag.get(int(position), [])
                 voters = all_voters[:5]  # neighbours come most similar first
-                via = sorted(ps.via.get(int(position), []), key=lambda x: -x[1])[:3]
+                via = sorted(ps.via(int(position)), key=lambda x: -x[1])[:3]
                 candidates.append(
                     Candidate(
                         tag_id=self.graph.tag_ids[position],

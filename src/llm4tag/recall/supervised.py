@@ -47,7 +47,7 @@ class SupervisedScorer:
             else:  # a tag on every content (or none): a constant
                 weights.append(np.zeros(X.shape[1]))
                 bias.append(20.0 if float(estimator.y_) else -20.0)
-        self._weights = np.vstack(weights).T.astype(np.float32)
+        self._weights = np.ascontiguousarray(np.vstack(weights).T, dtype=np.float32)
         self._bias = np.array(bias, dtype=np.float32)
         self.contents = len(pairs)
         return self
@@ -56,7 +56,10 @@ class SupervisedScorer:
         """The ``top_k`` tags by predicted probability for each text."""
         if self._vectorizer is None or not self.classes:
             return [{} for _ in texts]
-        logits = np.asarray(self._vectorizer.transform(texts) @ self._weights) + self._bias
+        if not self._weights.flags.c_contiguous:  # saved by an older version: scipy would copy it on every call
+            self._weights = np.ascontiguousarray(self._weights)
+        features = self._vectorizer.transform(texts).astype(np.float32)  # float64 would copy the weights up
+        logits = np.asarray(features @ self._weights) + self._bias
         probabilities = 1.0 / (1.0 + np.exp(-np.clip(logits, -30, 30)))
         k = min(self.top_k, len(self.classes))
         out = []

@@ -1,0 +1,56 @@
+"""Speed of the recall stage with its calibrated confidence (no LLM), model loaded, in-process.
+
+    .venv/bin/python bench/bench_recall_speed.py --project debtags --documents 1000
+
+Reports contents per second in batches of 64 and the single-content latency, twice each: with the contents'
+embeddings already cached in the store (the graph paths, learned paths and ranker alone) and with new
+texts (MiniLM encoding included), so the share of the embedder is visible in the same run.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import machine, project_parser  # noqa: E402
+from llm4tag.corpus import Document  # noqa: E402
+from llm4tag.corpus.loaders import load_corpus  # noqa: E402
+from llm4tag.project import Project  # noqa: E402
+
+
+def main() -> None:
+    parser = project_parser()
+    parser.add_argument("--documents", type=int, default=1000)
+    parser.add_argument("--single", type=int, default=200, help="contents timed one at a time")
+    args = parser.parse_args()
+    report: dict = {"machine": machine(), "project": args.project}
+    with Project.open(args.project) as project:
+        docs = load_corpus(Path(args.data) / "test.jsonl", library=project.library, on_unknown="skip")
+        docs = [Document(d.id, d.text) for d in docs[: args.documents]]
+        pipeline = project.pipeline(llm=False)
+        pipeline.run(docs)  # warm: models loaded, these embeddings cached
+        nonce = f" [{time.time_ns()}]"  # texts never seen: their embeddings are not cached
+        for name, batch in (("cached", docs), ("new_texts", [Document(d.id, d.text + nonce) for d in docs])):
+            started = time.perf_counter()
+            pipeline.run(batch, batch_size=64)
+            seconds = time.perf_counter() - started
+            single = []
+            fresh = [Document(d.id, d.text + nonce + "!") for d in docs] if name == "new_texts" else docs
+            for doc in fresh[: args.single]:
+                started = time.perf_counter()
+                pipeline.run([doc])
+                single.append((time.perf_counter() - started) * 1000)
+            report[name] = {
+                "contents_per_second_batch_64": len(batch) / seconds,
+                "single_ms_p50": statistics.median(single),
+                "single_ms_p95": sorted(single)[int(0.95 * (len(single) - 1))],
+            }
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
