@@ -140,7 +140,7 @@ def test_recall_confidences_use_the_stored_calibrator(project):
     assert not all(np.allclose(a, b) for a, b in zip(raw, calibrated))
 
 
-def test_supervised_path_learns_words_that_predict_a_tag_and_refits_on_new_contents(tmp_path):
+def test_supervised_path_learns_words_that_predict_a_tag_and_refits_when_contents_grow_or_on_demand(tmp_path):
     from llm4tag.config import ProjectConfig
     from llm4tag.corpus import Document
     from llm4tag.library import Tag
@@ -163,8 +163,14 @@ def test_supervised_path_learns_words_that_predict_a_tag_and_refits_on_new_conte
         first = project.recall_index.recaller.supervised
         assert first.contents == 12
         project.add_contents([Document("d-new", "another zephyrine thing", ["team::zephyr"])])
+        [result] = project.recall(["zephyrine"])
+        assert project.recall_index.recaller.supervised.contents == 12  # one more of 12 (< 10%): reused, no refit
+        assert "d-new" in {cid for cid, _ in result.neighbours}  # while the graph sees the new content at once
+        project.index(refit=True)  # on demand
+        assert project.recall_index.recaller.supervised.contents == 13
+        project.add_contents([Document(f"d-more{i}", f"zephyrine part {i}", ["team::zephyr"]) for i in range(2)])
         project.recall(["zephyrine"])
-        assert project.recall_index.recaller.supervised.contents == 13  # refitted for the new annotated content
+        assert project.recall_index.recaller.supervised.contents == 15  # grew by more than 10%: refitted
     with Project.open(tmp_path / "p") as project:
         project.config.recall.weights["supervised"] = 0.0
         [result] = project.recall(["zephyrine"])

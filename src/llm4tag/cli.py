@@ -102,7 +102,7 @@ def cmd_add(args: argparse.Namespace) -> None:
 
 def cmd_index(args: argparse.Namespace) -> None:
     with _project(args) as project:
-        print(project.index())
+        print(project.index(refit=args.refit))
 
 
 def _corpus(project, path: str, fmt: str | None):
@@ -398,7 +398,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--skip-unknown", action="store_true")
     p.add_argument("--no-index", action="store_true")
 
-    add("index", cmd_index, "bring indexes and graph up to date (incremental)")
+    p = add("index", cmd_index, "bring indexes and graph up to date (incremental)")
+    p.add_argument(
+        "--refit",
+        action="store_true",
+        help="refit the learned recall paths now (otherwise: once the annotated contents grew by"
+        " [recall] refit_growth, default 10%%, or rows were edited)",
+    )
 
     def add_pipeline_overrides(p: argparse.ArgumentParser) -> None:
         p.add_argument("--judge", choices=("none", "generated", "candidates"), help="override [confidence] judge")

@@ -186,9 +186,9 @@ class Project:
         self.recall_index.mark_stale()
         return counts
 
-    def index(self) -> IndexReport:
-        """Bring the recall graph up to date with the store, encoding only what was never encoded."""
-        return self.recall_index.update()
+    def index(self, *, refit: bool = False) -> IndexReport:
+        """Bring the recall graph up to date (only new rows are encoded); ``refit``: the learned paths too, now."""
+        return self.recall_index.update(refit=refit)
 
     def recall(self, texts: list[str], **options) -> list[RecallResult]:
         """Candidate tags with provenance for each text; ``options`` (``top_n``, ``weights``, ``exclude``):

@@ -76,6 +76,7 @@ class RecallConfig:
     )
     supervised_min_contents: int = 200  # fewer annotated contents: the learned path is skipped
     supervised_max_tags: int = 5000  # more annotated tags: skipped (a dense per-tag model would not fit)
+    refit_growth: float = 0.1  # learned paths are refitted once the contents grew by this share (or rows changed)
     max_name_words: int = 6
 
     def __post_init__(self) -> None:
