@@ -39,15 +39,11 @@ class ContentState:
     candidate_conf: np.ndarray = field(default_factory=lambda: np.zeros(0))  # recall-only, every candidate
     selection: Selection | None = None
     considered: list[str] = field(default_factory=list)  # the tags that get a final confidence
+    recall_conf: np.ndarray = field(default_factory=lambda: np.zeros(0))  # recall-only, per considered tag
     p_yes: np.ndarray = field(default_factory=lambda: np.zeros(0))  # per considered tag; NaN: not judged
     scored: ScoredCandidates | None = None
     ranked: list[TagAssignment] = field(default_factory=list)  # every considered tag, best first
     tags: list[TagAssignment] | None = None  # the final set (None: not pruned, all of ``ranked``)
-
-    def recall_conf(self) -> np.ndarray:
-        """Recall-only confidence of the considered tags."""
-        position = {c.tag_id: i for i, c in enumerate(self.recall.candidates)}
-        return np.array([self.candidate_conf[position[t]] for t in self.considered], dtype=float)
 
     def selected(self) -> np.ndarray:
         picked = set(self.selection.tag_ids) if self.selection is not None else set()
@@ -195,6 +191,8 @@ class ConsiderStage:
                 state.considered = picked
             else:
                 state.considered = ids[: self.top_n]
+            position = {c.tag_id: i for i, c in enumerate(state.recall.candidates)}
+            state.recall_conf = np.array([state.candidate_conf[position[t]] for t in state.considered], dtype=float)
             state.p_yes = np.full(len(state.considered), np.nan)
 
 
@@ -231,7 +229,7 @@ class JudgeStage:
         for state in batch:
             if not state.considered:
                 continue
-            recall_conf = state.recall_conf()
+            recall_conf = state.recall_conf
             ask = self.routing.needs_llm(recall_conf) if self.routing is not None else np.ones(len(recall_conf), bool)
             asked = [t for t, a in zip(state.considered, ask) if a]
             if asked:
@@ -253,7 +251,7 @@ class ScoreStage:
     def run(self, batch: list[ContentState]) -> None:
         library = self.store.tag_library()
         for state in batch:
-            recall_conf, selected = state.recall_conf(), state.selected()
+            recall_conf, selected = state.recall_conf, state.selected()
             final = recall_conf.copy()
             judged = ~np.isnan(state.p_yes)
             if self.calibrator is not None and judged.any():

@@ -83,6 +83,7 @@ class RecallIndex:
         self._graph_stamp: tuple[str, int] | None = None
         self._recallers: dict[str, Recaller] = {}  # by configuration: ablations recall over the same graph
         self._held_out: tuple | None = None
+        self._held_out_ids: frozenset[str] = frozenset()  # the split ``held_out_contents`` set aside last
         self._refit = False
         self._stale = True
         self._lock = threading.RLock()
@@ -175,12 +176,16 @@ class RecallIndex:
             key = repr(config)
             recaller = self._recallers.get(key)
             if recaller is None:
-                recaller = Recaller(graph, config)
-                library = self.store.tag_library()
-                recaller.set_names([library[t].names() for t in graph.tag_ids])
+                recaller = self._new_recaller(graph, config)
                 recaller.learned = self._learned_scorers(graph, config)
                 self._recallers[key] = recaller
             return recaller
+
+    def _new_recaller(self, graph: ContentTagGraph, config: RecallConfig) -> Recaller:
+        recaller = Recaller(graph, config)
+        library = self.store.tag_library()
+        recaller.set_names([library[t].names() for t in graph.tag_ids])
+        return recaller
 
     def recall(
         self,
@@ -271,12 +276,16 @@ class RecallIndex:
         graph = self.graph
         rows, tags_by_seq = self._annotated(graph)
         docs = [Document(r.id, r.text, tags_by_seq[r.seq]) for r in rows]
-        return seeded_sample(docs, min(at_most, max(1, round(len(docs) * share))), seed)
+        chosen = seeded_sample(docs, min(at_most, max(1, round(len(docs) * share))), seed)
+        self._held_out_ids = frozenset(d.id for d in chosen)
+        return chosen
 
     def recall_held_out(self, docs: list[Document]) -> list[RecallResult]:
         """Recall for annotated contents of the project as if they had never been annotated (see below)."""
         ids = [d.id for d in docs]
-        recaller = self.held_out_recaller(set(ids))
+        # the whole split is left out at once, so a pipeline running it batch by batch fits the learned paths once
+        split = self._held_out_ids if self._held_out_ids.issuperset(ids) else frozenset(ids)
+        recaller = self.held_out_recaller(split)
         texts = [d.text for d in docs]
         vectors = self.embedder.encode(texts)
         with self._lock:
@@ -291,8 +300,7 @@ class RecallIndex:
             key = (id(base), frozenset(ids))
             if self._held_out is not None and self._held_out[0] == key:
                 return self._held_out[1]
-            recaller = Recaller(base.graph, self.config)
-            recaller.set_names([self.store.tag_library()[t].names() for t in base.graph.tag_ids])
+            recaller = self._new_recaller(base.graph, self.config)
             rows, tags_by_seq = self._annotated(base.graph, leave_out=ids)
             recaller.learned = {name: self._fit(name, self.config, rows, tags_by_seq) for name in base.learned}
             self._held_out = (key, recaller)  # calibrate, then optimize, on the same split: fitted once
