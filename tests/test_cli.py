@@ -77,7 +77,8 @@ def test_tag_and_learn_from_the_command_line(tmp_path, tiny_files, capsys):
     assert code == 0 and "1 example(s)" in out and "1 note(s)" in out
     output = tmp_path / "tags.jsonl"
     code, _, _ = run(
-        ["tag", "-p", project, "--text", "a shogi engine", "-q", "--candidates", "-o", str(output)], capsys
+        ["tag", "-p", project, "--text", "a shogi engine", "-q", "--candidates", "--generation", "-o", str(output)],
+        capsys,
     )
     assert code == 0
     [record] = [json.loads(line) for line in output.read_text().splitlines()]

@@ -89,7 +89,7 @@ def test_judge_calibration_learns_how_far_to_trust_the_llm(judged_project):
     assert judge["raw_p_yes"]["ece"] > 0.2
     assert judge["calibrated_in_sample"]["ece"] < 0.1
     # on unseen contents the judge's evidence improves on recall alone
-    runs = project.tag(test, route=False, prune=False)
+    runs = project.tag(test, judge="candidates", route=False, prune=False)
     combined, recall_only = _log_loss(runs, test, "confidence"), _log_loss(runs, test, "recall_conf")
     assert combined["log_loss"] < recall_only["log_loss"]
     assert combined["brier"] < recall_only["brier"]
@@ -106,9 +106,16 @@ def test_judgements_are_cached_across_runs(judged_project):
 def test_optimize_chooses_pruning_and_routing_and_tag_applies_them(judged_project, tmp_path):
     project, llm, dev, test = judged_project
     project.calibrate(dev, llm_sample=100)
+    assert project.pipeline().options.judge == "none"  # use_llm = "auto": no LLM before it is measured to pay
     report = project.optimize(dev, llm_sample=100, max_f1_loss=0.02, plots=tmp_path / "plots")
     assert (tmp_path / "plots" / "reliability.png").stat().st_size > 1000
     assert (tmp_path / "plots" / "precision_coverage.png").stat().st_size > 1000
+    assert project.artifacts.settings("none", generation=False).threshold == report["pruning"]["threshold"]
+    decision, report = report["llm"]["llm_decision"], report["llm"]
+    # the fake judge tells right from wrong far better than recall on hashed embeddings: measured, and switched on
+    assert decision["use_llm"] and decision["gain_ci95"][0] > 0 and decision["documents"] == 100
+    assert decision["with_llm_f1"] > decision["recall_only_f1"]
+    assert project.pipeline().options.judge == "candidates"
     settings = project.artifacts.settings("candidates", generation=False)
     assert settings.threshold == report["pruning"]["threshold"] and settings.max_tags == report["pruning"]["max_tags"]
     routing = report["routing"]

@@ -58,7 +58,7 @@ def test_recall_with_real_embeddings_beats_label_matching(debtags_project):
 
 def test_tagging_end_to_end_outputs_only_library_tags(debtags_project):
     docs = debtags_slice("test", 2)
-    results = debtags_project.tag([d["text"] for d in docs])
+    results = debtags_project.tag([d["text"] for d in docs], generation=True, judge="generated")
     library = debtags_project.library
     for result in results:
         candidates = {c.tag_id for c in result.recall.candidates}

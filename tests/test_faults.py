@@ -63,6 +63,7 @@ def with_llm(directory: Path, endpoint, model: str, **options) -> None:
     config.llm.backend = "openai"
     config.llm.options = {"model": model, "base_url": endpoint.base_url, "api_key": "k", **options}
     config.confidence.judge = "candidates"
+    config.confidence.use_llm = "always"  # these tests are about the LLM: it runs without a measured decision
     config.save(directory)
 
 
@@ -125,6 +126,7 @@ def test_service_answers_503_while_the_llm_hangs_and_keeps_serving_the_rest(endp
     config = ServiceConfig(llm_deadline_seconds=1.0, retry_after_seconds=7)
     with Project.open(project_copy, llm=llm) as project:
         project.config.confidence.judge = "candidates"
+        project.config.confidence.use_llm = "always"
         project.config.generation.enabled = False
         with TestClient(create_app(project, config)) as client:
             assert client.get("/readyz").status_code == 200
@@ -165,6 +167,7 @@ def test_a_slow_llm_that_makes_progress_is_not_cut_off(project_copy):
     config = ServiceConfig(llm_deadline_seconds=1.0)
     with Project.open(project_copy, llm=SlowLLM(0.3)) as project:
         project.config.confidence.judge = "candidates"
+        project.config.confidence.use_llm = "always"
         project.config.confidence.cache = False
         project.config.generation.enabled = False
         with TestClient(create_app(project, config)) as client:

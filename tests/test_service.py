@@ -171,6 +171,7 @@ class DownLLM(LLMBackend):
 def test_llm_backend_down_gives_503_with_retry_after(project_dir):
     with Project.open(project_dir, llm=DownLLM(max_retries=1, backoff_seconds=0.0)) as project:
         project.config.confidence.judge = "candidates"
+        project.config.confidence.use_llm = "always"
         with TestClient(create_app(project)) as client:
             response = client.post("/v1/tag", json={"text": TEXT})
             assert response.status_code == 503

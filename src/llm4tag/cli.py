@@ -215,6 +215,8 @@ def _overrides(args: argparse.Namespace) -> dict:
         overrides["judge"] = args.judge
     if getattr(args, "no_generation", False):
         overrides["generation"] = False
+    if getattr(args, "generation", False):
+        overrides["generation"] = True
     if getattr(args, "no_examples", False):
         overrides["examples"] = False
     return overrides
@@ -260,14 +262,28 @@ def cmd_optimize(args: argparse.Namespace) -> None:
                 f" {tuning['doc_f1']:.3f}, saved to llm4tag.toml; the ranker was refitted)",
                 file=sys.stderr,
             )
-        choice = report["pruning"]
-        rule = "best expected F1 per content" if choice["rule"] == "expected_f1" else f"threshold {choice['threshold']}"
-        print(
-            f"{rule}, at most {choice['max_tags']} tags: F1 {choice['f1']:.3f}, "
-            f"precision {choice['micro_precision']:.3f}, contents with a tag {choice['coverage']:.1%} "
-            f"(saved to {report['saved_to']})",
-            file=sys.stderr,
-        )
+        _print_pruning(report)
+        if "llm" in report:
+            _print_pruning(report["llm"], what="with the LLM (on its sample)")
+            decision = report["llm"]["llm_decision"]
+            print(
+                f"LLM stages {'ON' if decision['use_llm'] else 'off'}: {decision['reason']} "
+                f"[cross-validated on {decision['documents']} held-out contents, recall only"
+                f" {decision['recall_only_f1']:.3f}, with the LLM {decision['with_llm_f1']:.3f},"
+                f" {decision['llm_calls_per_content']:.1f} LLM calls per content; saved to {decision['saved_to']}]",
+                file=sys.stderr,
+            )
+
+
+def _print_pruning(report: dict, what: str = "") -> None:
+    choice = report["pruning"]
+    rule = "best expected F1 per content" if choice["rule"] == "expected_f1" else f"threshold {choice['threshold']}"
+    print(
+        f"{what + ': ' if what else ''}{rule}, at most {choice['max_tags']} tags: F1 {choice['f1']:.3f}, "
+        f"precision {choice['micro_precision']:.3f}, contents with a tag {choice['coverage']:.1%} "
+        f"(saved to {report['saved_to']})",
+        file=sys.stderr,
+    )
 
 
 def cmd_finetune_export(args: argparse.Namespace) -> None:
@@ -408,7 +424,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     def add_pipeline_overrides(p: argparse.ArgumentParser) -> None:
         p.add_argument("--judge", choices=("none", "generated", "candidates"), help="override [confidence] judge")
-        p.add_argument("--no-generation", action="store_true", help="override [generation] enabled = false")
+        choice = p.add_mutually_exclusive_group()
+        choice.add_argument("--no-generation", action="store_true", help="override [generation] enabled = false")
+        choice.add_argument("--generation", action="store_true", help="override [generation] enabled = true")
 
     def add_contents_io(p: argparse.ArgumentParser) -> None:
         p.add_argument("--text", action="append", help="a content (repeatable)")

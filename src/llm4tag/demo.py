@@ -20,11 +20,6 @@ def run_demo(
     started = time.perf_counter()
     exists = (project_dir / "llm4tag.toml").exists()
     with Project.open(project_dir) if exists else Project.init(project_dir) as project:
-        # the paper's pipeline: the LLM picks tags, then judges its own picks (Yes/No, P(Yes)); calibrating
-        # the judge needs LLM runs over dev (``llm4tag calibrate``), so the confidence shown is the
-        # calibrated recall-stage confidence and the judge's raw P(Yes) is printed beside it
-        project.config.confidence.judge = "generated"
-        project.config.save(project.directory)
         project.add_tags(data / "tags.jsonl")
         library = project.library
         train = iter_corpus(data / "train.jsonl", library=library, on_unknown="skip")
@@ -40,33 +35,31 @@ def run_demo(
             f" -> {report['calibrated_in_sample']['ece']:.3f}"
         )
         docs = list(itertools.islice(iter_corpus(data / "test.jsonl", library=library, on_unknown="skip"), documents))
-        if use_llm:
+        tagged = project.tag(docs)  # the default pipeline: calibrated recall, pruned (no LLM until it pays)
+        judged = {}
+        if use_llm:  # what the LLM judge thinks of the same candidates: its P(Yes) beside the confidence
             print(
-                f"tagging {len(docs)} test documents with {project.config.llm.options.get('model')} "
-                f"({project.config.llm.backend}; about 20 s each on one core: selection, then a Yes/No judgement"
-                " of each pick) ..."
+                f"asking {project.config.llm.options.get('model')} ({project.config.llm.backend}) to judge the top"
+                f" {project.config.confidence.judge_top_n} candidates of each of {len(docs)} test documents"
+                " (about 1 s per tag on a laptop core) ..."
             )
-            tagged = project.tag(docs, progress=True)
-        else:
-            tagged = project.tag(docs, llm=False)
+            for result in project.tag(docs, judge="candidates", generation=False, route=False, progress=True):
+                judged[result.id] = {t.tag_id: t.p_yes for t in result.ranked if t.p_yes is not None}
         for doc, tagging in zip(docs, tagged):
             candidates, confidence = tagging.recall.candidates, tagging.scored.candidate_conf
             gold = set(doc.tags)
+            p_yes = judged.get(doc.id, {})
             print(f"\n== {doc.id}: {doc.text.splitlines()[0][:100]}")
-            print("    confidence  recall score  tag                                      paths")
+            print(f"    confidence  recall score  {'LLM P(yes)  ' if use_llm else ''}tag{' ' * 38}paths")
             ranked = sorted(zip(candidates, confidence), key=lambda pair: -pair[1])[:top]
             for c, p in ranked:
                 mark = "*" if c.tag_id in gold else " "
                 paths = ",".join(sorted(c.paths))
-                print(f"  {mark} {p:10.2f}  {c.score:12.3f}  {c.tag_id:<40} [{paths}]")
+                judge = (f"{p_yes[c.tag_id]:10.2f}  " if c.tag_id in p_yes else " " * 12) if use_llm else ""
+                print(f"  {mark} {p:10.2f}  {c.score:12.3f}  {judge}{c.tag_id:<40} [{paths}]")
             missed = gold - {c.tag_id for c, _ in ranked}
             if missed:
                 print(f"    gold not in top {top}: {', '.join(sorted(missed))}")
-            if use_llm:
-                chosen = ", ".join(
-                    f"{'*' if t.tag_id in gold else ''}{t.tag_id} ({t.score:.2f}"
-                    + (f", P(yes) {t.p_yes:.2f})" if t.p_yes is not None else ")")
-                    for t in tagging.tags
-                )
-                print(f"  LLM chose (confidence, judge's P(yes)): {chosen or '(nothing)'}")
+            chosen = ", ".join(f"{'*' if t.tag_id in gold else ''}{t.tag_id} ({t.score:.2f})" for t in tagging.tags)
+            print(f"  tags (confidence): {chosen or '(nothing above the threshold)'}")
         print(f"\n(* = in the human annotation) done in {time.perf_counter() - started:.0f} s")

@@ -28,7 +28,7 @@ from llm4tag.library.loaders import load_tag_library
 from llm4tag.library.tags import Tag, TagLibrary
 from llm4tag.llm import LLMBackend
 from llm4tag.llm.lazy import LazyLLM
-from llm4tag.pipeline import Components, Pipeline, Pipelines, TaggingResult
+from llm4tag.pipeline import Components, Pipeline, PipelineOptions, Pipelines, TaggingResult
 from llm4tag.recall.recall_index import IndexReport, RecallIndex
 from llm4tag.recall.recaller import RecallResult
 from llm4tag.store.sqlite import Store, stored_tags
@@ -214,16 +214,21 @@ class Project:
 
     def _tuning_data(self, docs: list[Document] | None, overrides: dict | None) -> tuple[list[Document], dict]:
         """The user's held-out contents, or by default a seeded share of the project's own (recalled as if never
-        annotated: ``held_out``)."""
+        annotated: ``held_out``); and the pipeline to measure: the offered one, LLM stages included unless
+        ``[confidence] use_llm = "never"``, less what ``overrides`` switch off."""
+        given = {k: v for k, v in (overrides or {}).items() if v is not None}
+        if self.config.confidence.use_llm != "never":
+            offered = PipelineOptions.offered(self.config)
+            given = {"judge": offered.judge, "generation": offered.generation, **given}
         if docs is not None:
-            return docs, dict(overrides or {})
-        return self.recall_index.held_out_contents(), {**(overrides or {}), "held_out": True}
+            return docs, given
+        return self.recall_index.held_out_contents(), {**given, "held_out": True}
 
     def calibrate(
         self, docs: list[Document] | None = None, *, overrides: dict | None = None, progress: bool = False, **options
     ) -> dict:
-        """Fit calibrators on held-out annotated ``docs`` (default: a share of the project's own) for the pipeline
-        (``overrides`` give another shape of it); ``options``: ``llm4tag.calibration.fitting.calibrate``."""
+        """Fit calibrators on held-out annotated ``docs`` (default: a share of the project's own) for the offered
+        pipeline (``overrides`` give another shape of it); ``options``: ``llm4tag.calibration.fitting.calibrate``."""
         docs, overrides = self._tuning_data(docs, overrides)
         judges = self.pipeline(**overrides).options.judge != "none"
         judged = self._judged(overrides, progress) if judges else None
@@ -234,12 +239,25 @@ class Project:
         self, docs: list[Document] | None = None, *, overrides: dict | None = None, progress: bool = False, **options
     ) -> dict:
         """Choose recall settings, the pruning rule, threshold, tag limit and routing band on held-out annotated
-        ``docs`` (default: the share ``calibrate`` used); ``options``: ``llm4tag.calibration.fitting.optimize``."""
+        ``docs`` (default: the share ``calibrate`` used) and, with ``[confidence] use_llm = "auto"``, whether the
+        LLM stages run at all; ``options``: ``llm4tag.calibration.fitting.optimize``."""
         docs, overrides = self._tuning_data(docs, overrides)
         shape = self.pipeline(**overrides).options
         if not shape.uses_llm and not overrides.get("held_out"):  # recall settings may be tuned (tune_seconds)
             options.update(recall_index=self.recall_index, save_config=lambda: self.config.save(self.directory))
+        deciding = shape.uses_llm and self.config.confidence.use_llm == "auto"
+        recall_only = None
+        if deciding:  # the recall-only settings first: what runs unless the LLM is found to pay
+            recall_only = self.optimize(
+                None if overrides.get("held_out") else docs,
+                overrides={**overrides, "judge": "none", "generation": False},
+                progress=progress,
+                **options,
+            )
+            options = {k: v for k, v in options.items() if k != "tune_seconds"}
+            options.update(decide=True, top_n=self.config.confidence.judge_top_n)
         judged, judge, generation = self._judged(overrides, progress), shape.judge, shape.generation
-        return fitting.optimize(
+        report = fitting.optimize(
             docs, self.artifacts, judged=judged, judge=judge, generation=generation, route=shape.route, **options
         )
+        return report if recall_only is None else {**recall_only, "llm": report}

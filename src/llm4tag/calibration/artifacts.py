@@ -3,7 +3,8 @@
 * ``recall.pkl``: the recall-only calibrator (candidate features -> P(tag is right));
 * ``judge.pkl``: combines the recall-only confidence with the LLM judge's P(Yes);
 * ``settings-<shape>.json``: threshold, tag limit and routing band per pipeline shape (``pipeline_shape``):
-  what suits recall-only scores does not suit judged ones.
+  what suits recall-only scores does not suit judged ones;
+* ``llm-decision.json``: whether the LLM stages pay on this project's held-out contents (``decision.py``).
 
 Each file is read once and again only when it changes on disk.
 """
@@ -16,11 +17,13 @@ from typing import Any
 
 from llm4tag.calibration.calibrator import Calibrator
 from llm4tag.calibration.confidence import ConfidenceSettings
+from llm4tag.calibration.decision import LLMDecision
 from llm4tag.calibration.pruning import Pruning
 from llm4tag.errors import ProjectError
 
 RECALL_CALIBRATOR = "recall.pkl"
 JUDGE_CALIBRATOR = "judge.pkl"
+LLM_DECISION = "llm-decision.json"
 
 
 def pipeline_shape(judge: str, generation: bool) -> str:
@@ -72,6 +75,19 @@ class CalibrationArtifacts:
 
     def settings(self, judge: str, generation: bool) -> ConfidenceSettings | None:
         return self._load(settings_name(judge, generation), ConfidenceSettings.load)
+
+    def llm_decision(self) -> LLMDecision | None:
+        return self._load(LLM_DECISION, LLMDecision.load)
+
+    def llm_pays(self, judge: str, generation: bool) -> bool:
+        """Whether ``optimize`` found that this LLM pipeline shape beats recall only on held-out contents."""
+        decision = self.llm_decision()
+        return decision is not None and decision.use_llm and decision.shape == pipeline_shape(judge, generation)
+
+    def save_llm_decision(self, decision: LLMDecision) -> Path:
+        path = self.directory / LLM_DECISION
+        decision.save(path)
+        return path
 
     def save_recall_calibrator(self, calibrator: Calibrator) -> None:
         calibrator.save(self.directory / RECALL_CALIBRATOR)

@@ -23,11 +23,15 @@ from llm4tag.calibration.routing import in_band
 from llm4tag.fileio import atomic_write
 
 JUDGE_MODES = ("none", "generated", "candidates")
+USE_LLM = ("auto", "always", "never")
 JUDGE_FEATURES = ("recall_logit", "judge_log_odds", "recall_x_judge", "selected")
 
 
 @dataclass
 class ConfidenceConfig:
+    # auto: the LLM stages (the judge here, [generation]) run once `optimize` measured on held-out contents that
+    # they raise F1 significantly (calibration/llm-decision.json); until then, and where they do not, recall only
+    use_llm: str = "auto"  # auto | always | never
     judge: str = "candidates"  # which pairs the LLM judges: none | generated (the paper) | candidates (top N)
     judge_top_n: int = 8
     route: bool = True  # judge only pairs whose recall-only confidence is not decisive (needs `optimize`)
@@ -35,6 +39,8 @@ class ConfidenceConfig:
     cache: bool = True  # reuse judgements of the same content, tag, model and prompt (stored in the project)
 
     def __post_init__(self) -> None:
+        if self.use_llm not in USE_LLM:
+            raise ValueError(f"use_llm must be one of {', '.join(USE_LLM)}, not {self.use_llm!r}")
         if self.judge not in JUDGE_MODES:
             raise ValueError(f"judge must be one of {', '.join(JUDGE_MODES)}, not {self.judge!r}")
         if self.judge_top_n < 1:
@@ -48,6 +54,13 @@ def judge_features(recall_conf: np.ndarray, p_yes: np.ndarray, selected: np.ndar
     return np.column_stack(
         [recall_logit, judge_log_odds, recall_logit * judge_log_odds, np.asarray(selected, dtype=float)]
     )
+
+
+def judged_pairs(scored: list[ScoredCandidates], golds: list[set[str]]) -> tuple[np.ndarray, np.ndarray]:
+    """JUDGE_FEATURES rows and right/wrong labels of every considered pair; every pair must have been judged."""
+    rows = [judge_features(s.recall_conf, s.p_yes, s.selected) for s in scored]
+    labels = [int(t in gold) for s, gold in zip(scored, golds) for t in s.tag_ids]
+    return np.vstack(rows) if rows else np.zeros((0, len(JUDGE_FEATURES))), np.array(labels, dtype=int)
 
 
 @dataclass
@@ -93,6 +106,7 @@ class ScoredCandidates:
     selected: np.ndarray  # picked by the generation step
     confidence: np.ndarray  # final: combined where judged (and a judge calibrator exists), else recall-only
     candidate_conf: np.ndarray = field(default_factory=lambda: np.zeros(0))  # every candidate's, in recall order
+    candidate_ids: list[str] = field(default_factory=list)  # every candidate, in recall order
 
     @property
     def judged(self) -> np.ndarray:

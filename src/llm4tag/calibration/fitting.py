@@ -12,9 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
-from llm4tag.calibration.artifacts import CalibrationArtifacts
+from llm4tag.calibration.artifacts import CalibrationArtifacts, pipeline_shape
 from llm4tag.calibration.calibrator import Calibrator
-from llm4tag.calibration.confidence import JUDGE_FEATURES, ConfidenceSettings, ScoredCandidates, judge_features
+from llm4tag.calibration.confidence import JUDGE_FEATURES, ConfidenceSettings, ScoredCandidates, judged_pairs
+from llm4tag.calibration.decision import decide_llm
 from llm4tag.calibration.features import RECALL_FEATURES, labelled_pairs
 from llm4tag.calibration.pruning import RULES, choose_threshold
 from llm4tag.calibration.routing import choose_routing
@@ -76,17 +77,12 @@ def fit_recall_calibrator(
 
 def fit_judge_calibrator(scored: list[ScoredCandidates], golds: list[set[str]]) -> tuple[Calibrator, dict]:
     """Combines recall-only confidence with the judge's P(Yes); every considered pair must have been judged."""
-    rows, labels, p_yes = [], [], []
-    for candidates, gold in zip(scored, golds):
-        rows.append(judge_features(candidates.recall_conf, candidates.p_yes, candidates.selected))
-        labels.extend(int(t in gold) for t in candidates.tag_ids)
-        p_yes.extend(candidates.p_yes)
-    X, y = np.vstack(rows), np.array(labels)
+    X, y = judged_pairs(scored, golds)
     calibrator = Calibrator(method="platt", per_tag=False).fit(X, y, feature_names=JUDGE_FEATURES)
     return calibrator, {
         "documents": len(scored),
         "pairs": len(y),
-        "raw_p_yes": calibration_report(y, np.array(p_yes)),
+        "raw_p_yes": calibration_report(y, np.concatenate([s.p_yes for s in scored])),
         "calibrated_in_sample": calibration_report(y, calibrator.predict_proba(X)),
     }
 
@@ -198,12 +194,15 @@ def optimize(
     recall_index: RecallIndex | None = None,
     save_config: Callable[[], None] | None = None,
     tune_seconds: float = 0.0,
+    decide: bool = False,
+    top_n: int = 8,
 ) -> dict:
     """``llm4tag optimize``: choose and save the settings of the pipeline shape (``judge``, ``generation``) on
     held-out ``docs``, run through ``judged`` (every considered pair judged, nothing pruned); when the shape
     calls the LLM, on a seeded sample of ``llm_sample`` of them. With ``recall_index`` and ``tune_seconds``,
     the recall settings are searched first (``tuning.tune_recall``); a better one is saved (``save_config``)
-    and the ranker refitted for it."""
+    and the ranker refitted for it. With ``decide``, whether this LLM shape beats recall only on the same contents
+    is measured (``decision.decide_llm``; ``top_n``: the candidates recall only considers) and saved."""
     docs = _annotated(docs, "optimize")
     tuned = None
     if recall_index is not None and tune_seconds > 0:
@@ -229,4 +228,9 @@ def optimize(
     path = artifacts.save_settings(settings, judge, generation)
     if plots:
         plot_runs(scored, golds, Path(plots), judged=judge != "none")
-    return {**settings.report, **({"recall_tuning": tuned} if tuned else {}), "saved_to": str(path)}
+    report = {**settings.report, **({"recall_tuning": tuned} if tuned else {}), "saved_to": str(path)}
+    if decide:
+        shape = pipeline_shape(judge, generation)
+        decision = decide_llm(scored, golds, shape=shape, judged=judge != "none", top_n=top_n, seed=seed)
+        report["llm_decision"] = {**decision.to_dict(), "saved_to": str(artifacts.save_llm_decision(decision))}
+    return report

@@ -21,7 +21,9 @@ from llm4tag.llm.base import ChatRequest, ChatResult, LLMBackend
 
 @dataclass
 class GenerationConfig:
-    enabled: bool = True  # False: no selection call; the judge and calibrated scores decide alone
+    # off by default: on every data set measured, LLM selection lowered F1 (docs/benchmarks.md); with
+    # [confidence] use_llm = "auto", `optimize` switches it on only where it pays
+    enabled: bool = False
     candidates: int = 15
     examples: int = 3
     example_min_similarity: float = 0.15

@@ -29,6 +29,12 @@ def _f1(p: float, r: float) -> float:
     return 2 * p * r / (p + r) if p + r else 0.0
 
 
+def document_f1(gold: set[str], predicted: Sequence[str]) -> float:
+    """F1 of one content's predicted tags (0 when nothing is predicted): what document-averaged F1 averages."""
+    hits = len(gold & set(predicted))
+    return 2 * hits / (len(gold) + len(set(predicted))) if hits else 0.0
+
+
 def set_scores(golds: Sequence[set[str]], predictions: Sequence[Sequence[str]]) -> SetScores:
     ps, rs, fs = [], [], []
     tp = n_pred = n_gold = 0

@@ -61,8 +61,23 @@ class PipelineOptions:
             raise ConfigError(f"judge must be one of {', '.join(JUDGE_MODES)}, not {self.judge!r}")
 
     @classmethod
-    def from_config(cls, config: ProjectConfig) -> PipelineOptions:
+    def offered(cls, config: ProjectConfig) -> PipelineOptions:
+        """The pipeline the configuration describes, LLM stages included: what ``calibrate`` and ``optimize``
+        measure."""
         return cls(generation=config.generation.enabled, judge=config.confidence.judge, route=config.confidence.route)
+
+    @classmethod
+    def from_config(cls, config: ProjectConfig, artifacts: CalibrationArtifacts | None = None) -> PipelineOptions:
+        """The pipeline that runs: the offered one, less its LLM stages unless ``[confidence] use_llm`` is
+        ``always``, or ``auto`` and ``optimize`` found that they pay on held-out contents (``artifacts``)."""
+        options = cls.offered(config)
+        use = config.confidence.use_llm
+        if options.uses_llm and (
+            use == "never"
+            or (use == "auto" and (artifacts is None or not artifacts.llm_pays(options.judge, options.generation)))
+        ):
+            return dataclasses.replace(options, generation=False, judge="none")
+        return options
 
     @property
     def uses_llm(self) -> bool:
@@ -218,7 +233,7 @@ class Pipelines:
             stamp = (self.components.artifacts.stamp(), repr(self.components.config))
             if stamp != self._stamp:
                 self.close()
-                options = PipelineOptions.from_config(self.components.config)
+                options = PipelineOptions.from_config(self.components.config, self.components.artifacts)
                 self._built, self._stamp = {(): Pipeline.build(self.components, options)}, stamp
             key = tuple(sorted((k, v) for k, v in overrides.items() if v is not None))
             if key not in self._built:

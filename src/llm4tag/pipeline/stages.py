@@ -258,7 +258,13 @@ class ScoreStage:
                 features = judge_features(recall_conf[judged], state.p_yes[judged], selected[judged])
                 final[judged] = self.calibrator.predict_proba(features, feature_names=JUDGE_FEATURES)
             state.scored = ScoredCandidates(
-                state.considered, recall_conf, state.p_yes, selected, final, state.candidate_conf
+                state.considered,
+                recall_conf,
+                state.p_yes,
+                selected,
+                final,
+                state.candidate_conf,
+                [c.tag_id for c in state.recall.candidates],
             )
             paths = {c.tag_id: c.paths for c in state.recall.candidates}
             order = sorted(range(len(final)), key=lambda i: -final[i])

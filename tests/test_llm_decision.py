@@ -1,0 +1,46 @@
+"""``optimize`` switches the LLM on only where it raises held-out F1 by more than chance."""
+
+import numpy as np
+
+from llm4tag.calibration.confidence import ScoredCandidates
+from llm4tag.calibration.decision import LLMDecision, decide_llm
+
+
+def _held_out(n: int, judge_signal: float, seed: int = 0) -> tuple[list[ScoredCandidates], list[set[str]]]:
+    """Contents with 8 considered candidates; recall evidence is weak, the judge's P(Yes) carries
+    ``judge_signal`` (0: pure noise)."""
+    rng = np.random.default_rng(seed)
+    scored, golds = [], []
+    for _ in range(n):
+        ids = [f"t{i}" for i in range(8)]
+        truth = rng.uniform(size=8) < np.linspace(0.7, 0.05, 8)
+        recall = np.clip(0.35 + 0.15 * truth + rng.normal(0, 0.2, 8), 0.01, 0.99)
+        p_yes = np.clip(0.5 + judge_signal * (truth - 0.5) + rng.normal(0, 0.15, 8), 0.01, 0.99)
+        scored.append(ScoredCandidates(ids, recall, p_yes, np.zeros(8, bool), recall.copy(), recall.copy(), list(ids)))
+        golds.append({t for t, ok in zip(ids, truth) if ok})
+    return scored, golds
+
+
+def test_an_informative_judge_is_switched_on():
+    decision = decide_llm(*_held_out(200, judge_signal=0.8), shape="candidates", judged=True, top_n=8)
+    assert decision.use_llm and decision.gain_ci95[0] > 0
+    assert decision.with_llm_f1 > decision.recall_only_f1 + 0.05
+    assert decision.llm_calls_per_content == 8 and len(decision.per_fold) == decision.folds == 5
+
+
+def test_a_judge_that_adds_nothing_stays_off():
+    decision = decide_llm(*_held_out(200, judge_signal=0.0), shape="candidates", judged=True, top_n=8)
+    assert not decision.use_llm and decision.gain_ci95[0] <= 0 and "not significant" in decision.reason
+
+
+def test_too_few_held_out_contents_decide_nothing():
+    decision = decide_llm(*_held_out(12, judge_signal=0.8), shape="candidates", judged=True, top_n=8)
+    assert not decision.use_llm and "too few" in decision.reason and decision.documents == 12
+
+
+def test_decision_round_trip(tmp_path):
+    decision = decide_llm(*_held_out(60, judge_signal=0.8), shape="candidates", judged=True, top_n=8)
+    decision.save(tmp_path / "d.json")
+    loaded = LLMDecision.load(tmp_path / "d.json")
+    assert loaded.use_llm == decision.use_llm and loaded.shape == "candidates"
+    assert loaded.gain_ci95 == tuple(round(v, 4) for v in decision.gain_ci95)
