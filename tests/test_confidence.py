@@ -44,7 +44,8 @@ class FakeJudgeLLM(LLMBackend):
         self.calls += 1
         prompt = request.messages[-1]["content"]
         text = re.search(r"Text: (.*?)\n\nTag: ", prompt, re.S).group(1)
-        name = re.search(r"\n\nTag: (.*?)(?: \(|\n)", prompt).group(1)
+        line = re.search(r"\n\nTag: (.*?)\n", prompt).group(1)  # the name, then maybe " (description)"
+        name = max((n for n in self.tag_by_name if line == n or line.startswith(n + " (")), key=len)
         gold = self.gold_by_text[_key(text)]
         noise = int(hashlib.md5(prompt.encode()).hexdigest(), 16) % 1000 / 1000 - 0.5
         p = min(max((0.85 if self.tag_by_name[name] in gold else 0.55) + 0.3 * noise, 0.02), 0.98)
@@ -84,7 +85,8 @@ def test_judge_calibration_learns_how_far_to_trust_the_llm(judged_project):
     report = project.calibrate(dev, llm_sample=100)
     assert project.artifacts.judge_calibrator() is not None
     judge = report["judge"]
-    assert judge["documents"] == 100 and judge["pairs"] == 600
+    few = judge.get("tags_with_few_examples", {"pairs": 0})["pairs"]
+    assert judge["documents"] == 100 and judge["pairs"] + few >= 600  # top 6 and reserved slots, all judged
     # the fake judge's P(Yes) is biased towards Yes; the calibrated confidence is not
     assert judge["raw_p_yes"]["ece"] > 0.2
     assert judge["calibrated_in_sample"]["ece"] < 0.1
@@ -132,7 +134,8 @@ def test_optimize_chooses_pruning_and_routing_and_tag_applies_them(judged_projec
         for tag in result.tags:
             assert tag.source in ("judge", "recall")
             assert (tag.p_yes is not None) == (tag.source == "judge")
-    in_band = sum(int(settings.needs_llm(r.scored.recall_conf).sum()) for r in routed)
+    # asked: undecided pairs, and pairs of tags with few examples (their recall confidence says little)
+    in_band = sum(int((settings.needs_llm(r.scored.recall_conf) | r.scored.thin).sum()) for r in routed)
     assert asked <= in_band  # only undecided pairs went to the LLM (fewer still when cached)
     assert sum(int(r.scored.judged.sum()) for r in routed) == in_band
 
@@ -185,3 +188,30 @@ def test_cli_calibrate_and_optimize_recall_only(tmp_path, capsys):
     assert "settings-none.json" in out.err
     assert main(["optimize", "-p", str(tmp_path / "p"), str(empty)]) == 2
     assert "no annotated contents" in capsys.readouterr().err
+
+
+def test_a_new_tag_without_examples_reaches_the_judge_and_is_assigned(judged_project):
+    """A tag added today has no annotated example: recall alone cannot assign it; the slot reserved for tags with
+    few examples brings it to the LLM, whose P(Yes) (zero-shot calibrated) decides."""
+    from llm4tag.library import Tag
+
+    project, llm, dev, _ = judged_project
+    project.calibrate(dev, llm_sample=100)
+    assert project.artifacts.zero_shot_calibrator() is not None
+    project.add_tags([Tag("team::zephyr", "Zephyr autoscaler", description="autoscaling of inference clusters")])
+    project.index()
+    llm.tag_by_name["Zephyr autoscaler"] = "team::zephyr"
+    text = "Zephyr autoscaler: grows and shrinks inference clusters with the load"
+    llm.gold_by_text[_key(text)] = {"team::zephyr"}
+
+    [recall_only] = project.tag([text], llm=False)
+    recall_conf = dict(zip(recall_only.scored.candidate_ids, recall_only.scored.candidate_conf))["team::zephyr"]
+    [judged] = project.tag([text], judge="thin")
+    candidate = next(c for c in judged.recall.candidates if c.tag_id == "team::zephyr")
+    assert candidate.examples == 0 and "c2t" in candidate.paths
+    assigned = {t.tag_id: t for t in judged.tags}
+    assert "team::zephyr" in assigned and assigned["team::zephyr"].source == "judge"
+    assert assigned["team::zephyr"].score > recall_conf  # the judge's Yes counts where recall evidence is thin
+    # only tags with few examples went to the LLM
+    thin = dict(zip(judged.scored.tag_ids, judged.scored.thin))
+    assert all(thin[t.tag_id] for t in judged.ranked if t.source == "judge")

@@ -61,12 +61,27 @@ def test_fused_ranking_combines_paths_and_keeps_provenance(project):
     scores = [c.score for c in candidates]
     assert scores == sorted(scores, reverse=True)
     record = candidates[0].to_dict()
-    assert set(record) == {"tag_id", "score", "paths", "neighbours", "via", "votes", "vote_similarity", "examples"}
+    assert set(record) == {
+        "tag_id",
+        "score",
+        "paths",
+        "neighbours",
+        "via",
+        "votes",
+        "vote_similarity",
+        "examples",
+        "reserved",
+    }
 
 
 def test_top_n_limits_candidates(project):
     [candidates] = recall(project, ["chess game with sound"], top_n=2)
-    assert len(candidates) == 2
+    ranked = [c for c in candidates if not c.reserved]
+    reserved = [c for c in candidates if c.reserved]
+    assert len(ranked) == 2 and candidates[:2] == ranked  # the top 2, then the slots for tags with few examples
+    config = project.config.recall
+    assert 0 < len(reserved) <= config.thin_slots
+    assert all(c.examples <= config.thin_examples and "c2t" in c.paths for c in reserved)
 
 
 def test_deprecated_tags_are_never_recalled(project):

@@ -423,7 +423,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     def add_pipeline_overrides(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--judge", choices=("none", "generated", "candidates"), help="override [confidence] judge")
+        judge_modes = ("none", "generated", "candidates", "thin")
+        p.add_argument("--judge", choices=judge_modes, help="override [confidence] judge")
         choice = p.add_mutually_exclusive_group()
         choice.add_argument("--no-generation", action="store_true", help="override [generation] enabled = false")
         choice.add_argument("--generation", action="store_true", help="override [generation] enabled = true")

@@ -2,6 +2,7 @@
 
 * ``recall.pkl``: the recall-only calibrator (candidate features -> P(tag is right));
 * ``judge.pkl``: combines the recall-only confidence with the LLM judge's P(Yes);
+* ``judge-zero-shot.pkl``: the judge's P(Yes) alone, for tags with too few examples to have recall evidence;
 * ``settings-<shape>.json``: threshold, tag limit and routing band per pipeline shape (``pipeline_shape``):
   what suits recall-only scores does not suit judged ones;
 * ``llm-decision.json``: whether the LLM stages pay on this project's held-out contents (``decision.py``).
@@ -24,6 +25,7 @@ from llm4tag.errors import ProjectError
 RECALL_CALIBRATOR = "recall.pkl"
 JUDGE_CALIBRATOR = "judge.pkl"
 LLM_DECISION = "llm-decision.json"
+ZERO_SHOT_CALIBRATOR = "judge-zero-shot.pkl"
 
 
 def pipeline_shape(judge: str, generation: bool) -> str:
@@ -73,6 +75,9 @@ class CalibrationArtifacts:
     def judge_calibrator(self) -> Calibrator | None:
         return self._load(JUDGE_CALIBRATOR, Calibrator.load)
 
+    def zero_shot_calibrator(self) -> Calibrator | None:
+        return self._load(ZERO_SHOT_CALIBRATOR, Calibrator.load)
+
     def settings(self, judge: str, generation: bool) -> ConfidenceSettings | None:
         return self._load(settings_name(judge, generation), ConfidenceSettings.load)
 
@@ -94,6 +99,9 @@ class CalibrationArtifacts:
 
     def save_judge_calibrator(self, calibrator: Calibrator) -> None:
         calibrator.save(self.directory / JUDGE_CALIBRATOR)
+
+    def save_zero_shot_calibrator(self, calibrator: Calibrator) -> None:
+        calibrator.save(self.directory / ZERO_SHOT_CALIBRATOR)
 
     def save_settings(self, settings: ConfidenceSettings, judge: str, generation: bool) -> Path:
         path = self.directory / settings_name(judge, generation)

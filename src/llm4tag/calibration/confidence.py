@@ -17,14 +17,15 @@ from pathlib import Path
 
 import numpy as np
 
-from llm4tag.calibration.calibrator import logit
+from llm4tag.calibration.calibrator import Calibrator, logit
 from llm4tag.calibration.pruning import Pruning
 from llm4tag.calibration.routing import in_band
 from llm4tag.fileio import atomic_write
 
-JUDGE_MODES = ("none", "generated", "candidates")
+JUDGE_MODES = ("none", "generated", "candidates", "thin")
 USE_LLM = ("auto", "always", "never")
 JUDGE_FEATURES = ("recall_logit", "judge_log_odds", "recall_x_judge", "selected")
+ZERO_SHOT_FEATURES = ("judge_log_odds",)  # tags with few examples: the recall evidence is too thin to combine
 
 
 @dataclass
@@ -32,7 +33,9 @@ class ConfidenceConfig:
     # auto: the LLM stages (the judge here, [generation]) run once `optimize` measured on held-out contents that
     # they raise F1 significantly (calibration/llm-decision.json); until then, and where they do not, recall only
     use_llm: str = "auto"  # auto | always | never
-    judge: str = "candidates"  # which pairs the LLM judges: none | generated (the paper) | candidates (top N)
+    # which pairs the LLM judges: none | generated (the paper) | candidates (top N, and tags with few examples
+    # in reserved recall slots) | thin (only tags with few examples: new and tail tags)
+    judge: str = "candidates"
     judge_top_n: int = 8
     route: bool = True  # judge only pairs whose recall-only confidence is not decisive (needs `optimize`)
     allow_fallback: bool = False  # score from the answer text when a backend has no log-probabilities
@@ -47,20 +50,71 @@ class ConfidenceConfig:
             raise ValueError("judge_top_n must be at least 1")
 
 
+def _log_odds(p_yes: np.ndarray) -> np.ndarray:
+    """The judge's log-odds, clipped to ±12 (P(Yes) of exactly 0 or 1 happens)."""
+    return np.clip(logit(np.asarray(p_yes, dtype=float)), -12, 12)
+
+
 def judge_features(recall_conf: np.ndarray, p_yes: np.ndarray, selected: np.ndarray) -> np.ndarray:
-    """Rows of JUDGE_FEATURES for judged pairs (log-odds clipped to ±12: P(Yes) of exactly 0 or 1 happens)."""
-    recall_logit = logit(np.asarray(recall_conf, dtype=float))
-    judge_log_odds = np.clip(logit(np.asarray(p_yes, dtype=float)), -12, 12)
+    """Rows of JUDGE_FEATURES for judged pairs."""
+    recall_logit, judge_log_odds = logit(np.asarray(recall_conf, dtype=float)), _log_odds(p_yes)
     return np.column_stack(
         [recall_logit, judge_log_odds, recall_logit * judge_log_odds, np.asarray(selected, dtype=float)]
     )
 
 
-def judged_pairs(scored: list[ScoredCandidates], golds: list[set[str]]) -> tuple[np.ndarray, np.ndarray]:
-    """JUDGE_FEATURES rows and right/wrong labels of every considered pair; every pair must have been judged."""
-    rows = [judge_features(s.recall_conf, s.p_yes, s.selected) for s in scored]
-    labels = [int(t in gold) for s, gold in zip(scored, golds) for t in s.tag_ids]
-    return np.vstack(rows) if rows else np.zeros((0, len(JUDGE_FEATURES))), np.array(labels, dtype=int)
+def judged_pairs(
+    scored: list[ScoredCandidates], golds: list[set[str]], *, thin: bool | None = False, zero_shot: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """Feature rows (JUDGE_FEATURES, or ZERO_SHOT_FEATURES with ``zero_shot``) and right/wrong labels of the
+    judged pairs of tags with enough examples (``thin=False``), with few (``True``), or all (``None``)."""
+    rows, labels = [], []
+    for s, gold in zip(scored, golds):
+        keep = s.judged & (np.ones(len(s.tag_ids), bool) if thin is None else (s.thin_mask == thin))
+        if zero_shot:
+            rows.append(_log_odds(s.p_yes[keep])[:, None])
+        else:
+            rows.append(judge_features(s.recall_conf[keep], s.p_yes[keep], s.selected[keep]))
+        labels.extend(int(t in gold) for t, k in zip(s.tag_ids, keep) if k)
+    width = len(ZERO_SHOT_FEATURES if zero_shot else JUDGE_FEATURES)
+    return np.vstack(rows) if rows else np.zeros((0, width)), np.array(labels, dtype=int)
+
+
+def fit_judge_models(
+    scored: list[ScoredCandidates], golds: list[set[str]]
+) -> tuple[Calibrator | None, Calibrator | None]:
+    """The judge calibrator (recall evidence and P(Yes), fitted on pairs of tags with enough examples) and the
+    zero-shot one (P(Yes) alone, fitted on every judged pair: tags with few examples have too few right pairs
+    to fit on their own), each None where its pairs are all right or all wrong."""
+    models = []
+    for thin, zero_shot in ((False, False), (None, True)):
+        X, y = judged_pairs(scored, golds, thin=thin, zero_shot=zero_shot)
+        names = ZERO_SHOT_FEATURES if zero_shot else JUDGE_FEATURES
+        ok = len(np.unique(y)) == 2
+        models.append(Calibrator(method="platt", per_tag=False).fit(X, y, feature_names=names) if ok else None)
+    return models[0], models[1]
+
+
+def final_confidence(
+    recall_conf: np.ndarray,
+    p_yes: np.ndarray,
+    selected: np.ndarray,
+    thin: np.ndarray,
+    judge_model: Calibrator | None,
+    zero_shot_model: Calibrator | None,
+) -> np.ndarray:
+    """Where the LLM judged: for tags with enough examples, recall evidence and P(Yes) combined by the judge
+    calibrator; for tags with few examples, P(Yes) alone through the zero-shot calibrator. Elsewhere, and where
+    a calibrator is missing, the recall-only confidence stands."""
+    final = np.array(recall_conf, dtype=float, copy=True)
+    judged = ~np.isnan(p_yes)
+    regular, cold = judged & ~thin, judged & thin
+    if judge_model is not None and regular.any():
+        features = judge_features(recall_conf[regular], p_yes[regular], selected[regular])
+        final[regular] = judge_model.predict_proba(features, feature_names=JUDGE_FEATURES)
+    if zero_shot_model is not None and cold.any():
+        final[cold] = zero_shot_model.predict_proba(_log_odds(p_yes[cold])[:, None], feature_names=ZERO_SHOT_FEATURES)
+    return final
 
 
 @dataclass
@@ -107,6 +161,11 @@ class ScoredCandidates:
     confidence: np.ndarray  # final: combined where judged (and a judge calibrator exists), else recall-only
     candidate_conf: np.ndarray = field(default_factory=lambda: np.zeros(0))  # every candidate's, in recall order
     candidate_ids: list[str] = field(default_factory=list)  # every candidate, in recall order
+    thin: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))  # per considered tag: few examples
+
+    @property
+    def thin_mask(self) -> np.ndarray:
+        return self.thin if len(self.thin) == len(self.tag_ids) else np.zeros(len(self.tag_ids), bool)
 
     @property
     def judged(self) -> np.ndarray:

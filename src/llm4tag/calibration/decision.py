@@ -16,8 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from llm4tag.calibration.calibrator import Calibrator
-from llm4tag.calibration.confidence import JUDGE_FEATURES, ScoredCandidates, judged_pairs
+from llm4tag.calibration.confidence import ScoredCandidates, final_confidence, fit_judge_models
 from llm4tag.calibration.pruning import RULES, choose_threshold
 from llm4tag.fileio import atomic_write
 from llm4tag.metrics.sets import document_f1
@@ -120,17 +119,10 @@ def decide_llm(
         train, held = np.flatnonzero(fold_of != k), np.flatnonzero(fold_of == k)
         train_scored, train_golds = [scored[i] for i in train], [golds[i] for i in train]
         if judged:
-            X, y = judged_pairs(train_scored, train_golds)
-            if len(np.unique(y)) < 2:
-                model = None
-            else:
-                model = Calibrator(method="platt", per_tag=False).fit(X, y, feature_names=JUDGE_FEATURES)
+            judge_model, zero_shot_model = fit_judge_models(train_scored, train_golds)
 
-            def confidence(s: ScoredCandidates, model=model) -> np.ndarray:
-                if model is None:
-                    return s.recall_conf
-                X_s, _ = judged_pairs([s], [set()])
-                return model.predict_proba(X_s, feature_names=JUDGE_FEATURES)
+            def confidence(s: ScoredCandidates, models=(judge_model, zero_shot_model)) -> np.ndarray:
+                return final_confidence(s.recall_conf, s.p_yes, s.selected, s.thin_mask, *models)
         else:  # the LLM only picks: the considered tags are its picks, scored by recall evidence
 
             def confidence(s: ScoredCandidates) -> np.ndarray:

@@ -14,7 +14,7 @@ import numpy as np
 
 from llm4tag.calibration.artifacts import CalibrationArtifacts, pipeline_shape
 from llm4tag.calibration.calibrator import Calibrator
-from llm4tag.calibration.confidence import JUDGE_FEATURES, ConfidenceSettings, ScoredCandidates, judged_pairs
+from llm4tag.calibration.confidence import ConfidenceSettings, ScoredCandidates, fit_judge_models, judged_pairs
 from llm4tag.calibration.decision import decide_llm
 from llm4tag.calibration.features import RECALL_FEATURES, labelled_pairs
 from llm4tag.calibration.pruning import RULES, choose_threshold
@@ -75,16 +75,27 @@ def fit_recall_calibrator(
     }
 
 
-def fit_judge_calibrator(scored: list[ScoredCandidates], golds: list[set[str]]) -> tuple[Calibrator, dict]:
-    """Combines recall-only confidence with the judge's P(Yes); every considered pair must have been judged."""
+def fit_judge_calibrator(
+    scored: list[ScoredCandidates], golds: list[set[str]]
+) -> tuple[Calibrator | None, Calibrator | None, dict]:
+    """The judge calibrator (recall-only confidence combined with the judge's P(Yes)) and the zero-shot one
+    (P(Yes) alone, for tags with few examples): ``confidence.fit_judge_models``. Every considered pair must
+    have been judged."""
+    judge_model, zero_shot_model = fit_judge_models(scored, golds)
     X, y = judged_pairs(scored, golds)
-    calibrator = Calibrator(method="platt", per_tag=False).fit(X, y, feature_names=JUDGE_FEATURES)
-    return calibrator, {
+    Z, z = judged_pairs(scored, golds, thin=True, zero_shot=True)
+    report = {
         "documents": len(scored),
         "pairs": len(y),
-        "raw_p_yes": calibration_report(y, np.concatenate([s.p_yes for s in scored])),
-        "calibrated_in_sample": calibration_report(y, calibrator.predict_proba(X)),
+        "raw_p_yes": calibration_report(y, np.concatenate([s.p_yes[s.judged & ~s.thin_mask] for s in scored])),
     }
+    if judge_model is not None:
+        report["calibrated_in_sample"] = calibration_report(y, judge_model.predict_proba(X))
+    if len(z):
+        report["tags_with_few_examples"] = {"pairs": len(z), "right": int(z.sum())}
+        if zero_shot_model is not None and len(np.unique(z)) == 2:
+            report["tags_with_few_examples"]["zero_shot"] = calibration_report(z, zero_shot_model.predict_proba(Z))
+    return judge_model, zero_shot_model, report
 
 
 def choose_settings(
@@ -173,8 +184,16 @@ def calibrate(
     out = {"recall": report}
     if judged is not None:
         sample = seeded_sample(docs, llm_sample, seed)  # LLM work: bounded to a seeded sample
-        calibrator, out["judge"] = fit_judge_calibrator(judged(sample), [set(d.tags) for d in sample])
-        artifacts.save_judge_calibrator(calibrator)
+        judge_model, zero_shot_model, out["judge"] = fit_judge_calibrator(judged(sample), [set(d.tags) for d in sample])
+        if judge_model is None and zero_shot_model is None:
+            raise ProjectError(
+                f"the judge's pairs on {len(sample)} calibration contents are all right or all wrong: nothing to"
+                " calibrate on; use more contents (--llm-sample)"
+            )
+        if judge_model is not None:
+            artifacts.save_judge_calibrator(judge_model)
+        if zero_shot_model is not None:
+            artifacts.save_zero_shot_calibrator(zero_shot_model)
     return out
 
 
@@ -217,7 +236,7 @@ def optimize(
             if save_config is not None:
                 save_config()
             calibrate(docs, artifacts, recall=recall_index.recall_documents)
-    if judge != "none" and artifacts.judge_calibrator() is None:
+    if judge != "none" and artifacts.judge_calibrator() is None and artifacts.zero_shot_calibrator() is None:
         raise ProjectError("no judge calibrator in this project; run 'llm4tag calibrate' first")
     if judge != "none" or generation:
         docs = seeded_sample(docs, llm_sample, seed)

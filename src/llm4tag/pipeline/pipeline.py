@@ -47,7 +47,7 @@ class PipelineOptions:
     """The shape of a pipeline. Defaults come from the project's configuration (``from_config``)."""
 
     generation: bool = True  # the LLM picks tags from the candidates
-    judge: str = "candidates"  # which pairs the LLM judges: none | generated | candidates
+    judge: str = "candidates"  # which pairs the LLM judges: none | generated | candidates | thin
     route: bool = True  # judge only pairs the routing band (from ``optimize``) leaves undecided
     prune: bool = True  # cut the final tag set at the threshold and tag limit (from ``optimize``)
     examples: bool = True  # retrieved annotated examples in the selection prompt
@@ -139,7 +139,7 @@ class Pipeline:
                     notes=options.notes,
                 )
             )
-        stages.append(ConsiderStage(options.judge, config.confidence.judge_top_n))
+        stages.append(ConsiderStage(options.judge, config.confidence.judge_top_n, config.recall.thin_examples))
         if options.judge != "none":
             stages.append(
                 JudgeStage(
@@ -149,9 +149,17 @@ class Pipeline:
                     routing=artifacts.settings(options.judge, options.generation) if options.route else None,
                     cache=config.confidence.cache,
                     allow_fallback=config.confidence.allow_fallback,
+                    only_thin=options.judge == "thin",
                 )
             )
-        stages.append(ScoreStage(artifacts.judge_calibrator() if options.judge != "none" else None, components.store))
+        judges = options.judge != "none"
+        stages.append(
+            ScoreStage(
+                artifacts.judge_calibrator() if judges else None,
+                components.store,
+                artifacts.zero_shot_calibrator() if judges else None,
+            )
+        )
         if options.prune:
             stages.append(PruneStage(cls._pruning(components, options)))
         return cls(components, options, stages, llm)

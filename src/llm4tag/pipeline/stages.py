@@ -14,7 +14,13 @@ from typing import Protocol
 import numpy as np
 
 from llm4tag.calibration.calibrator import Calibrator
-from llm4tag.calibration.confidence import JUDGE_FEATURES, ConfidenceSettings, ScoredCandidates, judge_features
+from llm4tag.calibration.confidence import (
+    JUDGE_FEATURES,
+    ZERO_SHOT_FEATURES,
+    ConfidenceSettings,
+    ScoredCandidates,
+    final_confidence,
+)
 from llm4tag.calibration.features import RECALL_FEATURES, recall_features
 from llm4tag.calibration.pruning import Pruning
 from llm4tag.corpus.documents import Document, text_hash
@@ -41,6 +47,7 @@ class ContentState:
     considered: list[str] = field(default_factory=list)  # the tags that get a final confidence
     recall_conf: np.ndarray = field(default_factory=lambda: np.zeros(0))  # recall-only, per considered tag
     p_yes: np.ndarray = field(default_factory=lambda: np.zeros(0))  # per considered tag; NaN: not judged
+    thin: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))  # per considered tag: few examples
     scored: ScoredCandidates | None = None
     ranked: list[TagAssignment] = field(default_factory=list)  # every considered tag, best first
     tags: list[TagAssignment] | None = None  # the final set (None: not pruned, all of ``ranked``)
@@ -171,34 +178,38 @@ class SelectStage:
 
 class ConsiderStage:
     """Which tags get a final confidence: the LLM's picks (``judge = "generated"``, or ``"none"`` after
-    generation), the top ``top_n`` candidates plus any picks (``"candidates"``), or the top candidates.
-    "Top" is by recall-only confidence: the learned ranker's order, not the fused score's."""
+    generation), the top ``top_n`` candidates plus any picks and the candidates in slots reserved for tags with
+    few examples (``"candidates"``, ``"thin"``), or the top candidates. "Top" is by recall-only confidence: the
+    learned ranker's order, not the fused score's. Tags with at most ``thin_examples`` examples are marked thin."""
 
     name = "consider"
 
-    def __init__(self, judge_mode: str, top_n: int) -> None:
-        self.judge_mode, self.top_n = judge_mode, top_n
+    def __init__(self, judge_mode: str, top_n: int, thin_examples: int = 10) -> None:
+        self.judge_mode, self.top_n, self.thin_examples = judge_mode, top_n, thin_examples
 
     def run(self, batch: list[ContentState]) -> None:
         for state in batch:
             order = np.argsort(-state.candidate_conf, kind="stable")
             ids = [state.recall.candidates[i].tag_id for i in order]
             picked = list(state.selection.tag_ids) if state.selection is not None else []
-            if self.judge_mode == "candidates":
+            if self.judge_mode in ("candidates", "thin"):
                 top = ids[: self.top_n]
-                state.considered = top + [t for t in picked if t not in top]
+                reserved = [c.tag_id for c in state.recall.candidates if c.reserved]
+                state.considered = list(dict.fromkeys(top + picked + reserved))
             elif state.selection is not None:
                 state.considered = picked
             else:
                 state.considered = ids[: self.top_n]
-            position = {c.tag_id: i for i, c in enumerate(state.recall.candidates)}
-            state.recall_conf = np.array([state.candidate_conf[position[t]] for t in state.considered], dtype=float)
+            by_tag = {c.tag_id: (i, c) for i, c in enumerate(state.recall.candidates)}
+            state.recall_conf = np.array([state.candidate_conf[by_tag[t][0]] for t in state.considered], dtype=float)
+            state.thin = np.array([by_tag[t][1].examples <= self.thin_examples for t in state.considered], dtype=bool)
             state.p_yes = np.full(len(state.considered), np.nan)
 
 
 class JudgeStage:
     """The LLM judges (content, tag) pairs: P(Yes) from the first token's log-probabilities. With a routing
-    band (``routing``), only pairs whose recall-only confidence is not decisive are asked."""
+    band (``routing``), only pairs whose recall-only confidence is not decisive are asked; pairs of tags with
+    few examples are always asked (their recall confidence says little), and with ``only_thin`` only they are."""
 
     name = "judge"
 
@@ -211,9 +222,10 @@ class JudgeStage:
         routing: ConfidenceSettings | None = None,
         cache: bool = True,
         allow_fallback: bool = False,
+        only_thin: bool = False,
     ) -> None:
         self.llm, self.template, self.store = llm, template, store
-        self.routing, self.cache, self.allow_fallback = routing, cache, allow_fallback
+        self.routing, self.cache, self.allow_fallback, self.only_thin = routing, cache, allow_fallback, only_thin
         self._judge: Judge | None = None
         self._library = None
 
@@ -229,8 +241,12 @@ class JudgeStage:
         for state in batch:
             if not state.considered:
                 continue
-            recall_conf = state.recall_conf
-            ask = self.routing.needs_llm(recall_conf) if self.routing is not None else np.ones(len(recall_conf), bool)
+            if self.only_thin:
+                ask = state.thin.copy()
+            elif self.routing is not None:
+                ask = self.routing.needs_llm(state.recall_conf) | state.thin
+            else:
+                ask = np.ones(len(state.considered), bool)
             asked = [t for t, a in zip(state.considered, ask) if a]
             if asked:
                 scores = self.judge.judge(state.doc.text, asked, store=self.store if self.cache else None)
@@ -238,25 +254,25 @@ class JudgeStage:
 
 
 class ScoreStage:
-    """Final confidence: where the LLM judged, the judge calibrator combines recall evidence with P(Yes);
+    """Final confidence (``confidence.final_confidence``): where the LLM judged, the judge calibrator combines
+    recall evidence with P(Yes), or for tags with few examples the zero-shot calibrator reads P(Yes) alone;
     elsewhere the recall-only confidence stands."""
 
     name = "score"
 
-    def __init__(self, judge_calibrator: Calibrator | None, store: Store) -> None:
-        self.calibrator, self.store = judge_calibrator, store
+    def __init__(self, judge_calibrator: Calibrator | None, store: Store, zero_shot: Calibrator | None = None) -> None:
+        self.calibrator, self.zero_shot, self.store = judge_calibrator, zero_shot, store
         if judge_calibrator is not None:
             judge_calibrator.check_features(JUDGE_FEATURES)
+        if zero_shot is not None:
+            zero_shot.check_features(ZERO_SHOT_FEATURES)
 
     def run(self, batch: list[ContentState]) -> None:
         library = self.store.tag_library()
         for state in batch:
             recall_conf, selected = state.recall_conf, state.selected()
-            final = recall_conf.copy()
+            final = final_confidence(recall_conf, state.p_yes, selected, state.thin, self.calibrator, self.zero_shot)
             judged = ~np.isnan(state.p_yes)
-            if self.calibrator is not None and judged.any():
-                features = judge_features(recall_conf[judged], state.p_yes[judged], selected[judged])
-                final[judged] = self.calibrator.predict_proba(features, feature_names=JUDGE_FEATURES)
             state.scored = ScoredCandidates(
                 state.considered,
                 recall_conf,
@@ -265,6 +281,7 @@ class ScoreStage:
                 final,
                 state.candidate_conf,
                 [c.tag_id for c in state.recall.candidates],
+                state.thin,
             )
             paths = {c.tag_id: c.paths for c in state.recall.candidates}
             order = sorted(range(len(final)), key=lambda i: -final[i])

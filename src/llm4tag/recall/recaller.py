@@ -77,6 +77,11 @@ class RecallConfig:
     supervised_min_contents: int = 200  # fewer annotated contents: the learned path is skipped
     supervised_max_tags: int = 5000  # more annotated tags: skipped (a dense per-tag model would not fit)
     refit_growth: float = 0.1  # learned paths are refitted once the contents grew by this share (or rows changed)
+    # reserved candidate slots for tags with at most `thin_examples` annotated examples (new and tail tags), by
+    # content-tag similarity (C2T): the neighbour vote and the learned paths cannot propose a tag without
+    # examples, so without these the LLM judge never sees it
+    thin_slots: int = 3
+    thin_examples: int = 10
     max_name_words: int = 6
 
     def __post_init__(self) -> None:
@@ -99,6 +104,7 @@ class Candidate:
     votes: int = 0  # similar annotated contents carrying the tag (C2C2T's support)
     vote_similarity: float = 0.0  # the most similar of them
     examples: int = 0  # annotated contents carrying the tag in the whole graph (its prior)
+    reserved: bool = False  # in a slot reserved for tags with few examples (``RecallConfig.thin_slots``)
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -368,6 +374,16 @@ class Recaller:
         value = np.concatenate([sc.value * weight for sc, weight in parts])
         return SparseScores.summed(index, value)
 
+    def thin_tags(self, path_scores: PathScores, order: np.ndarray, frequency: np.ndarray) -> np.ndarray:
+        """Up to ``thin_slots`` tags with few examples, most similar to the content first (C2T), not in ``order``."""
+        cfg = self.config
+        c2t = path_scores.scores["c2t"]
+        if not cfg.thin_slots or not len(c2t.index):
+            return np.zeros(0, np.int64)
+        thin = (frequency[c2t.index] <= cfg.thin_examples) & ~np.isin(c2t.index, order)
+        index, value = c2t.index[thin], c2t.value[thin]
+        return index[np.argsort(-value, kind="stable")[: cfg.thin_slots]].astype(np.int64)
+
     def recall(
         self,
         texts: list[str],
@@ -378,7 +394,8 @@ class Recaller:
         max_neighbours: int = 10,
         exclude: list[str | None] | None = None,
     ) -> list[RecallResult]:
-        """Fused top-N candidates with provenance for each content."""
+        """Fused top-N candidates with provenance for each content, then up to ``thin_slots`` reserved ones
+        (``thin_tags``; when the C2T path is in use)."""
         top_n = top_n or self.config.top_n
         out = []
         annotations = self.graph.annotations
@@ -386,6 +403,9 @@ class Recaller:
         for ps in self.path_scores(texts, vectors, exclude):
             fused = self.fuse(ps, weights)
             order = fused.top(top_n)
+            uses_c2t = (weights if weights is not None else self.config.weights).get("c2t", 0.0) > 0
+            reserved = self.thin_tags(ps, order, frequency) if uses_c2t else np.zeros(0, np.int64)
+            order, reserved_set = np.concatenate([order, reserved]).astype(np.int64), set(reserved.tolist())
             fused_values = fused.lookup()
             path_values = {name: sc.lookup() for name, sc in ps.scores.items()}
             voters_by_tag: dict[int, list[tuple[str, float]]] = {}
@@ -400,7 +420,7 @@ class Recaller:
                 candidates.append(
                     Candidate(
                         tag_id=self.graph.tag_ids[position],
-                        score=fused_values[int(position)],
+                        score=fused_values.get(int(position), 0.0),
                         paths={
                             name: v[int(position)] for name, v in path_values.items() if v.get(int(position), 0) > 0
                         },
@@ -409,6 +429,7 @@ class Recaller:
                         votes=len(all_voters),
                         vote_similarity=voters[0][1] if voters else 0.0,
                         examples=int(frequency[position]),
+                        reserved=int(position) in reserved_set,
                     )
                 )
             neighbours = [
