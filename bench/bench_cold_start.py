@@ -14,8 +14,10 @@ tag means); the tags stay in the library with their labels and descriptions; tes
 
     python bench/bench_cold_start.py --work /tmp/cold --test-sample 200 --dev-llm-sample 80 --out cold.json
 
-The project in ``--work`` is reused when it exists (its index takes about 3 minutes here); the LLM's judgements
-are cached in it, so a rerun asks only what it has not asked before.
+The project is built in ``--work``/base and reused when it exists (its index takes about 3 minutes here); the
+``learn`` steps run on a copy (``--work``/learn), so the base stays without examples. The LLM's judgements are
+cached in the project, so a rerun asks only what it has not asked before; ``--judgements-from`` copies those of
+another project's store (same model and prompt) into a new base.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import shutil
+import sqlite3
 import time
 from collections import Counter
 from pathlib import Path
@@ -110,6 +114,7 @@ def main() -> None:
     parser.add_argument("--dev-llm-sample", type=int, default=80)
     parser.add_argument("--learn", default="1,3,5", help="examples per held-out tag, cumulative steps")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--judgements-from", type=Path, help="store.sqlite whose cached judgements to reuse")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
 
@@ -132,23 +137,31 @@ def main() -> None:
     print(json.dumps(report), flush=True)
 
     started = time.perf_counter()
-    if not (args.work / "llm4tag.toml").exists():
-        project = Project.init(args.work, tags=args.data / "tags.jsonl")
+    base = args.work / "base"
+    if not (base / "llm4tag.toml").exists():
+        project = Project.init(base, tags=args.data / "tags.jsonl")
         project.config.llm.options["threads"] = args.threads
         project.config.save(project.directory)
         project.add_contents(train_stripped)
         project.index()
         report["index_seconds"] = round(time.perf_counter() - started, 1)
+        if args.judgements_from:
+            with sqlite3.connect(project.directory / "store.sqlite") as db:
+                db.execute("ATTACH DATABASE ? AS other", (str(args.judgements_from),))
+                db.execute("INSERT OR IGNORE INTO judgements SELECT * FROM other.judgements")
         started = time.perf_counter()
         project.calibrate(dev_stripped, llm_sample=args.dev_llm_sample, overrides={"judge": "candidates"})
         report["calibrate_seconds"] = round(time.perf_counter() - started, 1)
-    else:
-        project = Project.open(args.work)
-    started = time.perf_counter()
-    optimized = project.optimize(dev_stripped, llm_sample=args.dev_llm_sample, overrides={"judge": "thin"})
-    report["optimize_seconds"] = round(time.perf_counter() - started, 1)
-    report["llm_decision"] = optimized["llm"]["llm_decision"]
-    print(json.dumps(report["llm_decision"]), flush=True)
+        project.close()
+    with Project.open(base) as project:
+        started = time.perf_counter()
+        optimized = project.optimize(dev_stripped, llm_sample=args.dev_llm_sample, overrides={"judge": "candidates"})
+        report["optimize_seconds"] = round(time.perf_counter() - started, 1)
+        report["llm_decision"] = optimized["llm"]["llm_decision"]
+        print(json.dumps(report["llm_decision"]), flush=True)
+    shutil.rmtree(args.work / "learn", ignore_errors=True)
+    shutil.copytree(base, args.work / "learn")
+    project = Project.open(args.work / "learn")
 
     steps = [0] + [int(k) for k in args.learn.split(",") if k]
     rng = random.Random(args.seed)
@@ -171,6 +184,9 @@ def main() -> None:
             "recall_only": measure(project, test_sample, held, tail, llm=False),
             "with_llm": measure(project, test_sample, held, tail, judge="thin", generation=False),
         }
+        chosen = project.pipeline().options.judge
+        if chosen not in ("none", "thin"):  # what optimize chose, where it is neither of the above
+            run[f"chosen_{chosen}"] = measure(project, test_sample, held, tail)
         report["runs"][f"{k}_examples"] = run
         print(k, json.dumps(run), flush=True)
     project.close()

@@ -22,25 +22,46 @@ def _held_out(n: int, judge_signal: float, seed: int = 0) -> tuple[list[ScoredCa
 
 
 def test_an_informative_judge_is_switched_on():
-    decision = decide_llm(*_held_out(200, judge_signal=0.8), shape="candidates", judged=True, top_n=8)
+    decision = decide_llm(*_held_out(200, judge_signal=0.8), judge="candidates", generation=False, top_n=8)
     assert decision.use_llm and decision.gain_ci95[0] > 0
     assert decision.with_llm_f1 > decision.recall_only_f1 + 0.05
     assert decision.llm_calls_per_content == 8 and len(decision.per_fold) == decision.folds == 5
 
 
 def test_a_judge_that_adds_nothing_stays_off():
-    decision = decide_llm(*_held_out(200, judge_signal=0.0), shape="candidates", judged=True, top_n=8)
+    decision = decide_llm(*_held_out(200, judge_signal=0.0), judge="candidates", generation=False, top_n=8)
     assert not decision.use_llm and decision.gain_ci95[0] <= 0 and "not significant" in decision.reason
 
 
 def test_too_few_held_out_contents_decide_nothing():
-    decision = decide_llm(*_held_out(12, judge_signal=0.8), shape="candidates", judged=True, top_n=8)
+    decision = decide_llm(*_held_out(12, judge_signal=0.8), judge="candidates", generation=False, top_n=8)
     assert not decision.use_llm and "too few" in decision.reason and decision.documents == 12
 
 
 def test_decision_round_trip(tmp_path):
-    decision = decide_llm(*_held_out(60, judge_signal=0.8), shape="candidates", judged=True, top_n=8)
+    decision = decide_llm(*_held_out(60, judge_signal=0.8), judge="candidates", generation=False, top_n=8)
     decision.save(tmp_path / "d.json")
     loaded = LLMDecision.load(tmp_path / "d.json")
     assert loaded.use_llm == decision.use_llm and loaded.shape == "candidates"
     assert loaded.gain_ci95 == tuple(round(v, 4) for v in decision.gain_ci95)
+
+
+def _with_thin(scored, golds, seed: int = 1):
+    """The last two considered tags of each content have few examples, none right here (as for a new tag on
+    held-out contents), and the judge says No to them."""
+    rng = np.random.default_rng(seed)
+    for s, gold in zip(scored, golds):
+        s.thin = np.array([False] * 6 + [True] * 2)
+        for i in (6, 7):
+            gold.discard(s.tag_ids[i])
+            s.p_yes[i] = float(rng.uniform(0.05, 0.3))
+            s.recall_conf[i] = s.candidate_conf[i] = 0.02
+    return scored, golds
+
+
+def test_judging_only_tags_with_few_examples_is_kept_when_it_costs_nothing():
+    scored, golds = _with_thin(*_held_out(200, judge_signal=0.0))
+    decision = decide_llm(scored, golds, judge="candidates", generation=False, top_n=8)
+    assert decision.use_llm and decision.judge == "thin" and "new and rare tags" in decision.reason
+    assert decision.variants["thin"]["gain_ci95"][0] >= -0.005
+    assert decision.llm_calls_per_content == 2  # only the two thin pairs of each content

@@ -76,11 +76,10 @@ def test_fused_ranking_combines_paths_and_keeps_provenance(project):
 
 def test_top_n_limits_candidates(project):
     [candidates] = recall(project, ["chess game with sound"], top_n=2)
-    ranked = [c for c in candidates if not c.reserved]
     reserved = [c for c in candidates if c.reserved]
-    assert len(ranked) == 2 and candidates[:2] == ranked  # the top 2, then the slots for tags with few examples
+    # the top 2, then the slots reserved for tags with few examples (flagged also where they are in the top 2)
     config = project.config.recall
-    assert 0 < len(reserved) <= config.thin_slots
+    assert len([c for c in candidates[2:] if not c.reserved]) == 0 and 0 < len(reserved) <= config.thin_slots
     assert all(c.examples <= config.thin_examples and "c2t" in c.paths for c in reserved)
 
 

@@ -266,8 +266,9 @@ def cmd_optimize(args: argparse.Namespace) -> None:
         if "llm" in report:
             _print_pruning(report["llm"], what="with the LLM (on its sample)")
             decision = report["llm"]["llm_decision"]
+            chosen = f"judge = {decision['judge']}" + (", generation" if decision["generation"] else "")
             print(
-                f"LLM stages {'ON' if decision['use_llm'] else 'off'}: {decision['reason']} "
+                f"LLM stages {'ON (' + chosen + ')' if decision['use_llm'] else 'off'}: {decision['reason']} "
                 f"[cross-validated on {decision['documents']} held-out contents, recall only"
                 f" {decision['recall_only_f1']:.3f}, with the LLM {decision['with_llm_f1']:.3f},"
                 f" {decision['llm_calls_per_content']:.1f} LLM calls per content; saved to {decision['saved_to']}]",

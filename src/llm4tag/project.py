@@ -255,7 +255,8 @@ class Project:
                 **options,
             )
             options = {k: v for k, v in options.items() if k != "tune_seconds"}
-            options.update(decide=True, top_n=self.config.confidence.judge_top_n)
+            confidence = self.config.confidence
+            options.update(decide=True, top_n=confidence.judge_top_n, thin_floor=confidence.thin_min_confidence)
         judged, judge, generation = self._judged(overrides, progress), shape.judge, shape.generation
         report = fitting.optimize(
             docs, self.artifacts, judged=judged, judge=judge, generation=generation, route=shape.route, **options

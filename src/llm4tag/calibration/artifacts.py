@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from llm4tag.calibration.calibrator import Calibrator
-from llm4tag.calibration.confidence import ConfidenceSettings
+from llm4tag.calibration.confidence import ConfidenceSettings, pipeline_shape
 from llm4tag.calibration.decision import LLMDecision
 from llm4tag.calibration.pruning import Pruning
 from llm4tag.errors import ProjectError
@@ -26,11 +26,6 @@ RECALL_CALIBRATOR = "recall.pkl"
 JUDGE_CALIBRATOR = "judge.pkl"
 LLM_DECISION = "llm-decision.json"
 ZERO_SHOT_CALIBRATOR = "judge-zero-shot.pkl"
-
-
-def pipeline_shape(judge: str, generation: bool) -> str:
-    """The name settings are stored under: the judge mode, and whether the LLM picks tags first."""
-    return f"{judge}-generation" if generation else judge
 
 
 def settings_name(judge: str, generation: bool) -> str:
@@ -84,10 +79,13 @@ class CalibrationArtifacts:
     def llm_decision(self) -> LLMDecision | None:
         return self._load(LLM_DECISION, LLMDecision.load)
 
-    def llm_pays(self, judge: str, generation: bool) -> bool:
-        """Whether ``optimize`` found that this LLM pipeline shape beats recall only on held-out contents."""
+    def llm_choice(self, judge: str, generation: bool) -> tuple[str, bool] | None:
+        """The LLM stages (judge mode, generation) that ``optimize`` found to pay for the offered pipeline shape
+        (``judge``, ``generation``) on held-out contents; None: recall only (not measured, or no gain)."""
         decision = self.llm_decision()
-        return decision is not None and decision.use_llm and decision.shape == pipeline_shape(judge, generation)
+        if decision is None or not decision.use_llm or decision.shape != pipeline_shape(judge, generation):
+            return None
+        return decision.judge, decision.generation
 
     def save_llm_decision(self, decision: LLMDecision) -> Path:
         path = self.directory / LLM_DECISION

@@ -37,6 +37,7 @@ class ConfidenceConfig:
     # in reserved recall slots) | thin (only tags with few examples: new and tail tags)
     judge: str = "candidates"
     judge_top_n: int = 8
+    thin_min_confidence: float = 0.5  # a tag with few examples is kept on the LLM's word only at this confidence
     route: bool = True  # judge only pairs whose recall-only confidence is not decisive (needs `optimize`)
     allow_fallback: bool = False  # score from the answer text when a backend has no log-probabilities
     cache: bool = True  # reuse judgements of the same content, tag, model and prompt (stored in the project)
@@ -48,6 +49,11 @@ class ConfidenceConfig:
             raise ValueError(f"judge must be one of {', '.join(JUDGE_MODES)}, not {self.judge!r}")
         if self.judge_top_n < 1:
             raise ValueError("judge_top_n must be at least 1")
+
+
+def pipeline_shape(judge: str, generation: bool) -> str:
+    """The name settings are stored under: the judge mode, and whether the LLM picks tags first."""
+    return f"{judge}-generation" if generation else judge
 
 
 def _log_odds(p_yes: np.ndarray) -> np.ndarray:

@@ -10,27 +10,33 @@ the 95% bootstrap interval of the per-content F1 gain lies above zero.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from llm4tag.calibration.confidence import ScoredCandidates, final_confidence, fit_judge_models
-from llm4tag.calibration.pruning import RULES, choose_threshold
+from llm4tag.calibration.confidence import ScoredCandidates, final_confidence, fit_judge_models, pipeline_shape
+from llm4tag.calibration.pruning import RULES, choose_threshold, unsure_thin
 from llm4tag.fileio import atomic_write
 from llm4tag.metrics.sets import document_f1
 
 MIN_DOCUMENTS = 30  # fewer held-out contents than this decide nothing: the LLM stays off
+THIN_MARGIN = 0.005  # judging only tags with few examples is kept unless it costs more held-out F1 than this
 
 
 @dataclass
 class LLMDecision:
-    """Recall-only against the LLM pipeline ``shape`` on the same held-out contents, and the verdict."""
+    """Recall-only against the offered LLM pipeline ``shape`` (and, where it judges candidates, against judging
+    only tags with few examples) on the same held-out contents, and the verdict: ``judge`` and ``generation``
+    are what runs."""
 
     shape: str
     use_llm: bool
     reason: str
+    judge: str = "none"
+    generation: bool = False
     documents: int = 0
     folds: int = 0
     recall_only_f1: float = 0.0
@@ -38,6 +44,7 @@ class LLMDecision:
     gain: float = 0.0
     gain_ci95: tuple[float, float] = (0.0, 0.0)
     llm_calls_per_content: float = 0.0
+    variants: dict = field(default_factory=dict)
     per_fold: list[dict] = field(default_factory=list)
 
     def to_dict(self) -> dict:
@@ -58,113 +65,167 @@ class LLMDecision:
         return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
 
 
-def _recall_only(scored: ScoredCandidates, top_n: int) -> tuple[list[str], np.ndarray, float]:
+def thin_only(scored: ScoredCandidates) -> ScoredCandidates:
+    """The content as the pipeline with ``judge = "thin"`` sees it: only the pairs of tags with few examples
+    judged."""
+    return dataclasses.replace(scored, p_yes=np.where(scored.thin_mask, scored.p_yes, np.nan))
+
+
+Candidates = tuple[list[str], np.ndarray, float, set[str]]  # tags, confidence, expected right tags, never kept
+
+
+def _recall_only(scored: ScoredCandidates, top_n: int) -> Candidates:
     """What the recall-only pipeline considers for this content: its top ``top_n`` candidates."""
     order = np.argsort(-scored.candidate_conf, kind="stable")[:top_n]
     expected = float(np.sum(np.clip(scored.candidate_conf, 0, 1)))
-    return [scored.candidate_ids[i] for i in order], scored.candidate_conf[order], expected
+    return [scored.candidate_ids[i] for i in order], scored.candidate_conf[order], expected, set()
 
 
-def _with_llm(scored: ScoredCandidates, confidence: np.ndarray) -> tuple[list[str], np.ndarray, float]:
+def _with_llm(scored: ScoredCandidates, confidence: np.ndarray, thin_floor: float) -> Candidates:
     rest = float(np.sum(np.clip(scored.candidate_conf, 0, 1))) - float(np.sum(np.clip(scored.recall_conf, 0, 1)))
-    return list(scored.tag_ids), confidence, max(rest, 0.0) + float(np.sum(np.clip(confidence, 0, 1)))
+    unsure = unsure_thin(confidence, scored.thin_mask, scored.judged, thin_floor)
+    expected = max(rest, 0.0) + float(np.sum(np.clip(confidence, 0, 1)))
+    return list(scored.tag_ids), confidence, expected, {t for t, u in zip(scored.tag_ids, unsure) if u}
 
 
 def _held_out_f1(
-    train: list[tuple[list[str], np.ndarray, float]],
-    held: list[tuple[list[str], np.ndarray, float]],
-    train_golds: list[set[str]],
-    held_golds: list[set[str]],
+    train: list[Candidates], held: list[Candidates], train_golds: list[set[str]], held_golds: list[set[str]]
 ) -> np.ndarray:
     """Per-content F1 on ``held`` with the pruning rule chosen on ``train``."""
+
+    def kept(pruning, c: Candidates) -> list[str]:
+        return [t for t in pruning.apply(c[0], c[1], c[2]) if t not in c[3]]
+
     choice = choose_threshold(
-        [(t, c) for t, c, _ in train], train_golds, rules=RULES, expected_gold=[e for _, _, e in train]
+        [(c[0], c[1]) for c in train], train_golds, rules=RULES, expected_gold=[c[2] for c in train]
     )
-    pruning = choice.pruning
-    return np.array([document_f1(g, pruning.apply(t, c, e)) for (t, c, e), g in zip(held, held_golds)])
+    return np.array([document_f1(g, kept(choice.pruning, c)) for c, g in zip(held, held_golds)])
+
+
+def _interval(diff: np.ndarray, rng: np.random.Generator, resamples: int) -> tuple[float, float]:
+    means = diff[rng.integers(0, len(diff), size=(resamples, len(diff)))].mean(axis=1)
+    return float(np.quantile(means, 0.025)), float(np.quantile(means, 0.975))
 
 
 def decide_llm(
     scored: list[ScoredCandidates],
     golds: list[set[str]],
     *,
-    shape: str,
-    judged: bool,
+    judge: str,
+    generation: bool,
     top_n: int,
+    thin_floor: float = 0.5,
     folds: int = 5,
     resamples: int = 2000,
     seed: int = 0,
     min_documents: int = MIN_DOCUMENTS,
 ) -> LLMDecision:
-    """Cross-validated, paired comparison of recall-only against the LLM pipeline on held-out ``scored`` contents
-    (run with every considered pair judged when ``judged``, nothing pruned). ``top_n``: how many candidates the
-    recall-only pipeline considers (``[confidence] judge_top_n``)."""
+    """Cross-validated, paired comparison of recall-only against the LLM pipeline (``judge``, ``generation``) on
+    held-out ``scored`` contents, run with every considered pair judged and nothing pruned. ``top_n``: how many
+    candidates the recall-only pipeline considers (``[confidence] judge_top_n``); ``thin_floor``: the least
+    confidence at which a tag with few examples is kept on the LLM's word.
+
+    The full pipeline is chosen when its gain is significant (95% interval above zero). Otherwise, where it
+    judges candidates, judging only the tags with few examples is chosen unless it costs held-out F1 (interval
+    not below ``-THIN_MARGIN``): its gain is on new tags, which held-out contents cannot show (they have no
+    annotated examples there either). Else recall only."""
+    shape = pipeline_shape(judge, generation)
     keep = [i for i, g in enumerate(golds) if g]
     scored, golds = [scored[i] for i in keep], [golds[i] for i in keep]
-    calls = float(np.mean([np.sum(s.judged) for s in scored])) if scored and judged else 0.0
     if len(scored) < min_documents:
         return LLMDecision(
             shape,
             False,
             f"too few held-out contents to measure the LLM ({len(scored)} < {min_documents}): recall only",
             documents=len(scored),
-            llm_calls_per_content=calls,
         )
+    variants = {"full": scored}
+    thin_judged = any(bool((s.thin_mask & s.judged).any()) for s in scored)
+    if judge in ("candidates", "thin") and thin_judged and not generation:
+        variants["thin"] = [thin_only(s) for s in scored]
+        if judge == "thin":
+            del variants["full"]
     rng = np.random.default_rng(seed)
     fold_of = rng.permutation(len(scored)) % folds
     baseline = [_recall_only(s, top_n) for s in scored]
-    f1_recall, f1_llm = np.zeros(len(scored)), np.zeros(len(scored))
+    f1_recall = np.zeros(len(scored))
+    f1 = {name: np.zeros(len(scored)) for name in variants}
     per_fold = []
     for k in range(folds):
         train, held = np.flatnonzero(fold_of != k), np.flatnonzero(fold_of == k)
-        train_scored, train_golds = [scored[i] for i in train], [golds[i] for i in train]
-        if judged:
-            judge_model, zero_shot_model = fit_judge_models(train_scored, train_golds)
-
-            def confidence(s: ScoredCandidates, models=(judge_model, zero_shot_model)) -> np.ndarray:
-                return final_confidence(s.recall_conf, s.p_yes, s.selected, s.thin_mask, *models)
-        else:  # the LLM only picks: the considered tags are its picks, scored by recall evidence
-
-            def confidence(s: ScoredCandidates) -> np.ndarray:
-                return s.recall_conf
-
-        llm_sets = [_with_llm(s, confidence(s)) for s in scored]
+        train_golds, held_golds = [golds[i] for i in train], [golds[i] for i in held]
         f1_recall[held] = _held_out_f1(
-            [baseline[i] for i in train], [baseline[i] for i in held], train_golds, [golds[i] for i in held]
+            [baseline[i] for i in train], [baseline[i] for i in held], train_golds, held_golds
         )
-        f1_llm[held] = _held_out_f1(
-            [llm_sets[i] for i in train], [llm_sets[i] for i in held], train_golds, [golds[i] for i in held]
-        )
-        per_fold.append(
-            {
-                "documents": len(held),
-                "recall_only_f1": round(float(f1_recall[held].mean()), 4),
-                "with_llm_f1": round(float(f1_llm[held].mean()), 4),
-            }
-        )
-    diff = f1_llm - f1_recall
-    boot = rng.integers(0, len(diff), size=(resamples, len(diff)))
-    means = diff[boot].mean(axis=1)
-    low, high = float(np.quantile(means, 0.025)), float(np.quantile(means, 0.975))
-    gain = float(diff.mean())
-    use = low > 0
-    if use:
-        reason = f"the LLM raises held-out document F1 by {gain:+.3f} (95% interval {low:+.3f} to {high:+.3f})"
-    else:
-        reason = (
-            f"the LLM's gain in held-out document F1, {gain:+.3f} (95% interval {low:+.3f} to {high:+.3f}), "
-            "is not significant: recall only"
-        )
+        fold = {"documents": len(held), "recall_only_f1": round(float(f1_recall[held].mean()), 4)}
+        for name, runs in variants.items():
+            if judge != "none":
+                models = fit_judge_models([runs[i] for i in train], train_golds)
+                sets = [
+                    _with_llm(s, final_confidence(s.recall_conf, s.p_yes, s.selected, s.thin_mask, *models), thin_floor)
+                    for s in runs
+                ]
+            else:  # the LLM only picks: the considered tags are its picks, scored by recall evidence
+                sets = [_with_llm(s, s.recall_conf, thin_floor) for s in runs]
+            f1[name][held] = _held_out_f1([sets[i] for i in train], [sets[i] for i in held], train_golds, held_golds)
+            fold[f"{name}_f1"] = round(float(f1[name][held].mean()), 4)
+        per_fold.append(fold)
+    report = {}
+    for name, runs in variants.items():
+        diff = f1[name] - f1_recall
+        low, high = _interval(diff, rng, resamples)
+        report[name] = {
+            "judge": "thin" if name == "thin" else judge,
+            "f1": float(f1[name].mean()),
+            "gain": float(diff.mean()),
+            "gain_ci95": (low, high),
+            "llm_calls_per_content": float(np.mean([np.sum(s.judged) for s in runs])) if judge != "none" else 1.0,
+        }
+    chosen, reason = None, ""
+    full, thin = report.get("full"), report.get("thin")
+    if full is not None:
+        low, high = full["gain_ci95"]
+        what = f"{full['gain']:+.3f} (95% interval {low:+.3f} to {high:+.3f})"
+        if low > 0:
+            chosen, reason = "full", f"the LLM raises held-out document F1 by {what}"
+        else:
+            reason = f"the full LLM pipeline's gain in held-out document F1, {what}, is not significant"
+    if chosen is None and thin is not None:
+        low, high = thin["gain_ci95"]
+        what = f"{thin['gain']:+.3f} (95% interval {low:+.3f} to {high:+.3f})"
+        if low >= -THIN_MARGIN:
+            chosen = "thin"
+            reason += (
+                ("; " if reason else "")
+                + f"judging only tags with few examples changes held-out F1 by {what}: kept for new and rare tags,"
+                " whose gain held-out contents cannot show"
+            )
+        else:
+            reason += ("; " if reason else "") + f"judging only tags with few examples costs held-out F1: {what}"
+    if chosen is None:
+        reason += ": recall only"
+    picked = report[chosen] if chosen else (full or thin)
     return LLMDecision(
         shape,
-        use,
+        chosen is not None,
         reason,
+        judge=picked["judge"] if chosen else "none",
+        generation=generation if chosen == "full" else False,
         documents=len(scored),
         folds=folds,
         recall_only_f1=float(f1_recall.mean()),
-        with_llm_f1=float(f1_llm.mean()),
-        gain=gain,
-        gain_ci95=(low, high),
-        llm_calls_per_content=calls,
+        with_llm_f1=picked["f1"],
+        gain=picked["gain"],
+        gain_ci95=picked["gain_ci95"],
+        llm_calls_per_content=picked["llm_calls_per_content"],
+        variants={
+            name: {
+                **v,
+                "f1": round(v["f1"], 4),
+                "gain": round(v["gain"], 4),
+                "gain_ci95": [round(x, 4) for x in v["gain_ci95"]],
+            }
+            for name, v in report.items()
+        },
         per_fold=per_fold,
     )

@@ -12,10 +12,16 @@ from pathlib import Path
 
 import numpy as np
 
-from llm4tag.calibration.artifacts import CalibrationArtifacts, pipeline_shape
+from llm4tag.calibration.artifacts import CalibrationArtifacts
 from llm4tag.calibration.calibrator import Calibrator
-from llm4tag.calibration.confidence import ConfidenceSettings, ScoredCandidates, fit_judge_models, judged_pairs
-from llm4tag.calibration.decision import decide_llm
+from llm4tag.calibration.confidence import (
+    ConfidenceSettings,
+    ScoredCandidates,
+    final_confidence,
+    fit_judge_models,
+    judged_pairs,
+)
+from llm4tag.calibration.decision import decide_llm, thin_only
 from llm4tag.calibration.features import RECALL_FEATURES, labelled_pairs
 from llm4tag.calibration.pruning import RULES, choose_threshold
 from llm4tag.calibration.routing import choose_routing
@@ -215,13 +221,15 @@ def optimize(
     tune_seconds: float = 0.0,
     decide: bool = False,
     top_n: int = 8,
+    thin_floor: float = 0.5,
 ) -> dict:
     """``llm4tag optimize``: choose and save the settings of the pipeline shape (``judge``, ``generation``) on
     held-out ``docs``, run through ``judged`` (every considered pair judged, nothing pruned); when the shape
     calls the LLM, on a seeded sample of ``llm_sample`` of them. With ``recall_index`` and ``tune_seconds``,
     the recall settings are searched first (``tuning.tune_recall``); a better one is saved (``save_config``)
     and the ranker refitted for it. With ``decide``, whether this LLM shape beats recall only on the same contents
-    is measured (``decision.decide_llm``; ``top_n``: the candidates recall only considers) and saved."""
+    is measured (``decision.decide_llm``; ``top_n``: the candidates recall only considers; ``thin_floor``: the
+    least confidence of a tag with few examples kept on the LLM's word) and saved."""
     docs = _annotated(docs, "optimize")
     tuned = None
     if recall_index is not None and tune_seconds > 0:
@@ -249,7 +257,18 @@ def optimize(
         plot_runs(scored, golds, Path(plots), judged=judge != "none")
     report = {**settings.report, **({"recall_tuning": tuned} if tuned else {}), "saved_to": str(path)}
     if decide:
-        shape = pipeline_shape(judge, generation)
-        decision = decide_llm(scored, golds, shape=shape, judged=judge != "none", top_n=top_n, seed=seed)
+        decision = decide_llm(
+            scored, golds, judge=judge, generation=generation, top_n=top_n, thin_floor=thin_floor, seed=seed
+        )
+        if decision.use_llm and decision.judge != judge:  # judging only tags with few examples: its own settings
+            models = (artifacts.judge_calibrator(), artifacts.zero_shot_calibrator())
+            thin = [thin_only(s) for s in scored]
+            for s in thin:
+                s.confidence = final_confidence(s.recall_conf, s.p_yes, s.selected, s.thin_mask, *models)
+            chosen = choose_settings(thin, golds, target_precision=target_precision)
+            report["chosen_settings"] = {
+                **chosen.report,
+                "saved_to": str(artifacts.save_settings(chosen, "thin", False)),
+            }
         report["llm_decision"] = {**decision.to_dict(), "saved_to": str(artifacts.save_llm_decision(decision))}
     return report

@@ -72,6 +72,13 @@ class PruningChoice:
         return {k: round(v, 4) if isinstance(v, float) else v for k, v in asdict(self).items()}
 
 
+def unsure_thin(confidence: np.ndarray, thin: np.ndarray, judged: np.ndarray, floor: float) -> np.ndarray:
+    """Pairs never kept: tags with few examples whose only evidence, the LLM's word, is below ``floor``. Their
+    threshold cannot be tuned on held-out contents (a new tag has no annotated example there), so it is a
+    fixed, precision-first floor: ``[confidence] thin_min_confidence``."""
+    return np.asarray(thin, bool) & np.asarray(judged, bool) & (np.asarray(confidence) < floor)
+
+
 def prune(tag_ids: list[str], confidences: np.ndarray, threshold: float, max_tags: int) -> list[str]:
     order = np.argsort(-np.asarray(confidences), kind="stable")
     return [tag_ids[i] for i in order[:max_tags] if confidences[i] >= threshold]

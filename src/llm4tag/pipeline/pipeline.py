@@ -72,12 +72,11 @@ class PipelineOptions:
         ``always``, or ``auto`` and ``optimize`` found that they pay on held-out contents (``artifacts``)."""
         options = cls.offered(config)
         use = config.confidence.use_llm
-        if options.uses_llm and (
-            use == "never"
-            or (use == "auto" and (artifacts is None or not artifacts.llm_pays(options.judge, options.generation)))
-        ):
-            return dataclasses.replace(options, generation=False, judge="none")
-        return options
+        if not options.uses_llm or use == "always":
+            return options
+        chosen = artifacts.llm_choice(options.judge, options.generation) if artifacts and use == "auto" else None
+        judge, generation = chosen or ("none", False)
+        return dataclasses.replace(options, judge=judge, generation=generation)
 
     @property
     def uses_llm(self) -> bool:
@@ -161,7 +160,7 @@ class Pipeline:
             )
         )
         if options.prune:
-            stages.append(PruneStage(cls._pruning(components, options)))
+            stages.append(PruneStage(cls._pruning(components, options), config.confidence.thin_min_confidence))
         return cls(components, options, stages, llm)
 
     @staticmethod

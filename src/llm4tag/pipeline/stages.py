@@ -22,7 +22,7 @@ from llm4tag.calibration.confidence import (
     final_confidence,
 )
 from llm4tag.calibration.features import RECALL_FEATURES, recall_features
-from llm4tag.calibration.pruning import Pruning
+from llm4tag.calibration.pruning import Pruning, unsure_thin
 from llm4tag.corpus.documents import Document, text_hash
 from llm4tag.embedding.cache import CachedEmbedder
 from llm4tag.generation.generator import Example, GenerationConfig, Selection, TagGenerator
@@ -300,16 +300,18 @@ class ScoreStage:
 
 
 class PruneStage:
-    """The final tag set, best first: by one threshold, or per content the set with the best expected F1."""
+    """The final tag set, best first: by one threshold, or per content the set with the best expected F1; a tag
+    with few examples kept on the LLM's word alone needs at least ``thin_floor`` (``pruning.unsure_thin``)."""
 
     name = "prune"
 
-    def __init__(self, pruning: Pruning) -> None:
-        self.pruning = pruning
+    def __init__(self, pruning: Pruning, thin_floor: float = 0.0) -> None:
+        self.pruning, self.thin_floor = pruning, thin_floor
 
     def run(self, batch: list[ContentState]) -> None:
         for state in batch:
             scored = state.scored
+            unsure = unsure_thin(scored.confidence, scored.thin_mask, scored.judged, self.thin_floor)
             keep = self.pruning.apply(list(range(len(scored.tag_ids))), scored.confidence, scored.expected_gold)
             by_tag = {t.tag_id: t for t in state.ranked}
-            state.tags = [by_tag[scored.tag_ids[i]] for i in keep]
+            state.tags = [by_tag[scored.tag_ids[i]] for i in keep if not unsure[i]]

@@ -374,13 +374,14 @@ class Recaller:
         value = np.concatenate([sc.value * weight for sc, weight in parts])
         return SparseScores.summed(index, value)
 
-    def thin_tags(self, path_scores: PathScores, order: np.ndarray, frequency: np.ndarray) -> np.ndarray:
-        """Up to ``thin_slots`` tags with few examples, most similar to the content first (C2T), not in ``order``."""
+    def thin_tags(self, path_scores: PathScores, frequency: np.ndarray) -> np.ndarray:
+        """The ``thin_slots`` tags with few examples most similar to the content (C2T), ranked or not: the slots
+        reserved for them."""
         cfg = self.config
         c2t = path_scores.scores["c2t"]
         if not cfg.thin_slots or not len(c2t.index):
             return np.zeros(0, np.int64)
-        thin = (frequency[c2t.index] <= cfg.thin_examples) & ~np.isin(c2t.index, order)
+        thin = frequency[c2t.index] <= cfg.thin_examples
         index, value = c2t.index[thin], c2t.value[thin]
         return index[np.argsort(-value, kind="stable")[: cfg.thin_slots]].astype(np.int64)
 
@@ -394,8 +395,8 @@ class Recaller:
         max_neighbours: int = 10,
         exclude: list[str | None] | None = None,
     ) -> list[RecallResult]:
-        """Fused top-N candidates with provenance for each content, then up to ``thin_slots`` reserved ones
-        (``thin_tags``; when the C2T path is in use)."""
+        """Fused top-N candidates with provenance for each content, then those of the ``thin_slots`` reserved for
+        tags with few examples (``thin_tags``; when the C2T path is in use) that are not among them."""
         top_n = top_n or self.config.top_n
         out = []
         annotations = self.graph.annotations
@@ -404,8 +405,9 @@ class Recaller:
             fused = self.fuse(ps, weights)
             order = fused.top(top_n)
             uses_c2t = (weights if weights is not None else self.config.weights).get("c2t", 0.0) > 0
-            reserved = self.thin_tags(ps, order, frequency) if uses_c2t else np.zeros(0, np.int64)
-            order, reserved_set = np.concatenate([order, reserved]).astype(np.int64), set(reserved.tolist())
+            reserved = self.thin_tags(ps, frequency) if uses_c2t else np.zeros(0, np.int64)
+            extra = reserved[~np.isin(reserved, order)]
+            order, reserved_set = np.concatenate([order, extra]).astype(np.int64), set(reserved.tolist())
             fused_values = fused.lookup()
             path_values = {name: sc.lookup() for name, sc in ps.scores.items()}
             voters_by_tag: dict[int, list[tuple[str, float]]] = {}
