@@ -90,6 +90,8 @@ def test_judge_calibration_learns_how_far_to_trust_the_llm(judged_project):
     # the fake judge's P(Yes) is biased towards Yes; the calibrated confidence is not
     assert judge["raw_p_yes"]["ece"] > 0.2
     assert judge["calibrated_in_sample"]["ece"] < 0.1
+    # the fake judge separates right from wrong pairs better than recall on hashed embeddings
+    assert judge["roc_auc"]["judge_p_yes"] > max(0.8, judge["roc_auc"]["recall_only"])
     # on unseen contents the judge's evidence improves on recall alone
     runs = project.tag(test, judge="candidates", route=False, prune=False)
     combined, recall_only = _log_loss(runs, test, "confidence"), _log_loss(runs, test, "recall_conf")

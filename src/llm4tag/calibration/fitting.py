@@ -15,6 +15,7 @@ import numpy as np
 from llm4tag.calibration.artifacts import CalibrationArtifacts
 from llm4tag.calibration.calibrator import Calibrator
 from llm4tag.calibration.confidence import (
+    JUDGE_FEATURES,
     ConfidenceSettings,
     ScoredCandidates,
     final_confidence,
@@ -97,6 +98,16 @@ def fit_judge_calibrator(
     }
     if judge_model is not None:
         report["calibrated_in_sample"] = calibration_report(y, judge_model.predict_proba(X))
+    if len(np.unique(y)) == 2:  # how well each score tells right from wrong pairs (1.0: perfectly; 0.5: not at all)
+        from sklearn.metrics import roc_auc_score
+
+        recall_conf = np.concatenate([s.recall_conf[s.judged & ~s.thin_mask] for s in scored])
+        report["roc_auc"] = {"recall_only": round(float(roc_auc_score(y, recall_conf)), 4)}
+        report["roc_auc"]["judge_p_yes"] = round(
+            float(roc_auc_score(y, X[:, JUDGE_FEATURES.index("judge_log_odds")])), 4
+        )
+        if judge_model is not None:
+            report["roc_auc"]["combined_in_sample"] = round(float(roc_auc_score(y, judge_model.predict_proba(X))), 4)
     if len(z):
         report["tags_with_few_examples"] = {"pairs": len(z), "right": int(z.sum())}
         if zero_shot_model is not None and len(np.unique(z)) == 2:
