@@ -71,6 +71,7 @@ def test_fused_ranking_combines_paths_and_keeps_provenance(project):
         "vote_similarity",
         "examples",
         "reserved",
+        "prototype",
     }
 
 
@@ -80,7 +81,7 @@ def test_top_n_limits_candidates(project):
     # the top 2, then the slots reserved for tags with few examples (flagged also where they are in the top 2)
     config = project.config.recall
     assert len([c for c in candidates[2:] if not c.reserved]) == 0 and 0 < len(reserved) <= config.thin_slots
-    assert all(c.examples <= config.thin_examples and "c2t" in c.paths for c in reserved)
+    assert all(c.examples <= config.thin_examples and c.prototype > 0 for c in reserved)
 
 
 def test_deprecated_tags_are_never_recalled(project):
@@ -190,3 +191,22 @@ def test_supervised_path_learns_words_that_predict_a_tag_and_refits_when_content
         [result] = project.recall(["zephyrine"])
         assert project.recall_index.recaller.supervised is None
         assert all("supervised" not in c.paths for c in result.candidates)
+
+
+def test_examples_learned_for_a_new_tag_bring_it_to_the_reserved_slots(project):
+    """A new tag whose name says nothing about the content: its reserved slot comes from its prototype, which the
+    first examples learned move towards what the tag looks like in use."""
+    from llm4tag.corpus.knowledge import KnowledgeItem
+    from llm4tag.library import Tag
+
+    project.add_tags([Tag("zephyr", "Zephyr", description="")])
+    query = "kubernetes operator that autoscales gpu inference replicas"
+    [before] = recall(project, [query])
+    assert "zephyr" not in {c.tag_id for c in before if c.reserved}
+    examples = ["operator autoscales gpu inference pods", "autoscaler for kubernetes gpu inference replicas"]
+    project.learn(
+        [KnowledgeItem("example", content_id=f"z{i}", text=t, tags=["zephyr"]) for i, t in enumerate(examples)]
+    )
+    [after] = recall(project, [query])
+    zephyr = next(c for c in after if c.tag_id == "zephyr")
+    assert zephyr.reserved and zephyr.examples == 2 and zephyr.prototype > 0

@@ -47,6 +47,7 @@ class ContentTagGraph:
         self._tag_lexical: sp.csr_matrix | None = None
         self._tag_lexical_t: sp.csr_matrix | None = None
         self.active_tags = np.ones(0, dtype=bool)
+        self._prototypes: tuple[tuple, np.ndarray, np.ndarray] | None = None
 
     # -- growth ------------------------------------------------------------
     def add_tags(
@@ -141,6 +142,26 @@ class ContentTagGraph:
         if self._tag_lexical is None:
             self._tag_lexical = self.content_lexical.transform(self.tag_texts) if self.tag_texts else None
         return self._tag_lexical
+
+    def thin_prototypes(self, max_examples: int, limit: int = 50_000) -> tuple[np.ndarray, np.ndarray] | None:
+        """The active tags with at most ``max_examples`` annotated examples (positions) and a prototype vector for
+        each: its text's embedding plus its examples', normalised. A tag without examples is its text; each
+        example learned moves it towards what the tag looks like in use. None above ``limit`` such tags (a huge
+        library of mostly unused tags: C2T alone then fills the reserved slots)."""
+        a = self.annotations
+        key = (max_examples, self.n_contents, self.n_tags, a.nnz, int(self.active_tags.sum()))
+        if self._prototypes is not None and self._prototypes[0] == key:
+            return self._prototypes[1], self._prototypes[2]
+        frequency = self.tag_frequency
+        positions = np.flatnonzero((frequency <= max_examples) & self.active_tags[: self.n_tags])
+        if len(positions) > limit or not len(positions):
+            return None
+        vectors = np.asarray(self.tag_dense.vectors[positions], dtype=np.float32)
+        if self.n_contents:
+            vectors = vectors + np.asarray(a[:, positions].T @ self.content_dense.vectors[: self.n_contents])
+        vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        self._prototypes = (key, positions, vectors.astype(np.float32))
+        return positions, self._prototypes[2]
 
     def tag_lexical_similarities(self, queries: sp.csr_matrix) -> sp.csr_matrix | None:
         """Lexical cosine of query rows to every tag text (contents × tags, sparse)."""

@@ -105,6 +105,7 @@ class Candidate:
     vote_similarity: float = 0.0  # the most similar of them
     examples: int = 0  # annotated contents carrying the tag in the whole graph (its prior)
     reserved: bool = False  # in a slot reserved for tags with few examples (``RecallConfig.thin_slots``)
+    prototype: float = 0.0  # why: its similarity to the content (text and examples; ``Recaller.thin_tags``)
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -192,6 +193,7 @@ class PathScores:
     via_tags: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # c2t2t: the tag reached,
     via_seeds: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # the seed it was reached from,
     via_values: np.ndarray = field(default_factory=lambda: np.zeros(0))  # and the strength of that edge
+    thin: SparseScores | None = None  # tags with few examples, by their prototype (``ContentTagGraph.thin_prototypes``)
 
     def via(self, position: int) -> list[tuple[int, float]]:
         """The seeds a tag was reached through by C2T2T, with their strengths, in seed order."""
@@ -271,6 +273,9 @@ class Recaller:
             tag_lex_sims = graph.tag_lexical_similarities(query_lexical) if query_lexical is not None else None
         annotations = graph.annotations
         cooccurrence = graph.cooccurrence
+        prototypes = graph.thin_prototypes(cfg.thin_examples) if cfg.thin_slots and n_tags else None
+        if prototypes is not None:
+            thin_positions, prototype_sims = prototypes[0], np.clip(vectors @ prototypes[1].T, 0, 1)
         inactive = None if graph.active_tags.all() else ~graph.active_tags
         learned = {
             name: scorer.scores(texts)
@@ -321,6 +326,17 @@ class Recaller:
                 scores["c2t"] = SparseScores(
                     candidates.astype(np.int64), cfg.dense_weight * dense + (1 - cfg.dense_weight) * lexical
                 )
+            # --- tags with few examples: their prototype (text + examples), and their text's lexical match
+            thin = None
+            if prototypes is not None:
+                lexical = np.zeros(len(thin_positions), dtype=np.float32)
+                if tag_lex_sims is not None:
+                    start, end = tag_lex_sims.indptr[row], tag_lex_sims.indptr[row + 1]
+                    where = {int(c): i for i, c in enumerate(tag_lex_sims.indices[start:end])}
+                    values = tag_lex_sims.data[start:end]
+                    lexical = np.array([values[where[p]] if p in where else 0.0 for p in thin_positions.tolist()])
+                blend = cfg.dense_weight * prototype_sims[row] + (1 - cfg.dense_weight) * lexical
+                thin = SparseScores(thin_positions.astype(np.int64), blend.astype(np.float64))
             # --- lexical baseline
             scores["lexical"] = self.lexical_matches(text) if n_tags else SparseScores.empty()
             # --- learned paths: per-tag models fitted on the annotated contents, when the project has them
@@ -362,7 +378,7 @@ class Recaller:
             if inactive is not None:
                 scores = {name: sc.without(inactive) for name, sc in scores.items()}
             origins = np.concatenate(via_seeds) if via_seeds else np.zeros(0, np.int64)
-            results.append(PathScores(scores, nb_pos, nb_sim, reached, origins, strengths))
+            results.append(PathScores(scores, nb_pos, nb_sim, reached, origins, strengths, thin))
         return results
 
     def fuse(self, path_scores: PathScores, weights: dict[str, float] | None = None) -> SparseScores:
@@ -374,16 +390,20 @@ class Recaller:
         value = np.concatenate([sc.value * weight for sc, weight in parts])
         return SparseScores.summed(index, value)
 
-    def thin_tags(self, path_scores: PathScores, frequency: np.ndarray) -> np.ndarray:
-        """The ``thin_slots`` tags with few examples most similar to the content (C2T), ranked or not: the slots
-        reserved for them."""
+    def thin_tags(self, path_scores: PathScores, frequency: np.ndarray) -> dict[int, float]:
+        """The ``thin_slots`` tags with few examples most similar to the content, ranked or not (the slots
+        reserved for them), with that similarity: to their prototype (text and examples), or C2T where there is
+        none."""
         cfg = self.config
-        c2t = path_scores.scores["c2t"]
-        if not cfg.thin_slots or not len(c2t.index):
-            return np.zeros(0, np.int64)
-        thin = frequency[c2t.index] <= cfg.thin_examples
-        index, value = c2t.index[thin], c2t.value[thin]
-        return index[np.argsort(-value, kind="stable")[: cfg.thin_slots]].astype(np.int64)
+        scores = path_scores.thin
+        if scores is None:
+            c2t = path_scores.scores["c2t"]
+            keep = frequency[c2t.index] <= cfg.thin_examples
+            scores = SparseScores(c2t.index[keep], c2t.value[keep])
+        if not cfg.thin_slots or not len(scores.index):
+            return {}
+        best = np.argsort(-scores.value, kind="stable")[: cfg.thin_slots]
+        return dict(zip(scores.index[best].tolist(), scores.value[best].tolist()))
 
     def recall(
         self,
@@ -405,9 +425,10 @@ class Recaller:
             fused = self.fuse(ps, weights)
             order = fused.top(top_n)
             uses_c2t = (weights if weights is not None else self.config.weights).get("c2t", 0.0) > 0
-            reserved = self.thin_tags(ps, frequency) if uses_c2t else np.zeros(0, np.int64)
-            extra = reserved[~np.isin(reserved, order)]
-            order, reserved_set = np.concatenate([order, extra]).astype(np.int64), set(reserved.tolist())
+            reserved = self.thin_tags(ps, frequency) if uses_c2t else {}
+            ranked = set(order.tolist())
+            extra = [p for p in reserved if p not in ranked]
+            order = np.concatenate([order, np.array(extra, dtype=np.int64)]).astype(np.int64)
             fused_values = fused.lookup()
             path_values = {name: sc.lookup() for name, sc in ps.scores.items()}
             voters_by_tag: dict[int, list[tuple[str, float]]] = {}
@@ -431,7 +452,8 @@ class Recaller:
                         votes=len(all_voters),
                         vote_similarity=voters[0][1] if voters else 0.0,
                         examples=int(frequency[position]),
-                        reserved=int(position) in reserved_set,
+                        reserved=int(position) in reserved,
+                        prototype=reserved.get(int(position), 0.0),
                     )
                 )
             neighbours = [
