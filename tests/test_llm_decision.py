@@ -47,21 +47,34 @@ def test_decision_round_trip(tmp_path):
 
 
 def _with_thin(scored, golds, seed: int = 1):
-    """The last two considered tags of each content have few examples, none right here (as for a new tag on
-    held-out contents), and the judge says No to them."""
+    """The last two considered tags of each content have few examples and little recall evidence; the judge
+    reads them well."""
     rng = np.random.default_rng(seed)
     for s, gold in zip(scored, golds):
         s.thin = np.array([False] * 6 + [True] * 2)
         for i in (6, 7):
-            gold.discard(s.tag_ids[i])
-            s.p_yes[i] = float(rng.uniform(0.05, 0.3))
-            s.recall_conf[i] = s.candidate_conf[i] = 0.02
+            right = rng.uniform() < 0.3
+            (gold.add if right else gold.discard)(s.tag_ids[i])
+            s.p_yes[i] = 0.97 if right else float(rng.uniform(0.05, 0.4))
+            s.recall_conf[i] = s.candidate_conf[i] = 0.1
     return scored, golds
 
 
-def test_judging_only_tags_with_few_examples_is_kept_when_it_costs_nothing():
+def test_judging_only_tags_with_few_examples_is_chosen_where_it_carries_the_gain():
     scored, golds = _with_thin(*_held_out(200, judge_signal=0.0))
     decision = decide_llm(scored, golds, judge="candidates", generation=False, top_n=8)
-    assert decision.use_llm and decision.judge == "thin" and "new and rare tags" in decision.reason
-    assert decision.variants["thin"]["gain_ci95"][0] >= -0.005
+    assert decision.use_llm and decision.judge == "thin"
+    assert decision.variants["thin"]["gain_ci95"][0] > 0
     assert decision.llm_calls_per_content == 2  # only the two thin pairs of each content
+
+
+def test_judging_tags_with_few_examples_that_adds_nothing_stays_off():
+    scored, golds = _held_out(200, judge_signal=0.0)
+    for s, gold in zip(scored, golds):
+        s.thin = np.array([False] * 6 + [True] * 2)
+        for i in (6, 7):
+            gold.discard(s.tag_ids[i])
+            s.p_yes[i] = 0.2
+            s.recall_conf[i] = s.candidate_conf[i] = 0.02
+    decision = decide_llm(scored, golds, judge="candidates", generation=False, top_n=8)
+    assert not decision.use_llm and decision.judge == "none" and "recall only" in decision.reason
