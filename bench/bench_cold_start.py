@@ -145,15 +145,16 @@ def main() -> None:
         project.add_contents(train_stripped)
         project.index()
         report["index_seconds"] = round(time.perf_counter() - started, 1)
-        if args.judgements_from:
-            with sqlite3.connect(project.directory / "store.sqlite") as db:
-                db.execute("ATTACH DATABASE ? AS other", (str(args.judgements_from),))
-                db.execute("INSERT OR IGNORE INTO judgements SELECT * FROM other.judgements")
-        started = time.perf_counter()
-        project.calibrate(dev_stripped, llm_sample=args.dev_llm_sample, overrides={"judge": "candidates"})
-        report["calibrate_seconds"] = round(time.perf_counter() - started, 1)
         project.close()
+    if args.judgements_from:
+        with sqlite3.connect(base / "store.sqlite") as db:
+            db.execute("ATTACH DATABASE ? AS other", (str(args.judgements_from),))
+            db.execute("INSERT OR IGNORE INTO judgements SELECT * FROM other.judgements")
     with Project.open(base) as project:
+        if project.artifacts.recall_calibrator() is None:  # delete base/calibration to recalibrate
+            started = time.perf_counter()
+            project.calibrate(dev_stripped, llm_sample=args.dev_llm_sample, overrides={"judge": "candidates"})
+            report["calibrate_seconds"] = round(time.perf_counter() - started, 1)
         started = time.perf_counter()
         optimized = project.optimize(dev_stripped, llm_sample=args.dev_llm_sample, overrides={"judge": "candidates"})
         report["optimize_seconds"] = round(time.perf_counter() - started, 1)
