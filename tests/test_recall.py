@@ -193,20 +193,23 @@ def test_supervised_path_learns_words_that_predict_a_tag_and_refits_when_content
         assert all("supervised" not in c.paths for c in result.candidates)
 
 
-def test_examples_learned_for_a_new_tag_bring_it_to_the_reserved_slots(project):
-    """A new tag whose name says nothing about the content: its reserved slot comes from its prototype, which the
-    first examples learned move towards what the tag looks like in use."""
+def test_a_new_tag_gets_a_reserved_slot_and_learned_examples_move_its_prototype(project):
+    """A new tag whose name says nothing about the content still gets one of the reserved slots (tags without
+    examples take turns with tags with a few); the first examples learned move its prototype towards the
+    contents it fits."""
     from llm4tag.corpus.knowledge import KnowledgeItem
     from llm4tag.library import Tag
 
     project.add_tags([Tag("zephyr", "Zephyr", description="")])
     query = "kubernetes operator that autoscales gpu inference replicas"
     [before] = recall(project, [query])
-    assert "zephyr" not in {c.tag_id for c in before if c.reserved}
+    new = next(c for c in before if c.tag_id == "zephyr")
+    assert new.reserved and new.examples == 0
+    assert sum(c.reserved for c in before) == project.config.recall.thin_slots  # the rest went to tags with examples
     examples = ["operator autoscales gpu inference pods", "autoscaler for kubernetes gpu inference replicas"]
     project.learn(
         [KnowledgeItem("example", content_id=f"z{i}", text=t, tags=["zephyr"]) for i, t in enumerate(examples)]
     )
     [after] = recall(project, [query])
-    zephyr = next(c for c in after if c.tag_id == "zephyr")
-    assert zephyr.reserved and zephyr.examples == 2 and zephyr.prototype > 0
+    learned = next(c for c in after if c.tag_id == "zephyr")
+    assert learned.reserved and learned.examples == 2 and learned.prototype > new.prototype + 0.1

@@ -393,7 +393,8 @@ class Recaller:
     def thin_tags(self, path_scores: PathScores, frequency: np.ndarray) -> dict[int, float]:
         """The ``thin_slots`` tags with few examples most similar to the content, ranked or not (the slots
         reserved for them), with that similarity: to their prototype (text and examples), or C2T where there is
-        none."""
+        none. Tags without any example and tags with some take turns, new ones first: a prototype built from
+        contents is closer to a content than a tag's text is, so one list would starve the new tags."""
         cfg = self.config
         scores = path_scores.thin
         if scores is None:
@@ -402,8 +403,15 @@ class Recaller:
             scores = SparseScores(c2t.index[keep], c2t.value[keep])
         if not cfg.thin_slots or not len(scores.index):
             return {}
-        best = np.argsort(-scores.value, kind="stable")[: cfg.thin_slots]
-        return dict(zip(scores.index[best].tolist(), scores.value[best].tolist()))
+        order = np.argsort(-scores.value, kind="stable")
+        unused = frequency[scores.index[order]] == 0
+        lists = [order[unused].tolist(), order[~unused].tolist()]
+        turns = []
+        while len(turns) < cfg.thin_slots and (lists[0] or lists[1]):
+            for queue in lists:
+                if queue and len(turns) < cfg.thin_slots:
+                    turns.append(queue.pop(0))
+        return {int(scores.index[i]): float(scores.value[i]) for i in turns}
 
     def recall(
         self,
