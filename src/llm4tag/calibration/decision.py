@@ -82,9 +82,8 @@ def _recall_only(scored: ScoredCandidates, top_n: int) -> Candidates:
 
 
 def _with_llm(scored: ScoredCandidates, confidence: np.ndarray, thin_floor: float) -> Candidates:
-    rest = float(np.sum(np.clip(scored.candidate_conf, 0, 1))) - float(np.sum(np.clip(scored.recall_conf, 0, 1)))
+    expected = dataclasses.replace(scored, confidence=confidence).expected_gold
     unsure = unsure_thin(confidence, scored.thin_mask, scored.judged, thin_floor)
-    expected = max(rest, 0.0) + float(np.sum(np.clip(confidence, 0, 1)))
     return list(scored.tag_ids), confidence, expected, {t for t, u in zip(scored.tag_ids, unsure) if u}
 
 

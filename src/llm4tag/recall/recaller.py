@@ -274,8 +274,16 @@ class Recaller:
         annotations = graph.annotations
         cooccurrence = graph.cooccurrence
         prototypes = graph.thin_prototypes(cfg.thin_examples) if cfg.thin_slots and n_tags else None
+        # tags with few examples, for their reserved slots: their prototype (text + examples) and their text's
+        # lexical match, once for the batch
         if prototypes is not None:
             thin_positions, prototype_sims = prototypes[0], np.clip(vectors @ prototypes[1].T, 0, 1)
+            thin_lexical = (
+                tag_lex_sims[:, thin_positions].toarray().astype(np.float64)
+                if tag_lex_sims is not None
+                else np.zeros((len(texts), len(thin_positions)))
+            )
+            thin_blend = cfg.dense_weight * prototype_sims + (1 - cfg.dense_weight) * thin_lexical
         inactive = None if graph.active_tags.all() else ~graph.active_tags
         learned = {
             name: scorer.scores(texts)
@@ -326,17 +334,9 @@ class Recaller:
                 scores["c2t"] = SparseScores(
                     candidates.astype(np.int64), cfg.dense_weight * dense + (1 - cfg.dense_weight) * lexical
                 )
-            # --- tags with few examples: their prototype (text + examples), and their text's lexical match
             thin = None
             if prototypes is not None:
-                lexical = np.zeros(len(thin_positions), dtype=np.float32)
-                if tag_lex_sims is not None:
-                    start, end = tag_lex_sims.indptr[row], tag_lex_sims.indptr[row + 1]
-                    where = {int(c): i for i, c in enumerate(tag_lex_sims.indices[start:end])}
-                    values = tag_lex_sims.data[start:end]
-                    lexical = np.array([values[where[p]] if p in where else 0.0 for p in thin_positions.tolist()])
-                blend = cfg.dense_weight * prototype_sims[row] + (1 - cfg.dense_weight) * lexical
-                thin = SparseScores(thin_positions.astype(np.int64), blend.astype(np.float64))
+                thin = SparseScores(thin_positions.astype(np.int64), thin_blend[row].astype(np.float64))
             # --- lexical baseline
             scores["lexical"] = self.lexical_matches(text) if n_tags else SparseScores.empty()
             # --- learned paths: per-tag models fitted on the annotated contents, when the project has them
@@ -405,7 +405,7 @@ class Recaller:
             return {}
         order = np.argsort(-scores.value, kind="stable")
         unused = frequency[scores.index[order]] == 0
-        lists = [order[unused].tolist(), order[~unused].tolist()]
+        lists = [order[unused][: cfg.thin_slots].tolist(), order[~unused][: cfg.thin_slots].tolist()]
         turns = []
         while len(turns) < cfg.thin_slots and (lists[0] or lists[1]):
             for queue in lists:
