@@ -42,10 +42,13 @@ def recall_features(result: RecallResult) -> tuple[np.ndarray, list[str]]:
 
 
 def labelled_pairs(results: list[RecallResult], golds: list[set[str]]):
-    """Stack features of every candidate of every document with 1/0 labels (is the tag gold?)."""
+    """Stack features of every ranked candidate of every document with 1/0 labels (is the tag gold?)."""
     blocks, labels, tags, docs = [], [], [], []
     for doc_index, (result, gold) in enumerate(zip(results, golds)):
         X, tag_ids = recall_features(result)
+        # the ranker learns from the fused top N only: the reserved slots after them are scored by it, but their
+        # extra negatives would reshape it (on debtags-short they cost .007 P@1 when learned from)
+        X, tag_ids = X[: result.ranked], tag_ids[: result.ranked]
         blocks.append(X)
         labels.extend(int(t in gold) for t in tag_ids)
         tags.extend(tag_ids)

@@ -122,6 +122,7 @@ class RecallResult:
 
     candidates: list[Candidate]
     neighbours: list[tuple[str, float]]
+    ranked: int | None = None  # the first `ranked` candidates are the fused top N; reserved slots follow them
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -434,8 +435,9 @@ class Recaller:
             order = fused.top(top_n)
             uses_c2t = (weights if weights is not None else self.config.weights).get("c2t", 0.0) > 0
             reserved = self.thin_tags(ps, frequency) if uses_c2t else {}
-            ranked = set(order.tolist())
-            extra = [p for p in reserved if p not in ranked]
+            ranked = len(order)
+            in_order = set(order.tolist())
+            extra = [p for p in reserved if p not in in_order]
             order = np.concatenate([order, np.array(extra, dtype=np.int64)]).astype(np.int64)
             fused_values = fused.lookup()
             path_values = {name: sc.lookup() for name, sc in ps.scores.items()}
@@ -468,5 +470,5 @@ class Recaller:
                 (self.graph.content_ids[p], float(s))
                 for p, s in zip(ps.neighbour_positions[:max_neighbours], ps.neighbour_similarities[:max_neighbours])
             ]
-            out.append(RecallResult(candidates, neighbours))
+            out.append(RecallResult(candidates, neighbours, ranked))
         return out
