@@ -22,6 +22,30 @@ from llm4tag.corpus.loaders import load_corpus  # noqa: E402
 from llm4tag.project import Project  # noqa: E402
 
 
+def measure_speed(pipeline, docs: list[Document], *, single: int = 200) -> dict:
+    """Contents per second in batches of 64 and single-content latency, embeddings cached and new texts."""
+    docs = [Document(d.id, d.text) for d in docs]
+    pipeline.run(docs)  # warm: models loaded, these embeddings cached
+    nonce = f" [{time.time_ns()}]"  # texts never seen: their embeddings are not cached
+    report: dict = {}
+    for name, batch in (("cached", docs), ("new_texts", [Document(d.id, d.text + nonce) for d in docs])):
+        started = time.perf_counter()
+        pipeline.run(batch, batch_size=64)
+        seconds = time.perf_counter() - started
+        times = []
+        fresh = [Document(d.id, d.text + nonce + "!") for d in docs] if name == "new_texts" else docs
+        for doc in fresh[:single]:
+            started = time.perf_counter()
+            pipeline.run([doc])
+            times.append((time.perf_counter() - started) * 1000)
+        report[name] = {
+            "contents_per_second_batch_64": len(batch) / seconds,
+            "single_ms_p50": statistics.median(times),
+            "single_ms_p95": sorted(times)[int(0.95 * (len(times) - 1))],
+        }
+    return report
+
+
 def main() -> None:
     parser = project_parser()
     parser.add_argument("--documents", type=int, default=1000)
@@ -30,25 +54,7 @@ def main() -> None:
     report: dict = {"machine": machine(), "project": args.project}
     with Project.open(args.project) as project:
         docs = load_corpus(Path(args.data) / "test.jsonl", library=project.library, on_unknown="skip")
-        docs = [Document(d.id, d.text) for d in docs[: args.documents]]
-        pipeline = project.pipeline(llm=False)
-        pipeline.run(docs)  # warm: models loaded, these embeddings cached
-        nonce = f" [{time.time_ns()}]"  # texts never seen: their embeddings are not cached
-        for name, batch in (("cached", docs), ("new_texts", [Document(d.id, d.text + nonce) for d in docs])):
-            started = time.perf_counter()
-            pipeline.run(batch, batch_size=64)
-            seconds = time.perf_counter() - started
-            single = []
-            fresh = [Document(d.id, d.text + nonce + "!") for d in docs] if name == "new_texts" else docs
-            for doc in fresh[: args.single]:
-                started = time.perf_counter()
-                pipeline.run([doc])
-                single.append((time.perf_counter() - started) * 1000)
-            report[name] = {
-                "contents_per_second_batch_64": len(batch) / seconds,
-                "single_ms_p50": statistics.median(single),
-                "single_ms_p95": sorted(single)[int(0.95 * (len(single) - 1))],
-            }
+        report.update(measure_speed(project.pipeline(llm=False), docs[: args.documents], single=args.single))
     print(json.dumps(report, indent=2))
 
 

