@@ -48,6 +48,8 @@ class ContentTagGraph:
         self._tag_lexical_t: sp.csr_matrix | None = None
         self.active_tags = np.ones(0, dtype=bool)
         self._prototypes: tuple[tuple, np.ndarray, np.ndarray] | None = None
+        self._tag_neighbours: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._tag_neighbours_k = 0
 
     # -- growth ------------------------------------------------------------
     def add_tags(
@@ -62,6 +64,7 @@ class ContentTagGraph:
         self.tag_dense.add(vectors)
         flags = np.array(active if active is not None else [True] * len(tag_ids), dtype=bool)
         self.active_tags = np.concatenate([self.active_tags, flags])
+        self._tag_neighbours.clear()  # a new tag may be an old tag's new neighbour
         self._invalidate()
 
     def add_contents(
@@ -162,6 +165,23 @@ class ContentTagGraph:
         vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
         self._prototypes = (key, positions, vectors.astype(np.float32))
         return positions, self._prototypes[2]
+
+    def tag_neighbours(self, seeds: np.ndarray, k: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Each seed tag's ``k`` nearest tags by text embedding (itself left out) and their similarity squared:
+        the C2T2T similarity edges. Memoised per tag, because they change only when tags are added, and the
+        recall of every content would otherwise search the tag index again for its seeds."""
+        if k != self._tag_neighbours_k:
+            self._tag_neighbours, self._tag_neighbours_k = {}, k
+        memo = self._tag_neighbours
+        missing = [int(s) for s in seeds if int(s) not in memo]
+        if missing:
+            vectors = self.tag_dense.vectors
+            _, found = self.tag_dense.search(vectors[missing], k + 1)
+            for seed, row in zip(missing, found):
+                near = row[(row >= 0) & (row != seed)].astype(np.int64)
+                similar = np.clip(vectors[near] @ vectors[seed], 0, 1).astype(np.float64) ** 2
+                memo[seed] = (near, similar)
+        return [memo[int(s)] for s in seeds]
 
     def tag_lexical_similarities(self, queries: sp.csr_matrix) -> sp.csr_matrix | None:
         """Lexical cosine of query rows to every tag text (contents × tags, sparse)."""

@@ -183,6 +183,15 @@ class SparseScores:
     def lookup(self) -> dict[int, float]:
         return dict(zip(self.index.tolist(), self.value.tolist()))
 
+    def at(self, positions: np.ndarray) -> np.ndarray:
+        """The values at ``positions``, 0 where the path did not reach the tag (``index`` is sorted)."""
+        out = np.zeros(len(positions), dtype=self.value.dtype if len(self.value) else np.float32)
+        if len(self.index) and len(positions):
+            where = np.minimum(np.searchsorted(self.index, positions), len(self.index) - 1)
+            found = self.index[where] == positions
+            out[found] = self.value[where[found]]
+        return out
+
 
 @dataclass
 class PathScores:
@@ -196,10 +205,16 @@ class PathScores:
     via_values: np.ndarray = field(default_factory=lambda: np.zeros(0))  # and the strength of that edge
     thin: SparseScores | None = None  # tags with few examples, by their prototype (``ContentTagGraph.thin_prototypes``)
 
+    _via_order: np.ndarray | None = field(default=None, repr=False, compare=False)
+
     def via(self, position: int) -> list[tuple[int, float]]:
         """The seeds a tag was reached through by C2T2T, with their strengths, in seed order."""
-        mask = self.via_tags == position
-        return list(zip(self.via_seeds[mask].tolist(), self.via_values[mask].tolist()))
+        if self._via_order is None:  # sorted once (stable: seed order kept): this is asked for every candidate
+            self._via_order = np.argsort(self.via_tags, kind="stable")
+        order = self._via_order
+        lo, hi = np.searchsorted(self.via_tags[order], [position, position + 1])
+        chosen = order[lo:hi]
+        return list(zip(self.via_seeds[chosen].tolist(), self.via_values[chosen].tolist()))
 
 
 class Recaller:
@@ -353,15 +368,10 @@ class Recaller:
             if n_tags:
                 seed_score = scores["c2c2t"].plus(scores["c2t"])
                 seeds = seed_score.top(cfg.seeds)
-                if len(seeds):
-                    _, tag_nb = graph.tag_dense.search(graph.tag_dense.vectors[seeds], cfg.tag_neighbours + 1)
                 seed_values = seed_score.lookup()
-                for i, seed in enumerate(seeds):
+                for seed, (near, similar) in zip(seeds, graph.tag_neighbours(seeds, cfg.tag_neighbours)):
                     strength = min(1.0, seed_values[int(seed)])
                     start, end = cooccurrence.indptr[seed], cooccurrence.indptr[seed + 1]
-                    near = tag_nb[i][(tag_nb[i] >= 0) & (tag_nb[i] != seed)].astype(np.int64)
-                    similar = np.clip(graph.tag_dense.vectors[near] @ graph.tag_dense.vectors[seed], 0, 1)
-                    similar = similar.astype(np.float64) ** 2
                     tags = np.concatenate([cooccurrence.indices[start:end].astype(np.int64), near])
                     weights = np.concatenate([cooccurrence.data[start:end], similar]).astype(np.float64)
                     order = np.lexsort((-weights, tags))  # per tag, the larger weight first
@@ -439,31 +449,31 @@ class Recaller:
             in_order = set(order.tolist())
             extra = [p for p in reserved if p not in in_order]
             order = np.concatenate([order, np.array(extra, dtype=np.int64)]).astype(np.int64)
-            fused_values = fused.lookup()
-            path_values = {name: sc.lookup() for name, sc in ps.scores.items()}
-            voters_by_tag: dict[int, list[tuple[str, float]]] = {}
-            for p, s in zip(ps.neighbour_positions, ps.neighbour_similarities):
-                for tag_position in annotations.indices[annotations.indptr[p] : annotations.indptr[p + 1]]:
-                    voters_by_tag.setdefault(int(tag_position), []).append((self.graph.content_ids[p], float(s)))
+            fused_values = fused.at(order).tolist()
+            path_values = {name: sc.at(order).tolist() for name, sc in ps.scores.items()}
+            # the neighbours that voted for each candidate, most similar first (rows of the neighbours' annotations)
+            voted = annotations[ps.neighbour_positions][:, order].tocsc()
+            voted.sort_indices()
             candidates = []
-            for position in order:
-                all_voters = voters_by_tag.get(int(position), [])
-                voters = all_voters[:5]  # neighbours come most similar first
-                via = sorted(ps.via(int(position)), key=lambda x: -x[1])[:3]
+            for i, position in enumerate(order.tolist()):
+                voter_rows = voted.indices[voted.indptr[i] : voted.indptr[i + 1]]
+                voters = [
+                    (self.graph.content_ids[ps.neighbour_positions[r]], float(ps.neighbour_similarities[r]))
+                    for r in voter_rows[:5].tolist()
+                ]
+                via = sorted(ps.via(position), key=lambda x: -x[1])[:3]
                 candidates.append(
                     Candidate(
                         tag_id=self.graph.tag_ids[position],
-                        score=fused_values.get(int(position), 0.0),
-                        paths={
-                            name: v[int(position)] for name, v in path_values.items() if v.get(int(position), 0) > 0
-                        },
+                        score=fused_values[i],
+                        paths={name: v[i] for name, v in path_values.items() if v[i] > 0},
                         neighbours=voters,
                         via=[(self.graph.tag_ids[t], s) for t, s in via],
-                        votes=len(all_voters),
+                        votes=len(voter_rows),
                         vote_similarity=voters[0][1] if voters else 0.0,
                         examples=int(frequency[position]),
-                        reserved=int(position) in reserved,
-                        prototype=reserved.get(int(position), 0.0),
+                        reserved=position in reserved,
+                        prototype=reserved.get(position, 0.0),
                     )
                 )
             neighbours = [
