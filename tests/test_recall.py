@@ -48,6 +48,18 @@ def test_c2t2t_reaches_tags_related_to_strong_matches(project):
     assert any(seed == "chess" for seed, _ in by_id["game"].via)
 
 
+def test_c2t2t_sees_a_tag_added_after_its_seed_was_expanded(project):
+    # the tag-tag similarity edges are memoised per seed; a new, similar tag must still be reached through it
+    [before] = recall(project, ["checkmate"], weights={"c2t2t": 1.0})
+    assert "chess-problems" not in ranked_ids(before)
+    Tag = __import__("llm4tag").library.Tag
+    project.add_tags([Tag("chess-problems", "Chess", description="chess")])
+    [after] = recall(project, ["checkmate"], weights={"c2t2t": 1.0})
+    by_id = {c.tag_id: c for c in after}
+    assert "chess-problems" in by_id
+    assert any(seed == "chess" for seed, _ in by_id["chess-problems"].via)
+
+
 def test_lexical_baseline_finds_labels_and_aliases_only(project):
     [candidates] = recall(project, ["Instant checkmate trainer, with audio hints"], weights={"lexical": 1.0})
     assert set(ranked_ids(candidates)) == {"chess", "audio"}
