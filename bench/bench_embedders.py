@@ -52,8 +52,8 @@ def init_arguments(name: str) -> list[str]:
 
 def run_variant(name: str, data: Path, work: Path, speed_documents: int) -> dict:
     project_dir = work / name.replace("/", "_").replace("@", "-")
-    env = {**os.environ, "LLM4TAG_CACHE_DIR": str(work / f"{name}-cache")}
-    os.environ["LLM4TAG_CACHE_DIR"] = env["LLM4TAG_CACHE_DIR"]
+    env = {**os.environ, "LLM4TAG_CACHE": str(work / f"{name}-cache")}
+    os.environ["LLM4TAG_CACHE"] = env["LLM4TAG_CACHE"]
     report: dict = {"init_args": init_arguments(name)}
     report["init_seconds"] = cli(
         "init",

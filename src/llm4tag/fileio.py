@@ -170,3 +170,12 @@ def load_pickle(path: str | Path) -> Any:
     """Load what ``save_pickle`` wrote (only files the project wrote itself: pickle runs code)."""
     with Path(path).open("rb") as handle:
         return pickle.load(handle)
+
+
+def cache_root() -> Path:
+    """Where llm4tag keeps what it builds once for every project (joined GGUFs, distilled static models):
+    ``$LLM4TAG_CACHE``, else ``$XDG_CACHE_HOME/llm4tag``, else ``~/.cache/llm4tag``."""
+    root = os.environ.get("LLM4TAG_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "llm4tag"
+    )
+    return Path(root)

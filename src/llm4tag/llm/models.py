@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from llm4tag.errors import ConfigError
-from llm4tag.fileio import atomic_write
+from llm4tag.fileio import atomic_write, cache_root
 
 
 @dataclass(frozen=True)
@@ -60,10 +59,7 @@ PRESETS: dict[str, ModelPreset] = {
 
 
 def cache_dir() -> Path:
-    root = os.environ.get("LLM4TAG_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "llm4tag"
-    )
-    return Path(root) / "models"
+    return cache_root() / "models"
 
 
 def part_paths(preset: ModelPreset) -> list[Path]:
