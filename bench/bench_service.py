@@ -4,7 +4,9 @@ concurrent clients in this one, on loopback.
     .venv/bin/python bench/bench_service.py --project debtags --requests 256 --no-generation --judge none
     .venv/bin/python bench/bench_service.py --project debtags --requests 48 --no-generation --judge candidates
 
-Texts: debtags test documents outside the seeded 300-document sample (so no cached judgement helps).
+Texts: debtags test documents outside the seeded 300-document sample (so no cached judgement helps);
+``--new-texts`` makes each one new, so no cached embedding helps either (the in-process baseline gets
+texts of its own, new too).
 Baseline in the same run: the same contents tagged in one in-process call (no HTTP), contents per second.
 """
 
@@ -56,8 +58,11 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--judge", choices=("none", "generated", "candidates"))
     parser.add_argument("--no-generation", action="store_true")
+    parser.add_argument("--new-texts", action="store_true", help="texts never seen: no embedding is cached")
     args = parser.parse_args()
     texts = [d.text for d in outside_sample(args.data)][: args.requests]
+    if args.new_texts:
+        texts = [f"{text} [{time.time_ns()}]" for text in texts]
     port = free_port()
     command = [sys.executable, "-m", "llm4tag.cli", "serve", "-p", args.project, "--port", str(port), "-q"]
     command += (["--judge", args.judge] if args.judge else []) + (["--no-generation"] if args.no_generation else [])
@@ -93,12 +98,13 @@ def main() -> None:
         effective = pipeline.options
         pipeline.run([Document("w", texts[0])])
         started = time.perf_counter()
-        pipeline.run([Document(f"b{i}", t) for i, t in enumerate(texts)])
+        pipeline.run([Document(f"b{i}", t + ("!" if args.new_texts else "")) for i, t in enumerate(texts)])
         direct = time.perf_counter() - started
     report = {
         "machine": machine(),
         "pipeline": {"judge": effective.judge, "generation": effective.generation},
         "requests": len(texts),
+        "new_texts": args.new_texts,
         "clients": args.clients,
         "status_codes": {str(s): statuses.count(s) for s in sorted(set(statuses))},
         "latency": percentiles(latencies),
