@@ -78,6 +78,12 @@ def tiny_files(tmp_path):
     return write_jsonl(tmp_path / "tags.jsonl", TINY_TAGS), write_jsonl(tmp_path / "contents.jsonl", TINY_CONTENTS)
 
 
+@pytest.fixture(scope="session")
+def static_cache(tmp_path_factory):
+    """One llm4tag cache folder for the session: the static embedder is distilled into it once (about 10 s)."""
+    return tmp_path_factory.mktemp("llm4tag-cache")
+
+
 def debtags_slice(split: str, n: int) -> list[dict]:
     rows = []
     with require_shared(DEBTAGS / f"{split}.jsonl").open(encoding="utf-8") as handle:

@@ -59,6 +59,23 @@ def test_init_index_recall_eval_with_the_default_embedder(tmp_path, tiny_files, 
 
 
 @pytest.mark.slow
+def test_a_project_with_the_static_embedder_recalls_by_meaning(tmp_path, tiny_files, static_cache, capsys, monkeypatch):
+    monkeypatch.setenv("LLM4TAG_CACHE", str(static_cache))
+    tags, contents = tiny_files
+    project = str(tmp_path / "p")
+    args = ["init", project, "--tags", str(tags), "--corpus", str(contents), "--embedding", "model2vec"]
+    assert run(args, capsys)[0] == 0
+    assert 'backend = "model2vec"' in (tmp_path / "p" / "llm4tag.toml").read_text()
+    assert run(["index", "-p", project], capsys)[0] == 0
+    output = tmp_path / "recall.jsonl"
+    code, _, _ = run(["recall", "-p", project, "--text", "checkmate in three moves", "-o", str(output)], capsys)
+    assert code == 0
+    [record] = [json.loads(line) for line in output.read_text().splitlines()]
+    assert {c["tag_id"] for c in record["candidates"][:2]} == {"chess", "game"}  # the chess contents' two tags
+    assert (static_cache / "model2vec" / "all-MiniLM-L6-v2-pca256" / "config.json").exists()
+
+
+@pytest.mark.slow
 def test_tag_and_learn_from_the_command_line(tmp_path, tiny_files, capsys):
     tags, contents = tiny_files
     project = str(tmp_path / "p")

@@ -51,11 +51,11 @@ def test_cache_never_encodes_the_same_text_twice(tmp_path):
 
 
 @pytest.mark.slow
-def test_static_embedder_is_distilled_offline_once_and_keeps_meaning(tmp_path, monkeypatch):
+def test_static_embedder_is_distilled_offline_once_and_keeps_meaning(static_cache, monkeypatch):
     import llm4tag.embedding.static_embedder as static
 
-    embedder = create_embedder("model2vec", cache_dir=str(tmp_path))
-    model_dir = tmp_path / "model2vec" / "all-MiniLM-L6-v2-pca256"
+    embedder = create_embedder("model2vec", cache_dir=str(static_cache))
+    model_dir = static_cache / "model2vec" / "all-MiniLM-L6-v2-pca256"
     assert (model_dir / "config.json").exists()
     assert [p.name for p in model_dir.parent.iterdir()] == [model_dir.name]  # no staging folder left behind
     vectors = embedder.encode(["a chess game for two players", "play chess against the computer", "a spreadsheet"])
@@ -67,7 +67,7 @@ def test_static_embedder_is_distilled_offline_once_and_keeps_meaning(tmp_path, m
         raise AssertionError("the cached static model was distilled again")
 
     monkeypatch.setattr("model2vec.distill.distill", no_second_distillation)
-    again = static.StaticEmbedder(cache_dir=str(tmp_path))
+    again = static.StaticEmbedder(cache_dir=str(static_cache))
     assert again.name == embedder.name
     assert np.allclose(again.encode(["a spreadsheet"]), vectors[2:], atol=1e-6)
 

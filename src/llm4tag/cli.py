@@ -374,6 +374,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
         train_limit=args.train_limit,
         documents=args.documents,
         use_llm=not args.no_llm,
+        embedding=args.embedding,
     )
 
 
@@ -551,6 +552,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--train-limit", type=int, default=5000, help="annotated documents to index (0 = all)")
     p.add_argument("--documents", type=int, default=5, help="test documents to tag")
     p.add_argument("--no-llm", action="store_true", help="recall only, no LLM")
+    p.add_argument(
+        "--embedding",
+        choices=("sentence-transformers", "model2vec"),
+        help="embedder of a new sample project (default: MiniLM; model2vec: static vectors, seconds to build)",
+    )
     return parser
 
 
