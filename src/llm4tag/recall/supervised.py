@@ -2,8 +2,8 @@
 
 The graph paths find tags through similar contents and tag texts; this path learns, per tag, which words
 and word pairs predict it (what Annif's omikuji and fastText backends do). Weight 2.5 by default
-(``[recall.weights] supervised``; 0 turns it off). It is refitted when annotated contents change (under
-a minute for 17,000 contents on two cores), and skipped below ``supervised_min_contents`` annotated
+(``[recall.weights] supervised``; 0 turns it off). It is refitted when annotated contents change (about
+3 minutes for 17,000 contents on two cores), and skipped below ``supervised_min_contents`` annotated
 contents or above ``supervised_max_tags`` annotated tags, where a dense per-tag model would not fit.
 """
 
@@ -37,10 +37,7 @@ class SupervisedScorer:
         X = self._vectorizer.fit_transform([t for t, _ in pairs])
         binarizer = MultiLabelBinarizer()
         Y = binarizer.fit_transform([tags for _, tags in pairs])
-        # the dual problem where there are more features than contents (scikit-learn's advice): the same optimum,
-        # about 4x as fast on debtags
-        dual = X.shape[0] < X.shape[1]
-        model = OneVsRestClassifier(LogisticRegression(C=self.C, solver="liblinear", dual=dual)).fit(X, Y)
+        model = OneVsRestClassifier(LogisticRegression(C=self.C, solver="liblinear")).fit(X, Y)
         self.classes = [str(c) for c in binarizer.classes_]
         weights, bias = [], []
         for estimator in model.estimators_:
