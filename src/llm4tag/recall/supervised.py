@@ -3,7 +3,7 @@
 The graph paths find tags through similar contents and tag texts; this path learns, per tag, which words
 and word pairs predict it (what Annif's omikuji and fastText backends do). Weight 2.5 by default
 (``[recall.weights] supervised``; 0 turns it off). It is refitted when annotated contents change (about
-3 minutes for 17,000 contents on two cores), and skipped below ``supervised_min_contents`` annotated
+65 s for 17,000 contents on two cores), and skipped below ``supervised_min_contents`` annotated
 contents or above ``supervised_max_tags`` annotated tags, where a dense per-tag model would not fit.
 """
 
