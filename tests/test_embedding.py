@@ -76,3 +76,11 @@ def test_static_embedder_names_a_bad_model_folder(tmp_path):
     pytest.importorskip("model2vec")
     with pytest.raises(ConfigError, match="not a model2vec model folder"):
         create_embedder("model2vec", model=str(tmp_path))
+
+
+def test_static_embedder_without_the_distillation_extra_names_the_install(tmp_path, monkeypatch):
+    pytest.importorskip("model2vec")
+    monkeypatch.setitem(__import__("sys").modules, "model2vec.distill", None)  # as if the extra were missing
+    with pytest.raises(ConfigError, match=r"llm4tag\[static\]"):
+        create_embedder("model2vec", cache_dir=str(tmp_path))
+    assert not (tmp_path / "model2vec").exists() or not any((tmp_path / "model2vec").iterdir())
