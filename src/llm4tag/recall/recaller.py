@@ -205,14 +205,15 @@ class PathScores:
     via_values: np.ndarray = field(default_factory=lambda: np.zeros(0))  # and the strength of that edge
     thin: SparseScores | None = None  # tags with few examples, by their prototype (``ContentTagGraph.thin_prototypes``)
 
-    _via_order: np.ndarray | None = field(default=None, repr=False, compare=False)
+    _via_order: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False, compare=False)
 
     def via(self, position: int) -> list[tuple[int, float]]:
         """The seeds a tag was reached through by C2T2T, with their strengths, in seed order."""
         if self._via_order is None:  # sorted once (stable: seed order kept): this is asked for every candidate
-            self._via_order = np.argsort(self.via_tags, kind="stable")
-        order = self._via_order
-        lo, hi = np.searchsorted(self.via_tags[order], [position, position + 1])
+            order = np.argsort(self.via_tags, kind="stable")
+            self._via_order = (order, self.via_tags[order])
+        order, sorted_tags = self._via_order
+        lo, hi = np.searchsorted(sorted_tags, [position, position + 1])
         chosen = order[lo:hi]
         return list(zip(self.via_seeds[chosen].tolist(), self.via_values[chosen].tolist()))
 
