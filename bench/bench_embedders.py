@@ -33,10 +33,10 @@ VARIANTS = {
 RECALL_ONLY = {"judge": "none", "generation": False}
 
 
-def cli(*args: str, env: dict[str, str]) -> float:
+def cli(*args: str) -> float:
     """Run ``llm4tag ARGS`` and return its wall seconds; a failure stops the benchmark with its output."""
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "llm4tag", *args], env=env, capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-m", "llm4tag", *args], capture_output=True, text=True)
     if done.returncode:
         sys.exit(f"llm4tag {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
     return time.perf_counter() - started
@@ -52,8 +52,7 @@ def init_arguments(name: str) -> list[str]:
 
 def run_variant(name: str, data: Path, work: Path, speed_documents: int) -> dict:
     project_dir = work / name.replace("/", "_").replace("@", "-")
-    env = {**os.environ, "LLM4TAG_CACHE": str(work / f"{name}-cache")}
-    os.environ["LLM4TAG_CACHE"] = env["LLM4TAG_CACHE"]
+    os.environ["LLM4TAG_CACHE"] = f"{project_dir}-cache"  # for this process and the CLI runs alike
     report: dict = {"init_args": init_arguments(name)}
     report["init_seconds"] = cli(
         "init",
@@ -65,9 +64,8 @@ def run_variant(name: str, data: Path, work: Path, speed_documents: int) -> dict
         "--skip-unknown",
         "--force",
         *init_arguments(name),
-        env=env,
     )
-    report["index_seconds"] = cli("index", "-p", str(project_dir), env=env)
+    report["index_seconds"] = cli("index", "-p", str(project_dir))
     report["init_plus_index_seconds"] = report["init_seconds"] + report["index_seconds"]
     with Project.open(project_dir) as project:
         dev, test = annotated(data, "dev", project.library), annotated(data, "test", project.library)
