@@ -107,3 +107,17 @@ def test_tag_and_learn_from_the_command_line(tmp_path, tiny_files, capsys):
     bad.write_text(json.dumps({"text": "x", "tags": ["nope"]}) + "\n")
     code, _, err = run(["learn", "-p", project, str(bad)], capsys)
     assert code == 2 and "line 1" in err and "nope" in err
+
+
+def test_finetune_install_of_something_that_is_no_adapter_is_one_clear_line(tmp_path, tiny_files, capsys):
+    tags, _ = tiny_files
+    assert run(["init", str(tmp_path / "p"), "--tags", str(tags)], capsys)[0] == 0
+    stray = tmp_path / "notes.txt"
+    stray.write_text("not an adapter")
+    code, _, err = run(["finetune", "install", str(stray), "-p", str(tmp_path / "p")], capsys)
+    assert code == 2 and "peft adapter folder or a LoRA .gguf" in err and str(stray) in err
+    empty = tmp_path / "empty-adapter"
+    empty.mkdir()
+    code, _, err = run(["finetune", "install", str(empty), "-p", str(tmp_path / "p")], capsys)
+    assert code == 2 and "adapter_config.json is missing" in err and "Traceback" not in err
+    assert "adapter" not in (tmp_path / "p" / "llm4tag.toml").read_text().split("[llm]")[1].split("[")[0]

@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 from tests.conftest import TINY_CONTENTS
 
@@ -123,3 +124,107 @@ def test_lora_training_lowers_the_loss_and_the_adapter_loads_back(tmp_path):
     before = answer_logprob(create_llm("transformers", model=str(base)))
     after = answer_logprob(create_llm("transformers", model=str(base), adapter=str(report.adapter_dir)))
     assert after > before + 1.0  # the trained adapter, loaded back, makes the taught answer far more likely
+
+
+# --- the learned judge (issue 13): LoRA on the Yes/No answer, served by the embedded llama.cpp ---
+
+
+def test_judgement_rows_with_mistakes_are_refused_with_file_and_line(tmp_path):
+    from llm4tag.errors import InputError
+    from llm4tag.finetune.judge import read_judgements
+
+    good = {"messages": [{"role": "user", "content": "Text: x\nTag: y"}, {"role": "assistant", "content": "Yes"}]}
+    cases = {
+        "not json": ("{oops", "line 2"),
+        "answer": (
+            {"messages": [{"role": "user", "content": "t"}, {"role": "assistant", "content": "Maybe"}]},
+            "Yes or No",
+        ),
+        "no messages": ({"y": 1}, "messages"),
+        "label": ({"messages": [{"role": "user", "content": "t"}], "y": 3}, "expected 0 or 1"),
+    }
+    for name, (row, expected) in cases.items():
+        path = tmp_path / f"{name}.jsonl"
+        path.write_text(json.dumps(good) + "\n" + (row if isinstance(row, str) else json.dumps(row)) + "\n")
+        with pytest.raises(InputError) as caught:
+            read_judgements(path)
+        assert expected in str(caught.value) and "line 2" in str(caught.value) and str(path) in str(caught.value)
+    unlabelled = tmp_path / "unlabelled.jsonl"
+    unlabelled.write_text(json.dumps({"messages": [{"role": "user", "content": "t"}], "y": 0}) + "\n")
+    assert [p.label for p in read_judgements(unlabelled)] == [0]
+
+
+def test_an_adapter_that_does_not_fit_the_model_is_refused(tmp_path):
+    pytest.importorskip("gguf")
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    from llm4tag.errors import InputError
+    from llm4tag.finetune.gguf_adapter import peft_to_gguf
+    from llm4tag.llm.models import resolve_model
+
+    adapter = tmp_path / "adapter"
+    adapter.mkdir()
+    (adapter / "adapter_config.json").write_text(json.dumps({"r": 4, "lora_alpha": 8}))
+    prefix = "base_model.model.model.layers.0.self_attn.q_proj"
+    save_file(  # q_proj of the 0.5B model takes 896 inputs, not 1536
+        {
+            f"{prefix}.lora_A.weight": np.zeros((4, 1536), np.float32),
+            f"{prefix}.lora_B.weight": np.zeros((896, 4), np.float32),
+        },
+        str(adapter / "adapter_model.safetensors"),
+    )
+    with pytest.raises(InputError, match="do not fit blk.0.attn_q.weight"):
+        peft_to_gguf(adapter, tmp_path / "out.gguf", resolve_model("qwen2.5-coder-0.5b"))
+    assert not (tmp_path / "out.gguf").exists()
+
+
+@pytest.mark.slow
+def test_learned_judge_trains_installs_and_llamacpp_serves_what_was_trained(project, tmp_path):
+    """export -> train (transformers + peft, weights from the shipped GGUF) -> install (LoRA GGUF) -> the
+    project's real llama.cpp judge answers like the trained model, and unlike the base model."""
+    pytest.importorskip("peft")
+    pytest.importorskip("gguf")
+    from llm4tag.corpus import Document
+    from llm4tag.finetune.install import install_judge_adapter
+    from llm4tag.finetune.judge import read_judgements, train_judge_lora
+    from llm4tag.llm.base import ChatRequest, yes_probability
+    from llm4tag.llm.models import resolve_model
+
+    export_sft(project, [Document(**c) for c in TINY_CONTENTS], tmp_path / "sft", negatives_per_document=2)
+    data = tmp_path / "sft" / "judgement.jsonl"
+    pairs = read_judgements(data)
+    labels = np.array([p.label for p in pairs])
+    assert 0 < labels.mean() < 1
+    report = train_judge_lora(
+        resolve_model("qwen2.5-coder-0.5b"), data, tmp_path / "judge", eval_data=data,
+        epochs=3, batch_size=4, learning_rate=1e-3, lora_r=4, lora_alpha=8,
+    )  # fmt: skip
+    base, tuned = np.array(report.evaluation["base_p_yes"]), np.array(report.evaluation["tuned_p_yes"])
+
+    def gap(p):
+        return p[labels == 1].mean() - p[labels == 0].mean()
+
+    assert gap(tuned) > gap(base) + 0.2  # it learned the project's answers
+
+    project.config.llm.options.update(model="qwen2.5-coder-0.5b", threads=2)
+    project.config.save(project.directory)
+    stale = project.directory / "calibration" / "judge.pkl"
+    stale.parent.mkdir(exist_ok=True)
+    stale.write_bytes(b"fitted on the old judge")
+    done = install_judge_adapter(project, report.adapter_dir)
+    assert not stale.exists() and "judge.pkl" in done["removed"]
+    assert project.config.llm.options["adapter"].startswith("adapters/judge-")
+
+    reopened = Project.open(project.directory)
+    try:
+        llm = reopened.llm.get()
+        assert "+lora:" in llm.name  # cached judgements of the base model are not reused
+        served = np.array([
+            yes_probability(llm.chat(ChatRequest(p.messages, max_tokens=1, top_logprobs=20)).logprobs[0])
+            for p in pairs
+        ])  # fmt: skip
+    finally:
+        reopened.close()
+    assert np.abs(served - tuned).mean() < 0.08
+    assert np.abs(served - tuned).mean() < 0.5 * np.abs(served - base).mean()

@@ -37,6 +37,15 @@ from llm4tag.store.sqlite import Store, stored_tags
 class Project:
     """Python API for one project directory; the CLI, the service and Ray workers are thin layers over it."""
 
+    def _llm_options(self) -> dict:
+        """``[llm]`` options with an ``adapter`` path read relative to the project (where ``finetune install``
+        puts it), so a project folder can move."""
+        options = dict(self.config.llm.options)
+        adapter = options.get("adapter")
+        if adapter and not Path(adapter).is_absolute():
+            options["adapter"] = str(self.directory / adapter)
+        return options
+
     def __init__(
         self,
         directory: str | Path,
@@ -51,7 +60,7 @@ class Project:
         self.config = config
         self.store = Store(self.directory / "store.sqlite", durable=durable, create=create)
         self._embedder = CachedEmbedder(embedder, self.store) if embedder else None
-        self.llm = LazyLLM(config.llm.backend, config.llm.options, instance=llm)
+        self.llm = LazyLLM(config.llm.backend, self._llm_options(), instance=llm)
         self.recall_index = RecallIndex(
             self.directory / "graph",
             self.store,

@@ -11,9 +11,11 @@ from __future__ import annotations
 import json
 import secrets
 import threading
+from pathlib import Path
 from typing import Any
 
 from llm4tag.errors import BackendError, ConfigError
+from llm4tag.fileio import sha256_of
 from llm4tag.llm.base import ChatRequest, ChatResult, LLMBackend, parse_openai_logprobs
 from llm4tag.llm.models import resolve_model
 
@@ -32,6 +34,7 @@ class LlamaCppBackend(LLMBackend):
         cache_mib: int = 256,
         seed: int = 0,
         verbose: bool = False,
+        adapter: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(concurrency=parallel, **kwargs)
@@ -55,13 +58,20 @@ class LlamaCppBackend(LLMBackend):
         params.endpoint_slots = False
         params.sampling.seed = seed
         params.warmup = False
+        if adapter:  # a LoRA GGUF (``llm4tag finetune install``), applied to every request
+            if not Path(adapter).is_file():
+                raise ConfigError(f"[llm] adapter: no LoRA GGUF at {adapter}")
+            info = xllamacpp.CommonAdapterLoraInfo()
+            info.path, info.scale = str(adapter), 1.0
+            params.lora_adapters = [info]
         if not verbose:
             params.verbosity = -1
         try:
             self._server = xllamacpp.Server(params)
         except Exception as exc:
             raise BackendError(f"llama.cpp could not load {path}: {exc}") from None
-        self.name = f"llamacpp:{model}"
+        # an adapter changes every answer: it is part of the name cached judgements are keyed by
+        self.name = f"llamacpp:{model}" + (f"+lora:{sha256_of(adapter)[:12]}" if adapter else "")
         self.model_path = path
         self._lock = threading.Lock() if parallel == 1 else None
 
