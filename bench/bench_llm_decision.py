@@ -68,8 +68,11 @@ def main() -> None:
     parser.add_argument("--llm-sample", type=int, default=100)
     parser.add_argument("--test-sample", type=int, default=150)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-generation", action="store_true", help="calibrate and optimize without generation")
+    parser.add_argument("--skip-thin", action="store_true", help="leave out the thin-tags variant on test")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
+    overrides = {"generation": False, "judge": "candidates"} if args.no_generation else None
 
     report: dict = {}
     with Project.open(args.project) as project:
@@ -79,16 +82,17 @@ def main() -> None:
             list(iter_corpus(args.test, library=library, on_unknown="skip")), args.test_sample, args.seed
         )
         started = time.perf_counter()
-        calibrated = project.calibrate(dev, llm_sample=args.llm_sample, seed=args.seed)
+        calibrated = project.calibrate(dev, llm_sample=args.llm_sample, seed=args.seed, overrides=overrides)
         report["calibrate"] = {"seconds": round(time.perf_counter() - started, 1), "judge": calibrated.get("judge")}
         started = time.perf_counter()
-        optimized = project.optimize(dev, llm_sample=args.llm_sample, seed=args.seed)
+        optimized = project.optimize(dev, llm_sample=args.llm_sample, seed=args.seed, overrides=overrides)
         report["optimize_seconds"] = round(time.perf_counter() - started, 1)
         report["llm_decision"] = optimized.get("llm", {}).get("llm_decision")
         print(json.dumps(report, indent=2), flush=True)
         report["test"] = {"documents": len(test), "recall_only": run(project, test, llm=False)}
         report["test"]["chosen_by_optimize"] = {"pipeline": project.pipeline().options.shape}
-        report["test"]["judge_only_tags_with_few_examples"] = run(project, test, judge="thin", generation=False)
+        if not args.skip_thin:
+            report["test"]["judge_only_tags_with_few_examples"] = run(project, test, judge="thin", generation=False)
         report["test"]["judge_candidates_routed"] = run(project, test, judge="candidates", generation=False)
         report["test"]["judge_roc_auc"] = judge_auc(project, test)
     if args.out:

@@ -284,18 +284,16 @@ def train_judge_lora(
                 logits = _last_logits(model, ids, mask)
             target = torch.where(labels == 1, torch.tensor(yes_id, device=device), torch.tensor(no_id, device=device))
             loss = torch.nn.functional.cross_entropy(logits, target)
-            if not torch.isfinite(loss):
-                skipped += 1
-                optimizer.zero_grad(set_to_none=True)
-                continue
-            loss.backward()
-            norm = torch.nn.utils.clip_grad_norm_(trained, 1.0)
-            if torch.isfinite(norm):
+            finite = bool(torch.isfinite(loss))
+            if finite:  # a bf16 overflow skips the update, counted, rather than poisoning the adapter
+                loss.backward()
+                finite = bool(torch.isfinite(torch.nn.utils.clip_grad_norm_(trained, 1.0)))
+            if finite:
                 optimizer.step()
+                losses.append(round(loss.item(), 4))
             else:
                 skipped += 1
             optimizer.zero_grad(set_to_none=True)
-            losses.append(round(loss.item(), 4))
             step += 1
             if max_seconds and step % 10 == 0:  # plan the steps that fit the budget, as the pace is measured
                 now = time.perf_counter()
@@ -306,7 +304,7 @@ def train_judge_lora(
                     per_step = (now - tenth_step) / (step - 10)
                 fits = step + int(max(0.0, max_seconds - (now - started)) / per_step)
                 planned = max(step + 1, min(full_plan, fits))
-            if step % 50 == 0:
+            if step % 50 == 0 and losses:
                 recent = losses[-50:]
                 print(
                     f"step {step}/{planned} loss {sum(recent) / len(recent):.4f} "
