@@ -228,3 +228,37 @@ def test_learned_judge_trains_installs_and_llamacpp_serves_what_was_trained(proj
         reopened.close()
     assert np.abs(served - tuned).mean() < 0.08
     assert np.abs(served - tuned).mean() < 0.5 * np.abs(served - base).mean()
+
+
+def test_a_missing_judge_adapter_is_a_clear_error_naming_where_it_was_looked_for(project):
+    from llm4tag.errors import ConfigError
+
+    project.config.llm.options.update(model="qwen2.5-coder-0.5b", adapter="adapters/judge-gone.gguf")
+    project.config.save(project.directory)
+    reopened = Project.open(project.directory)
+    try:
+        assert reopened.llm.options["adapter"] == str(project.directory / "adapters" / "judge-gone.gguf")
+        with pytest.raises(ConfigError, match="no LoRA GGUF at .*judge-gone.gguf"):
+            reopened.llm.get()
+    finally:
+        reopened.close()
+
+
+@pytest.mark.slow
+def test_an_adapter_trained_for_another_model_is_refused_by_llamacpp(tmp_path):
+    gguf = pytest.importorskip("gguf")
+    from llm4tag.errors import BackendError
+    from llm4tag.llm.llamacpp import LlamaCppBackend
+
+    writer = gguf.GGUFWriter(path=None, arch="qwen2")  # shaped for a model of width 1536; the 0.5B has 896
+    writer.add_string("general.type", "adapter")
+    writer.add_string("adapter.type", "lora")
+    writer.add_float32("adapter.lora.alpha", 8.0)
+    writer.add_tensor("blk.0.attn_q.weight.lora_a", np.zeros((4, 1536), np.float16))
+    writer.add_tensor("blk.0.attn_q.weight.lora_b", np.zeros((1536, 4), np.float16))
+    writer.write_header_to_file(path=tmp_path / "other.gguf")
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    with pytest.raises(BackendError, match="with the adapter .*other.gguf"):
+        LlamaCppBackend("qwen2.5-coder-0.5b", adapter=str(tmp_path / "other.gguf"))

@@ -42,6 +42,8 @@ class LlamaCppBackend(LLMBackend):
             import xllamacpp
         except ImportError as exc:  # pragma: no cover - depends on the install
             raise ConfigError("xllamacpp is not installed: pip install 'llm4tag[llm]'") from exc
+        if adapter and not Path(adapter).is_file():
+            raise ConfigError(f"[llm] adapter: no LoRA GGUF at {adapter}")
         path = resolve_model(model)
         params = xllamacpp.CommonParams()
         params.model.path = str(path)
@@ -59,8 +61,6 @@ class LlamaCppBackend(LLMBackend):
         params.sampling.seed = seed
         params.warmup = False
         if adapter:  # a LoRA GGUF (``llm4tag finetune install``), applied to every request
-            if not Path(adapter).is_file():
-                raise ConfigError(f"[llm] adapter: no LoRA GGUF at {adapter}")
             info = xllamacpp.CommonAdapterLoraInfo()
             info.path, info.scale = str(adapter), 1.0
             params.lora_adapters = [info]
@@ -69,7 +69,8 @@ class LlamaCppBackend(LLMBackend):
         try:
             self._server = xllamacpp.Server(params)
         except Exception as exc:
-            raise BackendError(f"llama.cpp could not load {path}: {exc}") from None
+            with_adapter = f" with the adapter {adapter} (trained for another model?)" if adapter else ""
+            raise BackendError(f"llama.cpp could not load {path}{with_adapter}: {exc}") from None
         # an adapter changes every answer: it is part of the name cached judgements are keyed by
         self.name = f"llamacpp:{model}" + (f"+lora:{sha256_of(adapter)[:12]}" if adapter else "")
         self.model_path = path
