@@ -3,8 +3,8 @@
     python3 bench/gpu_judge_lora.py --base model.gguf --data judgement.jsonl --eval dev_pairs.jsonl \\
         --out $OUT --max-seconds 220
 
-Runs ``llm4tag.finetune.judge.train_judge_lora`` (loss on the Yes/No answer token, base weights dequantized
-from the shipped GGUF) and writes to ``--out``: ``report.json`` (loss curve, held-out ROC-AUC before and after,
+Runs ``llm4tag finetune judge`` (loss on the Yes/No answer token, base weights dequantized from the shipped
+GGUF) and writes to ``--out``: ``report.json`` (loss curve, held-out ROC-AUC before and after,
 per-pair P(Yes) from transformers for the parity check against llama.cpp), ``adapter_config.json`` and the
 adapter weights in float16 shards of at most ``--shard-mib`` (a lent machine returns files of at most 16 MiB).
 Join them here with ``bench/gpu_judge_lora.py --join OUT_DIR ADAPTER_DIR``; then ``llm4tag finetune install``.
@@ -70,27 +70,20 @@ def main() -> None:
     if args.join:
         join(Path(args.join[0]), Path(args.join[1]))
         return
-    from llm4tag.finetune.judge import train_judge_lora
+    from llm4tag.cli import main as cli
 
-    out = Path(args.out)
-    work = Path("/tmp/judge-lora")
-    report = train_judge_lora(
-        args.base,
-        args.data,
-        work,
-        eval_data=args.eval,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        learning_rate=args.learning_rate,
-        lora_r=args.lora_r,
-        lora_alpha=2 * args.lora_r,
-        max_pairs=args.max_pairs,
-        max_seconds=args.max_seconds,
-    )
-    print(report, flush=True)
+    out, work = Path(args.out), Path("/tmp/judge-lora")
+    command = ["finetune", "judge", "--base", args.base, "--data", args.data, "--out", str(work)]
+    command += ["--epochs", str(args.epochs), "--batch-size", str(args.batch_size)]
+    command += ["--learning-rate", str(args.learning_rate), "--lora-r", str(args.lora_r)]
+    command += ["--eval", args.eval] if args.eval else []
+    command += ["--max-pairs", str(args.max_pairs)] if args.max_pairs else []
+    command += ["--max-seconds", str(args.max_seconds)] if args.max_seconds else []
+    if cli(command) != 0:
+        sys.exit(1)
     out.mkdir(parents=True, exist_ok=True)
-    data = report.to_json()
-    data["shards"] = shard(report.adapter_dir, out, args.shard_mib)
+    data = json.loads((work / "train-report.json").read_text())
+    data["shards"] = shard(work / "adapter", out, args.shard_mib)
     (out / "report.json").write_text(json.dumps(data))
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from llm4tag.errors import ConfigError, InputError
+from llm4tag.fileio import iter_jsonl
 
 #: the first-token spellings the judge counts as an answer (llm.base.yes_probability sums these)
 YES_SPELLINGS = ("Yes", "yes", " Yes", " yes", "YES")
@@ -71,40 +72,28 @@ class JudgeTrainReport:
 def read_judgements(path: str | Path) -> list[JudgementPair]:
     """Judgement rows: ``{"messages": [..., {"role": "assistant", "content": "Yes"|"No"}]}`` (what ``finetune
     export`` writes), or ``{"messages": [...], "y": 0|1}`` with the answer left out; other keys are kept."""
-    path = Path(path)
-    if not path.exists():
-        raise InputError("judgement data not found", path=path)
     pairs = []
-    with path.open(encoding="utf-8") as handle:
-        for line_no, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(f"not valid JSON ({exc.msg})", path=path, line=line_no) from None
-            messages = row.get("messages") if isinstance(row, dict) else None
-            if not isinstance(messages, list) or not messages:
+    for line_no, row in iter_jsonl(path):
+        messages = row.get("messages")
+        if not isinstance(messages, list) or not messages:
+            raise InputError("expected a non-empty list of chat messages", path=path, line=line_no, field="messages")
+        if "y" in row:
+            label = row["y"]
+        elif messages[-1].get("role") == "assistant":
+            answer = str(messages[-1].get("content", "")).strip().lower()
+            if answer not in ("yes", "no"):
                 raise InputError(
-                    "expected a non-empty list of chat messages", path=path, line=line_no, field="messages"
+                    f"expected the answer Yes or No, got {answer!r}", path=path, line=line_no, field="messages"
                 )
-            if "y" in row:
-                label = row["y"]
-            elif messages[-1].get("role") == "assistant":
-                answer = str(messages[-1].get("content", "")).strip().lower()
-                if answer not in ("yes", "no"):
-                    raise InputError(
-                        f"expected the answer Yes or No, got {answer!r}", path=path, line=line_no, field="messages"
-                    )
-                label, messages = int(answer == "yes"), messages[:-1]
-            else:
-                raise InputError(
-                    "expected a final assistant answer (Yes/No) or a label", path=path, line=line_no, field="y"
-                )
-            if label not in (0, 1, True, False):
-                raise InputError(f"expected 0 or 1, got {label!r}", path=path, line=line_no, field="y")
-            extra = {k: v for k, v in row.items() if k not in ("messages", "y")}
-            pairs.append(JudgementPair(messages, int(label), extra))
+            label, messages = int(answer == "yes"), messages[:-1]
+        else:
+            raise InputError(
+                "expected a final assistant answer (Yes/No) or a label", path=path, line=line_no, field="y"
+            )
+        if label not in (0, 1, True, False):
+            raise InputError(f"expected 0 or 1, got {label!r}", path=path, line=line_no, field="y")
+        extra = {k: v for k, v in row.items() if k not in ("messages", "y")}
+        pairs.append(JudgementPair(messages, int(label), extra))
     if not pairs:
         raise InputError("no judgement rows", path=path)
     return pairs
