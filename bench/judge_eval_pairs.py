@@ -5,6 +5,8 @@
         --documents 400 --out dev_pairs.jsonl
     # after bench/gpu_judge_lora.py scored them (report.json): ROC-AUC alone and stacked with recall
     .venv/bin/python bench/judge_eval_pairs.py analyse --pairs dev_pairs.jsonl --report report.json
+    # or score them here with the embedded llama.cpp judge, without and with an installed adapter
+    .venv/bin/python bench/judge_eval_pairs.py score --pairs dev_pairs.jsonl --adapter judge.gguf --report report.json
 
 ``make`` writes ``{"doc", "tag", "y", "recall", "messages"}`` rows, the judge's own prompt without the
 answer: what ``llm4tag.finetune.judge`` reads as held-out data. ``analyse`` reports the ROC-AUC of the recall
@@ -49,6 +51,25 @@ def make(project_dir: str, data: str, documents: int, out: Path) -> int:
     return rows
 
 
+def score(pairs: Path, adapter: str, report: Path, model: str, threads: int) -> None:
+    """P(Yes) of the embedded judge for each pair, base and with ``adapter``, as ``analyse`` reads them."""
+    from llm4tag.llm.base import ChatRequest, yes_probability
+    from llm4tag.llm.llamacpp import LlamaCppBackend
+
+    rows = [json.loads(line) for line in pairs.read_text().splitlines()]
+    evaluation = {}
+    for name, lora in (("base", None), ("tuned", adapter)):
+        llm = LlamaCppBackend(model, threads=threads, adapter=lora)
+        try:
+            evaluation[f"{name}_p_yes"] = [
+                yes_probability(llm.chat(ChatRequest(r["messages"], max_tokens=1, top_logprobs=20)).logprobs[0])
+                for r in rows
+            ]
+        finally:
+            llm.close()
+    report.write_text(json.dumps({"evaluation": evaluation}))
+
+
 def _logit(p) -> np.ndarray:
     p = np.clip(np.asarray(p, dtype=float), 1e-6, 1 - 1e-6)
     return np.log(p / (1 - p))
@@ -87,8 +108,16 @@ def main() -> None:
     a = sub.add_parser("analyse")
     a.add_argument("--pairs", type=Path, required=True)
     a.add_argument("--report", type=Path, required=True, help="report.json of bench/gpu_judge_lora.py")
+    c = sub.add_parser("score")
+    c.add_argument("--pairs", type=Path, required=True)
+    c.add_argument("--adapter", required=True, help="a LoRA GGUF (llm4tag finetune install writes one)")
+    c.add_argument("--report", type=Path, required=True)
+    c.add_argument("--model", default="qwen2.5-coder-1.5b")
+    c.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
-    if args.command == "make":
+    if args.command == "score":
+        score(args.pairs, args.adapter, args.report, args.model, args.threads)
+    elif args.command == "make":
         print(f"{make(args.project, args.data, args.documents, args.out)} pairs written to {args.out}")
     else:
         print(json.dumps({"machine": machine(), **analyse(args.pairs, args.report)}, indent=2))
