@@ -13,12 +13,15 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 from tests.conftest import debtags_project, start_server
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from llm4tag.config import ServiceConfig
+from llm4tag.corpus.documents import Document
 from llm4tag.errors import ConfigError
 from llm4tag.llm.base import LLMBackend, TransientError
 from llm4tag.project import Project
 from llm4tag.service import create_app
+from llm4tag.service.worker import PipelineWorker
 from llm4tag.store.sqlite import Store
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -246,3 +249,39 @@ def test_the_service_fsyncs_every_acknowledged_write(project_dir):
             assert project.store.durable  # the service: not even a power cut loses acknowledged feedback
             saved = client.post("/v1/feedback", json={"text": TEXT, "add": ["use::monitor"]})
             assert saved.status_code == 200
+
+
+class _RecordingPipeline:
+    """Stands in for the pipeline: records the native thread pools' sizes inside the batch it runs."""
+
+    def __init__(self) -> None:
+        self.pools: list[dict[str, int]] = []
+
+    def run(self, docs, batch_size):
+        self.pools.append({info["filepath"]: info["num_threads"] for info in threadpool_info()})
+        return [None] * len(docs)
+
+
+@pytest.mark.parametrize("compute_threads", [1, 0])
+def test_service_batches_run_with_capped_native_thread_pools(compute_threads):
+    pipeline = _RecordingPipeline()
+    before = {info["filepath"]: info["num_threads"] for info in threadpool_info()}
+    if max(before.values(), default=1) == 1:
+        pytest.skip("one core: every pool already has one thread, so a cap cannot be told apart")
+    worker = PipelineWorker(lambda llm: pipeline, llm=None, compute_threads=compute_threads)
+
+    async def tag_twice() -> None:
+        await worker.start()
+        try:
+            for llm in (False, True):
+                await worker.tag([Document("d", TEXT)], llm=llm)
+        finally:
+            await worker.stop()
+
+    try:
+        asyncio.run(tag_twice())
+    finally:
+        threadpool_limits(limits=max(before.values()))  # BLAS limits are process-wide: leave them as found
+    assert len(pipeline.pools) == 2 and all(pools.keys() == before.keys() for pools in pipeline.pools)
+    for pools in pipeline.pools:  # both lanes, recall-only and LLM
+        assert pools == ({path: 1 for path in before} if compute_threads else before)

@@ -144,6 +144,7 @@ def create_app(project, config: ServiceConfig | None = None, *, overrides: dict 
         project.llm,
         max_batch=config.max_batch,
         window_seconds=config.batch_window_ms / 1000,
+        compute_threads=config.compute_threads,
         on_batch=metrics.batches.inc,
     )
     state: dict[str, Any] = {"ready": False, "reason": "starting", "llm_error": None}

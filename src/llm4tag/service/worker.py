@@ -7,7 +7,8 @@
 On either lane, concurrent tagging requests that arrive within ``window`` of each other are gathered into
 one pipeline batch (one embedding call, back-to-back LLM calls).
 
-Each lane is one daemon thread: the pipeline's stages need no thread safety of their own (the recall graph
+Both lanes cap the native thread pools of the recall stage (``compute_threads``) so the HTTP event loop
+keeps a core. Each lane is one daemon thread: the pipeline's stages need no thread safety of their own (the recall graph
 has its own lock), and a call stuck in a hung backend cannot keep the process from exiting on SIGTERM.
 ``llm_stalled_for()`` tells the service how long the LLM lane has gone without progress, so requests can
 be refused at once while it hangs.
@@ -23,6 +24,8 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
+from threadpoolctl import threadpool_limits
+
 from llm4tag.corpus.documents import Document
 from llm4tag.llm.lazy import LazyLLM
 from llm4tag.pipeline import Pipeline, TaggingResult
@@ -33,9 +36,10 @@ T = TypeVar("T")
 class Lane:
     """One daemon thread that runs submitted calls in order."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, initializer: Callable[[], object] | None = None) -> None:
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self.busy_since: float | None = None
+        self._initializer = initializer
         self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
         self._thread.start()
 
@@ -45,6 +49,8 @@ class Lane:
         return future
 
     def _loop(self) -> None:
+        if self._initializer is not None:
+            self._initializer()
         while True:
             item = self._queue.get()
             if item is None:
@@ -80,12 +86,14 @@ class PipelineWorker:
         *,
         max_batch: int = 32,
         window_seconds: float = 0.005,
+        compute_threads: int = 1,
         on_batch=None,
     ) -> None:
         self.pipelines, self.llm = pipelines, llm
         self.on_batch = on_batch
         self.max_batch = max_batch
         self.window_seconds = window_seconds
+        self.compute_threads = compute_threads  # 0: the libraries' own defaults
         self.batches = 0  # pipeline batches run (fewer than requests when requests were gathered)
         self._store_lane: Lane | None = None
         self._llm_lane: Lane | None = None
@@ -93,8 +101,8 @@ class PipelineWorker:
         self._tasks: list[asyncio.Task] = []
 
     async def start(self) -> None:
-        self._store_lane = Lane("llm4tag-store")
-        self._llm_lane = Lane("llm4tag-llm")
+        self._store_lane = Lane("llm4tag-store", self._limit_threads)
+        self._llm_lane = Lane("llm4tag-llm", self._limit_threads)
         for llm, lane in ((True, self._llm_lane), (False, self._store_lane)):
             self._queues[llm] = asyncio.Queue()
             self._tasks.append(asyncio.create_task(self._gather(self._queues[llm], lane, llm)))
@@ -162,6 +170,14 @@ class PipelineWorker:
                 if not future.done():
                     future.set_result(results[start : start + len(item_docs)])
                 start += len(item_docs)
+
+    def _limit_threads(self) -> None:
+        """Cap the native thread pools (OpenMP, BLAS) the recall stage's libraries use. Their idle workers
+        spin on every core after each small parallel region (the ranker's trees, faiss's search), and
+        the event loop serving HTTP then waits for a core: on two cores one thread each took a debtags
+        service from about 100 to about 150 requests/s. torch keeps its own threads for encoding."""
+        if self.compute_threads:
+            threadpool_limits(limits=self.compute_threads)
 
     def _run(self, docs: list[Document], llm: bool) -> list[TaggingResult]:
         self.batches += 1
