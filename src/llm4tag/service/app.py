@@ -111,6 +111,32 @@ class _BodyLimit:
         await send({"type": "http.response.body", "body": body})
 
 
+class _Observe:
+    """ASGI middleware: count requests by endpoint and status, and time them, for ``/metrics``. Plain ASGI, not
+    Starlette's ``BaseHTTPMiddleware``, which runs every request through an extra task and stream."""
+
+    def __init__(self, app, metrics) -> None:
+        self.app, self.metrics = app, metrics
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started, status = time.perf_counter(), 500
+
+        async def observed_send(message):
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, observed_send)
+        finally:
+            endpoint = getattr(scope.get("route"), "path", "unmatched")  # the router sets it on the shared scope
+            self.metrics.requests.labels(endpoint, str(status)).inc()
+            self.metrics.latency.labels(endpoint).observe(time.perf_counter() - started)
+
+
 def _replay(messages: list[dict], then=None):
     """An ASGI ``receive`` that hands out ``messages`` first, then defers to ``then`` (disconnects)."""
     pending = list(messages)
@@ -178,15 +204,7 @@ def create_app(project, config: ServiceConfig | None = None, *, overrides: dict 
     app.add_middleware(_BodyLimit, limit=config.max_request_bytes)
     app.state.worker, app.state.metrics = worker, metrics
 
-    @app.middleware("http")
-    async def observe(request: Request, call_next):
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        endpoint = getattr(route, "path", "unmatched")
-        metrics.requests.labels(endpoint, str(response.status_code)).inc()
-        metrics.latency.labels(endpoint).observe(time.perf_counter() - started)
-        return response
+    app.add_middleware(_Observe, metrics=metrics)
 
     def problem(status: int, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
         """Annif's error shape (RFC 7807 problem+json), as its clients parse it."""

@@ -139,7 +139,13 @@ class PipelineWorker:
         return await future
 
     async def _gather(self, inbox: asyncio.Queue, lane: Lane, llm: bool) -> None:
+        # recall-only batches are double-buffered: the next one is gathered and queued on the lane while one
+        # runs, so the lane never waits for the event loop between batches; an LLM batch is gathered only once
+        # the one before it is done, so a caller that gave up meanwhile (deadline) is not run
+        slots = asyncio.Semaphore(1 if llm else 2)
+        delivering: set[asyncio.Task] = set()
         while True:
+            await slots.acquire()
             pending = [await inbox.get()]
             size = len(pending[0][0])
             loop = asyncio.get_running_loop()
@@ -156,20 +162,30 @@ class PipelineWorker:
                 size += len(item[0])
             pending = [item for item in pending if not item[1].done()]  # callers that gave up are not run
             if not pending:
+                slots.release()
                 continue
             docs = [doc for item_docs, _ in pending for doc in item_docs]
-            try:
-                results = await asyncio.wrap_future(lane.submit(self._run, docs, llm))
-            except Exception as exc:  # noqa: BLE001 - handed to every waiting request
-                for _, future in pending:
-                    if not future.done():
-                        future.set_exception(exc)
-                continue
-            start = 0
-            for item_docs, future in pending:
+            task = asyncio.create_task(self._deliver(lane.submit(self._run, docs, llm), pending, slots))
+            delivering.add(task)
+            task.add_done_callback(delivering.discard)
+
+    @staticmethod
+    async def _deliver(running: Future, pending: list, slots: asyncio.Semaphore) -> None:
+        """Hand a batch's results (or its error) to the requests in it."""
+        try:
+            results = await asyncio.wrap_future(running)
+        except Exception as exc:  # noqa: BLE001 - handed to every waiting request
+            for _, future in pending:
                 if not future.done():
-                    future.set_result(results[start : start + len(item_docs)])
-                start += len(item_docs)
+                    future.set_exception(exc)
+            return
+        finally:
+            slots.release()
+        start = 0
+        for item_docs, future in pending:
+            if not future.done():
+                future.set_result(results[start : start + len(item_docs)])
+            start += len(item_docs)
 
     def _limit_threads(self) -> None:
         """Cap the native thread pools (OpenMP, BLAS) the recall stage's libraries use. Their idle workers
