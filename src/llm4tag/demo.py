@@ -32,6 +32,8 @@ def run_demo(
     config = ProjectConfig(name=project_dir.name)
     if embedding:
         config.embedding = EmbeddingConfig(backend=embedding, options={"model": "default"})
+    else:  # MiniLM on the first 64 tokens: 1.6x the encoding speed of 128, and as good on debtags (benchmarks)
+        config.embedding.options["max_seq_length"] = 64
     with Project.open(project_dir) if exists else Project.init(project_dir, config) as project:
         project.add_tags(data / "tags.jsonl")
         library = project.library

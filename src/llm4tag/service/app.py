@@ -165,6 +165,18 @@ def create_app(project, config: ServiceConfig | None = None, *, overrides: dict 
             " or bind to 127.0.0.1"
         )
     metrics = ServiceMetrics()
+
+    def queue_reviews(tagged: list[tuple[Document, TaggingResult]]) -> None:
+        """Tags served under ``review_below`` go to the review queue: one transaction for a whole batch."""
+        items = [
+            (result.id, doc.text, tag.tag_id, tag.score)
+            for doc, result in tagged
+            for tag in result.tags
+            if tag.score < config.review_below
+        ]
+        if items:
+            project.store.add_reviews(items)
+
     worker = PipelineWorker(
         lambda llm: project.pipeline(**overrides) if llm else project.pipeline(**overrides, llm=False),
         project.llm,
@@ -172,6 +184,7 @@ def create_app(project, config: ServiceConfig | None = None, *, overrides: dict 
         window_seconds=config.batch_window_ms / 1000,
         compute_threads=config.compute_threads,
         on_batch=metrics.batches.inc,
+        on_results=queue_reviews,
     )
     state: dict[str, Any] = {"ready": False, "reason": "starting", "llm_error": None}
     uses_llm = pipeline.options.uses_llm
@@ -275,7 +288,8 @@ def create_app(project, config: ServiceConfig | None = None, *, overrides: dict 
                 task.cancel()
                 raise asyncio.TimeoutError
 
-    async def run_pipeline(contents: list[ContentIn], *, llm: bool = True) -> list[TaggingResult]:
+    async def run_pipeline(contents: list[ContentIn], *, llm: bool = True, review: bool = False) -> list[TaggingResult]:
+        """``review``: low-confidence tags join the review queue (written with the batch, before the answer)."""
         check_texts([c.text for c in contents])
         if not state["ready"]:
             raise ServiceError(503, f"not ready: {state['reason']}", retry_after)
@@ -286,9 +300,10 @@ def create_app(project, config: ServiceConfig | None = None, *, overrides: dict 
             raise llm_failed(f"no answer for {worker.llm_stalled_for():.0f} s; try again later or ask with llm=false")
         try:
             if llm:
-                results = await within_deadline(asyncio.ensure_future(worker.tag(docs, llm=True)), deadline)
+                tagging = asyncio.ensure_future(worker.tag(docs, llm=True, review=review))
+                results = await within_deadline(tagging, deadline)
             else:
-                results = await worker.tag(docs, llm=False)
+                results = await worker.tag(docs, llm=False, review=review)
         except asyncio.TimeoutError:
             raise llm_failed(f"no answer within the {deadline:g} s deadline") from None
         except BackendError as exc:
@@ -302,29 +317,15 @@ def create_app(project, config: ServiceConfig | None = None, *, overrides: dict 
     def rendered(result: TaggingResult, with_candidates: bool) -> dict:
         return result.to_dict(with_candidates=with_candidates)
 
-    async def queue_reviews(request: Request, docs: list[ContentIn], results: list[TaggingResult]) -> None:
-        if not authorized(request):  # anonymous tagging writes nothing
-            return
-        items = [
-            (result.id, doc.text, tag.tag_id, tag.score)
-            for doc, result in zip(docs, results)
-            for tag in result.tags
-            if tag.score < config.review_below
-        ]
-        if items:
-            await worker.call(project.store.add_reviews, items)
-
     # -- own API ------------------------------------------------------------------------
     @app.post("/v1/tag", tags=["tagging"], summary="tag one content")
     async def tag_one(body: TagRequest, request: Request) -> dict:
-        [result] = await run_pipeline([body], llm=body.llm)
-        await queue_reviews(request, [body], [result])
+        [result] = await run_pipeline([body], llm=body.llm, review=authorized(request))  # anonymous: no writes
         return rendered(result, body.candidates)
 
     @app.post("/v1/tag-batch", tags=["tagging"], summary="tag a batch of contents")
     async def tag_batch(body: TagBatchRequest, request: Request) -> dict:
-        results = await run_pipeline(body.documents, llm=body.llm)
-        await queue_reviews(request, body.documents, results)
+        results = await run_pipeline(body.documents, llm=body.llm, review=authorized(request))
         return {"results": [rendered(r, body.candidates) for r in results]}
 
     @app.post("/v1/feedback", tags=["feedback"], dependencies=writer, summary="accept, reject or add tags")

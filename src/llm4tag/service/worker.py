@@ -88,9 +88,10 @@ class PipelineWorker:
         window_seconds: float = 0.005,
         compute_threads: int = 1,
         on_batch=None,
+        on_results: Callable[[list[tuple[Document, TaggingResult]]], None] | None = None,
     ) -> None:
         self.pipelines, self.llm = pipelines, llm
-        self.on_batch = on_batch
+        self.on_batch, self.on_results = on_batch, on_results
         self.max_batch = max_batch
         self.window_seconds = window_seconds
         self.compute_threads = compute_threads  # 0: the libraries' own defaults
@@ -129,13 +130,15 @@ class PipelineWorker:
         progress = self.llm.last_progress
         return time.monotonic() - max(since, progress if progress is not None else since)
 
-    async def tag(self, docs: list[Document], *, llm: bool = True) -> list[TaggingResult]:
+    async def tag(self, docs: list[Document], *, llm: bool = True, review: bool = False) -> list[TaggingResult]:
         """Results of the pipeline (``tags`` pruned, ``ranked`` every considered tag for callers with their own
         limit). ``llm=False`` runs the recall stage and calibrated confidence alone, on the store lane.
+        ``review``: ``on_results`` gets these results on the lane, with the rest of their batch, before they are
+        returned (the service queues low-confidence tags for review there: one transaction per batch).
         """
         assert self._queues, "worker not started"
         future = asyncio.get_running_loop().create_future()
-        await self._queues[llm].put((docs, future))
+        await self._queues[llm].put((docs, future, review))
         return await future
 
     async def _gather(self, inbox: asyncio.Queue, lane: Lane, llm: bool) -> None:
@@ -164,8 +167,9 @@ class PipelineWorker:
             if not pending:
                 slots.release()
                 continue
-            docs = [doc for item_docs, _ in pending for doc in item_docs]
-            task = asyncio.create_task(self._deliver(lane.submit(self._run, docs, llm), pending, slots))
+            docs = [doc for item_docs, _, _ in pending for doc in item_docs]
+            review = [wanted for item_docs, _, wanted in pending for _ in item_docs]
+            task = asyncio.create_task(self._deliver(lane.submit(self._run, docs, llm, review), pending, slots))
             delivering.add(task)
             task.add_done_callback(delivering.discard)
 
@@ -175,14 +179,14 @@ class PipelineWorker:
         try:
             results = await asyncio.wrap_future(running)
         except Exception as exc:  # noqa: BLE001 - handed to every waiting request
-            for _, future in pending:
+            for _, future, _ in pending:
                 if not future.done():
                     future.set_exception(exc)
             return
         finally:
             slots.release()
         start = 0
-        for item_docs, future in pending:
+        for item_docs, future, _ in pending:
             if not future.done():
                 future.set_result(results[start : start + len(item_docs)])
             start += len(item_docs)
@@ -195,8 +199,15 @@ class PipelineWorker:
         if self.compute_threads:
             threadpool_limits(limits=self.compute_threads)
 
-    def _run(self, docs: list[Document], llm: bool) -> list[TaggingResult]:
+    def _run(self, docs: list[Document], llm: bool, review: list[bool]) -> list[TaggingResult]:
         self.batches += 1
         if self.on_batch is not None:
             self.on_batch()
-        return self.pipelines(llm).run(docs, batch_size=max(len(docs), 1))
+        results = self.pipelines(llm).run(docs, batch_size=max(len(docs), 1))
+        if self.on_results is not None and any(review):
+            wanted = [(doc, result) for doc, result, keep in zip(docs, results, review) if keep]
+            if llm:  # store writes stay on the store lane, in order with the rest; done before the answer
+                self._store_lane.submit(self.on_results, wanted).result()
+            else:
+                self.on_results(wanted)
+        return results
