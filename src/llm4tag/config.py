@@ -55,7 +55,7 @@ class ServiceConfig:
     max_batch: int = 32  # documents per batch request (Annif's limit too)
     max_text_chars: int = 100_000
     batch_window_ms: float = 5.0  # concurrent requests arriving within this window share one pipeline batch
-    compute_threads: int = 1  # OpenMP/BLAS threads for recall-only batches (0: the libraries' defaults)
+    compute_threads: int = 1  # OpenMP/BLAS threads of the service's pipeline batches (0: the libraries' defaults)
     review_below: float = 0.6  # served tags under this confidence go to the review queue
     retry_after_seconds: int = 30  # told to clients when the LLM backend is down
     llm_deadline_seconds: float = 60.0  # tagging that calls the LLM answers 503 past this
