@@ -76,6 +76,27 @@ def test_a_stale_ranker_is_refused(project_dir, tmp_path):
         project.artifacts.save_recall_calibrator(old)
         with pytest.raises(ProjectError, match="run 'llm4tag calibrate'"):
             project.tag(["a network daemon"])
+        project.calibrate(docs("dev", 40))  # what the error says to do works
+        assert project.tag(["a network daemon"])[0].ranked
+
+
+def test_a_ranker_fitted_with_other_recall_paths_is_refused(project_dir, tmp_path):
+    import shutil
+
+    copy = Path(shutil.copytree(project_dir, tmp_path / "paths"))
+    with Project.open(copy) as project:
+        project.calibrate(docs("dev", 40))
+        assert project.tag(["a network daemon"])[0].ranked  # fitted with these paths: used
+        project.config.recall.weights["supervised"] = 0.0  # a path turned off after calibrate
+        project.config.save(copy)
+    with Project.open(copy) as project:
+        with pytest.raises(ProjectError, match=r"recall paths .*'supervised'.*run 'llm4tag calibrate'"):
+            project.tag(["a network daemon"])
+        project.calibrate(docs("dev", 40))  # refitted without it: used again
+        assert project.tag(["a network daemon"])[0].ranked
+        assert "supervised" not in project.artifacts.recall_calibrator().recall_paths
+        # an ablation that turns the graph paths off on purpose still runs with the project's ranker
+        assert project.tag(["a network daemon"], graph=False, prune=False)[0].ranked is not None
 
 
 def test_the_tree_path_is_an_optional_extra_with_a_clear_error(monkeypatch):

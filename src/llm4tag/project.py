@@ -242,7 +242,8 @@ class Project:
         judges = self.pipeline(**overrides).options.judge != "none"
         judged = self._judged(overrides, progress) if judges else None
         recall = self.recall_index.recall_held_out if overrides.get("held_out") else self.recall_index.recall_documents
-        return fitting.calibrate(docs, self.artifacts, recall=recall, judged=judged, **options)
+        paths = self.recall_index.config.active_paths  # what the recall above runs with
+        return fitting.calibrate(docs, self.artifacts, recall=recall, judged=judged, paths=paths, **options)
 
     def optimize(
         self, docs: list[Document] | None = None, *, overrides: dict | None = None, progress: bool = False, **options

@@ -38,6 +38,7 @@ class Calibrator:
     min_tag_labels: int = 50
     score_column: int = 0  # the column isotonic regression uses
     feature_names: list[str] = field(default_factory=list)
+    recall_paths: list[str] = field(default_factory=list)  # the recall paths with a weight when it was fitted
     _global: object | None = None
     _tags: dict[str, object] = field(default_factory=dict)
 
@@ -108,6 +109,17 @@ class Calibrator:
             raise ProjectError(
                 f"a calibrator was fitted on features {fitted or f'({self.n_features} columns)'}, but the pipeline"
                 f" now gives {list(feature_names)}; run 'llm4tag calibrate' (and 'llm4tag optimize') again"
+            )
+
+    def check_paths(self, paths: tuple[str, ...]) -> None:
+        """Raise ``ProjectError`` unless this model was fitted while the same recall paths had a weight: one
+        fitted with a path that is now off (or without one now on) would read its zeros (or its scores) as
+        evidence it never learned. (Models saved before the paths were recorded are not checked.)"""
+        fitted = list(getattr(self, "recall_paths", None) or [])
+        if fitted and fitted != sorted(paths):
+            raise ProjectError(
+                f"the ranker was fitted with the recall paths {fitted}, but [recall.weights] now turns on"
+                f" {sorted(paths)}; run 'llm4tag calibrate' (and 'llm4tag optimize') again"
             )
 
     def predict_proba(

@@ -55,13 +55,19 @@ def cross_validated_log_loss(
 
 
 def fit_recall_calibrator(
-    results: list[RecallResult], golds: list[set[str]], *, method: str = "auto", per_tag: bool | None = None
+    results: list[RecallResult],
+    golds: list[set[str]],
+    *,
+    method: str = "auto",
+    per_tag: bool | None = None,
+    paths: tuple[str, ...] = (),
 ) -> tuple[Calibrator, dict]:
     """The recall-only calibrator, the learned ranker: every recalled candidate of every content is one labelled
     pair. ``method="auto"`` picks the model with the lowest cross-validated log-loss on these contents (boosted
     trees over every feature usually; logistic regression where there is too little to learn trees from).
     ``per_tag`` (default: for platt and isotonic, not for boosting, which measured better without) adds per-tag
-    scaling."""
+    scaling. ``paths``: the recall paths that had a weight (``RecallConfig.active_paths``), recorded with it.
+    """
     X, y, tags, docs = labelled_pairs(results, golds)
     chosen, scores = method, {}
     if method == "auto":
@@ -72,6 +78,7 @@ def fit_recall_calibrator(
         chosen = min(scores, key=scores.get)
     per_tag = chosen != "boosting" if per_tag is None else per_tag
     calibrator = Calibrator(method=chosen, per_tag=per_tag).fit(X, y, tags, feature_names=RECALL_FEATURES)
+    calibrator.recall_paths = sorted(paths)
     return calibrator, {
         "method": chosen,
         "cross_validated_log_loss": {k: round(v, 5) for k, v in scores.items()},
@@ -190,13 +197,14 @@ def calibrate(
     per_tag: bool | None = None,
     llm_sample: int = 200,
     seed: int = 0,
+    paths: tuple[str, ...] = (),
 ) -> dict:
     """``llm4tag calibrate``: fit the recall-only calibrator on held-out ``docs`` (``recall`` gives their
     candidates) and, when the pipeline judges (``judged`` runs it with every considered pair judged), the judge
     calibrator on a seeded sample of ``llm_sample`` of them. Both are saved into ``artifacts``."""
     docs = _annotated(docs, "calibration")
     golds = [set(d.tags) for d in docs]
-    calibrator, report = fit_recall_calibrator(recall(docs), golds, method=method, per_tag=per_tag)
+    calibrator, report = fit_recall_calibrator(recall(docs), golds, method=method, per_tag=per_tag, paths=paths)
     artifacts.save_recall_calibrator(calibrator)
     out = {"recall": report}
     if judged is not None:
@@ -254,7 +262,7 @@ def optimize(
             recall_index.use_config(config)
             if save_config is not None:
                 save_config()
-            calibrate(docs, artifacts, recall=recall_index.recall_documents)
+            calibrate(docs, artifacts, recall=recall_index.recall_documents, paths=config.active_paths)
     if judge != "none" and artifacts.judge_calibrator() is None and artifacts.zero_shot_calibrator() is None:
         raise ProjectError("no judge calibrator in this project; run 'llm4tag calibrate' first")
     if judge != "none" or generation:

@@ -123,7 +123,11 @@ class Pipeline:
             weights = {k: (v if k in GRAPH_FREE_PATHS else 0.0) for k, v in config.recall.weights.items()}
             recall_config = dataclasses.replace(config.recall, weights=weights)
         recall = RecallStage(
-            components.recall_index, artifacts.recall_calibrator(), recall_config, held_out=options.held_out
+            components.recall_index,
+            artifacts.recall_calibrator(),
+            recall_config,
+            held_out=options.held_out,
+            paths=components.recall_index.config.active_paths if options.graph else None,
         )
         stages: list[Stage] = [recall]
         if options.generation:

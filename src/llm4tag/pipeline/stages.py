@@ -76,13 +76,26 @@ class RecallStage:
         config: RecallConfig | None = None,
         *,
         held_out: bool = False,
+        paths: tuple[str, ...] | None = None,
     ) -> None:
-        """``held_out``: the contents are the project's own annotated ones, recalled as if never annotated."""
+        """``held_out``: the contents are the project's own annotated ones, recalled as if never annotated.
+        ``paths``: the recall paths the calibrator must have been fitted with (None: not checked, for ablations
+        that turn paths off on purpose)."""
         self.index, self.calibrator, self.config, self.held_out = index, calibrator, config, held_out
-        if calibrator is not None:
-            calibrator.check_features(RECALL_FEATURES)
+        self.paths, self._checked = paths, False
+
+    def _check_calibrator(self) -> None:
+        """Refuse a stale calibrator when contents are first tagged, not when the stage is built: ``calibrate``
+        builds the pipeline to read its shape, and must work to replace exactly such a calibrator."""
+        if self.calibrator is not None:
+            self.calibrator.check_features(RECALL_FEATURES)
+            if self.paths is not None:
+                self.calibrator.check_paths(self.paths)
+        self._checked = True
 
     def run(self, batch: list[ContentState]) -> None:
+        if not self._checked:
+            self._check_calibrator()
         if self.held_out:
             recalls = self.index.recall_held_out([s.doc for s in batch])
         else:

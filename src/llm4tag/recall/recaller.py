@@ -84,6 +84,11 @@ class RecallConfig:
     thin_examples: int = 10
     max_name_words: int = 6
 
+    @property
+    def active_paths(self) -> tuple[str, ...]:
+        """The paths with a weight, sorted: what a ranker fitted on this recall stage saw scores from."""
+        return tuple(sorted(name for name, weight in self.weights.items() if weight > 0))
+
     def __post_init__(self) -> None:
         unknown = set(self.weights) - set(PATHS)
         if unknown:
