@@ -68,8 +68,9 @@ def test_a_calibrator_fitted_on_other_features_is_refused(project_dir, tmp_path)
         X, y = rng.random((40, len(RECALL_FEATURES))), np.array([0, 1] * 20)
         reordered = tuple(reversed(RECALL_FEATURES))  # same count, other order: once silently reused
         project.artifacts.save_recall_calibrator(Calibrator(per_tag=False).fit(X, y, feature_names=reordered))
+        pipeline = project.pipeline()  # built (calibrate builds it to read its shape), refused when it tags
         with pytest.raises(ProjectError, match="run 'llm4tag calibrate'"):
-            project.pipeline()
+            pipeline.run([Document("d", "a network daemon")])
         project.artifacts.save_recall_calibrator(Calibrator(per_tag=False).fit(X, y, feature_names=RECALL_FEATURES))
         assert project.pipeline().run([Document("d", "a network daemon")])[0].ranked
 
