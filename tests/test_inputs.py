@@ -170,6 +170,20 @@ def test_config_values_are_type_and_range_checked(tmp_path, toml, expected):
     assert expected in str(caught.value) and CONFIG_NAME in str(caught.value)
 
 
+def test_a_weights_table_that_leaves_paths_out_says_they_are_off(tmp_path, caplog):
+    (tmp_path / CONFIG_NAME).write_text("[recall.weights]\nc2c2t = 1.0\nsupervised = 0.0\n", encoding="utf-8")
+    with caplog.at_level("WARNING"):
+        config = ProjectConfig.load(tmp_path)
+    assert config.recall.active_paths == ("c2c2t",)  # the table is the whole set of weights, as documented
+    assert "does not list c2t, c2t2t, lexical, tree, so those paths are off" in caplog.text
+    assert "'tree = 1.0'" in caplog.text and CONFIG_NAME in caplog.text
+    caplog.clear()
+    ProjectConfig(name="x").save(tmp_path)  # what init writes lists every path: nothing to say
+    with caplog.at_level("WARNING"):
+        ProjectConfig.load(tmp_path)
+    assert "recall.weights" not in caplog.text
+
+
 def test_config_round_trips_with_language(tmp_path):
     config = ProjectConfig(name="x", language="fi")
     config.save(tmp_path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import sys
 import typing
@@ -13,7 +14,9 @@ from llm4tag.calibration.confidence import ConfidenceConfig
 from llm4tag.errors import ConfigError
 from llm4tag.fileio import atomic_write
 from llm4tag.generation.generator import GenerationConfig
-from llm4tag.recall.recaller import RecallConfig
+from llm4tag.recall.recaller import PATHS, RecallConfig
+
+log = logging.getLogger(__name__)
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -121,6 +124,24 @@ def _section(cls, data: Any, name: str, source: str):
 SECTIONS = ("project", "embedding", "index", "recall", "llm", "generation", "confidence", "service")
 
 
+def _warn_paths_left_off(table: Any, recall: RecallConfig, source: str) -> None:
+    """A ``[recall.weights]`` table is the whole set of weights: a path it does not list is off. Say so, because
+    a table written before a path existed, or one meant to change a single weight, turns paths off unasked."""
+    if not isinstance(table, dict) or "weights" not in table:
+        return
+    left_off = [name for name in PATHS if name not in recall.weights]
+    if left_off:
+        log.warning(
+            "%s: [recall.weights] does not list %s, so %s off; add %s to turn %s on, or 0 to keep %s off quietly",
+            source,
+            ", ".join(left_off),
+            "that path is" if len(left_off) == 1 else "those paths are",
+            " and ".join(f"'{name} = {RecallConfig().weights.get(name, 1.0)}'" for name in left_off),
+            "it" if len(left_off) == 1 else "them",
+            "it" if len(left_off) == 1 else "them",
+        )
+
+
 def _check_project(data: Any, source: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: [project] must be a table")
@@ -178,7 +199,9 @@ class ProjectConfig:
             embedding = dict(data.pop("embedding", {}))
             backend = embedding.pop("backend", "sentence-transformers")
             index = _section(IndexConfig, data.pop("index", {}), "index", source)
-            recall = _section(RecallConfig, data.pop("recall", {}), "recall", source)
+            recall_table = data.pop("recall", {})
+            recall = _section(RecallConfig, recall_table, "recall", source)
+            _warn_paths_left_off(recall_table, recall, source)
             generation = _section(GenerationConfig, data.pop("generation", {}), "generation", source)
             confidence = _section(ConfidenceConfig, data.pop("confidence", {}), "confidence", source)
             service = _section(ServiceConfig, data.pop("service", {}), "service", source)
