@@ -100,6 +100,7 @@ class PipelineWorker:
         self._llm_lane: Lane | None = None
         self._queues: dict[bool, asyncio.Queue] = {}
         self._tasks: list[asyncio.Task] = []
+        self._delivering: set[asyncio.Task] = set()  # batches on a lane whose results are not yet handed out
 
     async def start(self) -> None:
         self._store_lane = Lane("llm4tag-store", self._limit_threads)
@@ -109,7 +110,7 @@ class PipelineWorker:
             self._tasks.append(asyncio.create_task(self._gather(self._queues[llm], lane, llm)))
 
     async def stop(self) -> None:
-        for task in self._tasks:
+        for task in [*self._tasks, *self._delivering]:  # a batch stuck in a hung backend is not waited for
             task.cancel()
         for lane in (self._store_lane, self._llm_lane):
             if lane is not None:
@@ -146,7 +147,6 @@ class PipelineWorker:
         # runs, so the lane never waits for the event loop between batches; an LLM batch is gathered only once
         # the one before it is done, so a caller that gave up meanwhile (deadline) is not run
         slots = asyncio.Semaphore(1 if llm else 2)
-        delivering: set[asyncio.Task] = set()
         while True:
             await slots.acquire()
             pending = [await inbox.get()]
@@ -170,8 +170,8 @@ class PipelineWorker:
             docs = [doc for item_docs, _, _ in pending for doc in item_docs]
             review = [wanted for item_docs, _, wanted in pending for _ in item_docs]
             task = asyncio.create_task(self._deliver(lane.submit(self._run, docs, llm, review), pending, slots))
-            delivering.add(task)
-            task.add_done_callback(delivering.discard)
+            self._delivering.add(task)
+            task.add_done_callback(self._delivering.discard)
 
     @staticmethod
     async def _deliver(running: Future, pending: list, slots: asyncio.Semaphore) -> None:
