@@ -100,7 +100,6 @@ class PipelineWorker:
         self._llm_lane: Lane | None = None
         self._queues: dict[bool, asyncio.Queue] = {}
         self._tasks: list[asyncio.Task] = []
-        self._delivering: set[asyncio.Task] = set()  # batches on a lane whose results are not yet handed out
 
     async def start(self) -> None:
         self._store_lane = Lane("llm4tag-store", self._limit_threads)
@@ -110,7 +109,7 @@ class PipelineWorker:
             self._tasks.append(asyncio.create_task(self._gather(self._queues[llm], lane, llm)))
 
     async def stop(self) -> None:
-        for task in [*self._tasks, *self._delivering]:  # a batch stuck in a hung backend is not waited for
+        for task in self._tasks:
             task.cancel()
         for lane in (self._store_lane, self._llm_lane):
             if lane is not None:
@@ -143,12 +142,9 @@ class PipelineWorker:
         return await future
 
     async def _gather(self, inbox: asyncio.Queue, lane: Lane, llm: bool) -> None:
-        # recall-only batches are double-buffered: the next one is gathered and queued on the lane while one
-        # runs, so the lane never waits for the event loop between batches; an LLM batch is gathered only once
-        # the one before it is done, so a caller that gave up meanwhile (deadline) is not run
-        slots = asyncio.Semaphore(1 if llm else 2)
+        # a batch is gathered once the one before it is done: the requests that arrived meanwhile join it.
+        # Gathering the next batch while one runs (double-buffering) made smaller batches and measured slower.
         while True:
-            await slots.acquire()
             pending = [await inbox.get()]
             size = len(pending[0][0])
             loop = asyncio.get_running_loop()
@@ -165,31 +161,21 @@ class PipelineWorker:
                 size += len(item[0])
             pending = [item for item in pending if not item[1].done()]  # callers that gave up are not run
             if not pending:
-                slots.release()
                 continue
             docs = [doc for item_docs, _, _ in pending for doc in item_docs]
             review = [wanted for item_docs, _, wanted in pending for _ in item_docs]
-            task = asyncio.create_task(self._deliver(lane.submit(self._run, docs, llm, review), pending, slots))
-            self._delivering.add(task)
-            task.add_done_callback(self._delivering.discard)
-
-    @staticmethod
-    async def _deliver(running: Future, pending: list, slots: asyncio.Semaphore) -> None:
-        """Hand a batch's results (or its error) to the requests in it."""
-        try:
-            results = await asyncio.wrap_future(running)
-        except Exception as exc:  # noqa: BLE001 - handed to every waiting request
-            for _, future, _ in pending:
+            try:
+                results = await asyncio.wrap_future(lane.submit(self._run, docs, llm, review))
+            except Exception as exc:  # noqa: BLE001 - handed to every waiting request
+                for _, future, _ in pending:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            start = 0
+            for item_docs, future, _ in pending:
                 if not future.done():
-                    future.set_exception(exc)
-            return
-        finally:
-            slots.release()
-        start = 0
-        for item_docs, future, _ in pending:
-            if not future.done():
-                future.set_result(results[start : start + len(item_docs)])
-            start += len(item_docs)
+                    future.set_result(results[start : start + len(item_docs)])
+                start += len(item_docs)
 
     def _limit_threads(self) -> None:
         """Cap the native thread pools (OpenMP, BLAS) the recall stage's libraries use. Their idle workers
