@@ -130,16 +130,15 @@ def _warn_paths_left_off(table: Any, recall: RecallConfig, source: str) -> None:
     if not isinstance(table, dict) or "weights" not in table:
         return
     left_off = [name for name in PATHS if name not in recall.weights]
-    if left_off:
-        log.warning(
-            "%s: [recall.weights] does not list %s, so %s off; add %s to turn %s on, or 0 to keep %s off quietly",
-            source,
-            ", ".join(left_off),
-            "that path is" if len(left_off) == 1 else "those paths are",
-            " and ".join(f"'{name} = {RecallConfig().weights.get(name, 1.0)}'" for name in left_off),
-            "it" if len(left_off) == 1 else "them",
-            "it" if len(left_off) == 1 else "them",
-        )
+    if not left_off:
+        return
+    defaults, one = RecallConfig().weights, len(left_off) == 1
+    which, them = ("that path is", "it") if one else ("those paths are", "them")
+    settings = " and ".join(f"'{name} = {defaults.get(name, 1.0)}'" for name in left_off)
+    log.warning(
+        f"{source}: [recall.weights] does not list {', '.join(left_off)}, so {which} off; add {settings} to turn"
+        f" {them} on, or 0 to keep {them} off quietly"
+    )
 
 
 def _check_project(data: Any, source: str) -> dict[str, Any]:

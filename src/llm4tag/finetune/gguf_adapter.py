@@ -13,7 +13,8 @@ import os
 import re
 from pathlib import Path
 
-from llm4tag.errors import ConfigError, InputError
+from llm4tag.errors import InputError
+from llm4tag.finetune import finetune_extra
 
 #: peft module name -> llama.cpp tensor name, for the Qwen2/Llama family of models
 MODULE_NAMES = {
@@ -42,14 +43,10 @@ def base_architecture(base_gguf: str | Path) -> tuple[str, dict[str, tuple[int, 
 
 def peft_to_gguf(adapter_dir: str | Path, out_path: str | Path, base_gguf: str | Path) -> dict:
     """Write ``adapter_dir`` (peft ``save_pretrained``) as a llama.cpp LoRA GGUF; returns what was written."""
-    try:
+    with finetune_extra("converting an adapter"):
         import gguf
         import numpy as np
         from safetensors.numpy import load_file
-    except ImportError as exc:  # pragma: no cover - depends on the install
-        raise ConfigError(
-            f"converting an adapter needs the [finetune] extra: pip install 'llm4tag[finetune]' ({exc})"
-        ) from None
     adapter_dir = Path(adapter_dir)
     config_path = adapter_dir / "adapter_config.json"
     if not config_path.exists():

@@ -21,8 +21,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from llm4tag.errors import ConfigError, InputError
+from llm4tag.errors import InputError
 from llm4tag.fileio import iter_jsonl
+from llm4tag.finetune import finetune_extra
 
 #: the first-token spellings the judge counts as an answer (llm.base.yes_probability sums these)
 YES_SPELLINGS = ("Yes", "yes", " Yes", " yes", "YES")
@@ -211,13 +212,9 @@ def train_judge_lora(
     ``max_seconds`` stops training early, so a run on a lent machine ends on time: the learning-rate schedule
     is re-planned every ten steps on the steps that still fit (the pace measured after the warm-up steps).
     """
-    try:
+    with finetune_extra("the learned judge"):
         import torch
         from peft import LoraConfig, get_peft_model
-    except ImportError as exc:  # pragma: no cover - depends on the install
-        raise ConfigError(
-            f"the learned judge needs the [finetune] extra: pip install 'llm4tag[finetune]' ({exc})"
-        ) from None
     pairs = read_judgements(data)
     held_out = read_judgements(eval_data) if eval_data else []
     rng = random.Random(seed)

@@ -11,7 +11,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from llm4tag.errors import ConfigError, InputError
+from llm4tag.errors import InputError
+from llm4tag.finetune import finetune_extra
 
 
 @dataclass
@@ -46,14 +47,12 @@ def train_lora(
 ) -> TrainReport:
     """Train a LoRA adapter on chat-format JSONL files; returns the adapter directory and the loss curve."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    try:
+    with finetune_extra("fine-tuning"):
         import torch
         from datasets import load_dataset
         from peft import LoraConfig
         from transformers import AutoModelForCausalLM, AutoTokenizer
         from trl import SFTConfig, SFTTrainer
-    except ImportError as exc:  # pragma: no cover - depends on the install
-        raise ConfigError(f"fine-tuning needs the [finetune] extra: pip install 'llm4tag[finetune]' ({exc})") from None
     base_model = Path(base_model)
     if not base_model.is_dir():
         raise InputError("expected a local Hugging Face model directory", path=base_model)
