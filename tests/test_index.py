@@ -1,0 +1,47 @@
+"""The dense index: exact search below ``exact_limit``, faiss IVF past it, both saved and loaded."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from llm4tag.index.dense import QUERY_BLOCK, DenseIndex
+
+
+def _unit(rows: int, dim: int, seed: int) -> np.ndarray:
+    vectors = np.random.default_rng(seed).standard_normal((rows, dim)).astype(np.float32)
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def test_exact_search_returns_the_k_most_similar_in_order_with_ties_by_position():
+    stored = _unit(300, 16, 0)
+    stored[200] = stored[10]  # a duplicate: the same similarity to every query as position 10
+    index = DenseIndex(16)
+    index.add(stored[:150])
+    index.add(stored[150:])  # appended in two parts: positions stay insertion order
+    queries = np.vstack([stored[10], _unit(QUERY_BLOCK + 5, 16, 1)])  # more than one block of queries
+    similarities, positions = index.search(queries, 7)
+    assert positions.shape == (len(queries), 7)
+    full = queries @ stored.T
+    for row in range(len(queries)):
+        expected = sorted(range(len(stored)), key=lambda p: (-full[row, p], p))[:7]
+        assert list(positions[row]) == expected
+        assert np.allclose(similarities[row], full[row, expected], atol=1e-5)
+    assert list(positions[0][:2]) == [10, 200]  # the duplicate ranks after the earlier position
+    _, everything = index.search(stored[:1], 10_000)  # k past the size: every position, once
+    assert sorted(everything[0]) == list(range(300))
+
+
+def test_past_the_exact_limit_an_ivf_index_still_finds_near_duplicates_and_survives_a_reload(tmp_path):
+    stored = _unit(2000, 16, 2)
+    index = DenseIndex(16, exact_limit=500, nprobe=8)
+    index.add(stored)
+    assert not index.is_exact
+    _, positions = index.search(stored[:50] + 0.01, 1)
+    assert (positions[:, 0] == np.arange(50)).mean() >= 0.9
+    index.save(tmp_path / "vectors.npy")
+    assert (tmp_path / "vectors.faiss").exists()
+    loaded = DenseIndex.load(tmp_path / "vectors.npy", exact_limit=500, nprobe=8)
+    assert not loaded.is_exact and loaded.size == 2000
+    assert np.array_equal(loaded.search(stored[:50], 3)[1], index.search(stored[:50], 3)[1])
+    exact = DenseIndex.load(tmp_path / "vectors.npy")  # a higher limit: searched exactly again
+    assert exact.is_exact and exact.search(stored[:50], 1)[1][:, 0].tolist() == list(range(50))
