@@ -30,6 +30,24 @@ def test_multilingual_embedder_runs_offline_and_relates_translations():
     assert vectors[0] @ vectors[1] > vectors[1] @ vectors[2]
 
 
+@pytest.mark.slow
+def test_minilm_in_bfloat16_gives_the_float32_vectors_and_auto_picks_by_the_cpu():
+    from llm4tag.embedding.sentence_transformer import native_bfloat16
+
+    texts = ["a chess game for two players", "play chess against the computer", "a spreadsheet for accounting"]
+    exact = create_embedder("sentence-transformers", precision="float32", max_seq_length=64)
+    half = create_embedder("sentence-transformers", precision="bfloat16", max_seq_length=64)
+    assert (exact.precision, half.precision) == ("float32", "bfloat16")
+    assert half.name == exact.name  # one cache and one index for both: the vectors are interchangeable
+    cosines = np.sum(exact.encode(texts) * half.encode(texts), axis=1)
+    assert cosines.min() > 0.999
+    assert half.encode(texts).dtype == np.float32
+    chosen = create_embedder("sentence-transformers", max_seq_length=64).precision
+    assert chosen == ("bfloat16" if native_bfloat16() else "float32")
+    with pytest.raises(ConfigError, match="precision must be one of"):
+        create_embedder("sentence-transformers", precision="int4")
+
+
 def test_unknown_backend_and_bad_options_are_config_errors():
     with pytest.raises(ConfigError, match="unknown embedding backend"):
         create_embedder("word2vec")
