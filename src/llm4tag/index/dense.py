@@ -17,6 +17,21 @@ import numpy as np
 from llm4tag.fileio import atomic_write
 
 QUERY_BLOCK = 256  # queries per matrix product in exact search: 256 x 200,000 similarities = 200 MB at most
+# Fewer queries than this are searched on one BLAS thread: waking OpenBLAS's threads for a small product
+# gains little, and their spinning fights torch's threads when a new text was just encoded (one new content:
+# 110 ms instead of 30 ms on two cores; docs/benchmarks.md)
+PARALLEL_FROM_QUERIES = 32
+_blas = None
+
+
+def _one_blas_thread():
+    """A context that runs BLAS on one thread (threadpoolctl; the controller is built once: 7 us a use)."""
+    global _blas
+    if _blas is None:
+        from threadpoolctl import ThreadpoolController
+
+        _blas = ThreadpoolController()
+    return _blas.limit(limits=1, user_api="blas")
 
 
 def _faiss():
@@ -76,6 +91,12 @@ class DenseIndex:
             return np.zeros((len(queries), 0), np.float32), np.zeros((len(queries), 0), np.int64)
         if self._ivf is not None:
             return self._ivf.search(queries, k)
+        if len(queries) < PARALLEL_FROM_QUERIES:
+            with _one_blas_thread():
+                return self._exact_search(queries, k)
+        return self._exact_search(queries, k)
+
+    def _exact_search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         similarities, positions = [], []
         for start in range(0, len(queries), QUERY_BLOCK):  # bounds the similarity matrix's memory
             block = queries[start : start + QUERY_BLOCK] @ self._vectors.T
