@@ -20,7 +20,9 @@ that voted for it and the tags it was reached through.
 
 from __future__ import annotations
 
+import os
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -223,6 +225,18 @@ class PathScores:
         return list(zip(self.via_seeds[chosen].tolist(), self.via_values[chosen].tolist()))
 
 
+_pool: tuple[int, ThreadPoolExecutor] | None = None
+
+
+def _background() -> ThreadPoolExecutor:
+    """The threads that run the recall stage's GIL-free work beside its Python; a forked child (whose copy has
+    no threads) makes its own."""
+    global _pool
+    if _pool is None or _pool[0] != os.getpid():
+        _pool = (os.getpid(), ThreadPoolExecutor(3, thread_name_prefix="llm4tag-recall"))
+    return _pool[1]
+
+
 class Recaller:
     """Scores every tag for a content along each meta-path and returns the fused top N."""
 
@@ -280,12 +294,22 @@ class Recaller:
         cfg = self.config
         graph = self.graph
         n_tags = graph.n_tags
+        # what releases the GIL starts first, on background threads, beside the lexical work of this one: the
+        # dense search of the contents (a matrix product) and the learned paths (the tree's predictions)
+        pool = _background()
+        dense_search = (
+            pool.submit(graph.content_dense.search, vectors, cfg.neighbour_pool) if graph.n_contents else None
+        )
+        learned = {
+            name: pool.submit(scorer.scores, texts)
+            for name, scorer in self.learned.items()
+            if scorer is not None and self.config.weights.get(name, 0.0) > 0
+        }
         query_lexical = graph.content_lexical.transform(texts) if graph.content_lexical.size else None
         results = []
 
         # content -> content neighbours (hybrid: union of dense and lexical pools, re-scored by both)
         if graph.n_contents:
-            _, dense_pos = graph.content_dense.search(vectors, cfg.neighbour_pool)
             lexical_sims = graph.content_lexical.similarities(query_lexical)  # once for the batch, reused below
             lexical_hits = top_matches(lexical_sims, cfg.neighbour_pool)
             lexical_row = np.zeros(graph.n_contents, dtype=np.float32)
@@ -307,11 +331,8 @@ class Recaller:
             )
             thin_blend = cfg.dense_weight * prototype_sims + (1 - cfg.dense_weight) * thin_lexical
         inactive = None if graph.active_tags.all() else ~graph.active_tags
-        learned = {
-            name: scorer.scores(texts)
-            for name, scorer in self.learned.items()
-            if scorer is not None and self.config.weights.get(name, 0.0) > 0
-        }
+        learned = {name: future.result() for name, future in learned.items()}
+        dense_pos = dense_search.result()[1] if dense_search is not None else None
 
         for row, text in enumerate(texts):
             scores: dict[str, SparseScores] = {}
