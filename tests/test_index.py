@@ -45,3 +45,20 @@ def test_past_the_exact_limit_an_ivf_index_still_finds_near_duplicates_and_survi
     assert np.array_equal(loaded.search(stored[:50], 3)[1], index.search(stored[:50], 3)[1])
     exact = DenseIndex.load(tmp_path / "vectors.npy")  # a higher limit: searched exactly again
     assert exact.is_exact and exact.search(stored[:50], 1)[1][:, 0].tolist() == list(range(50))
+
+
+def test_concurrent_small_searches_leave_blas_threads_as_they_found_them():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from threadpoolctl import threadpool_info
+
+    def blas_threads() -> list[int]:
+        return [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+
+    before = blas_threads()
+    index = DenseIndex(16)
+    index.add(_unit(5000, 16, 3))
+    queries = _unit(4, 16, 4)  # small batches: each search caps BLAS at one thread while it runs
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda _: index.search(queries, 5), range(400)))
+    assert blas_threads() == before

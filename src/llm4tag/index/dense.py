@@ -10,6 +10,7 @@ appending keeps every existing position valid (incremental updates).
 from __future__ import annotations
 
 import math
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -21,17 +22,38 @@ QUERY_BLOCK = 256  # queries per matrix product in exact search: 256 x 200,000 s
 # gains little, and their spinning fights torch's threads when a new text was just encoded (one new content:
 # 110 ms instead of 30 ms on two cores; docs/benchmarks.md)
 PARALLEL_FROM_QUERIES = 32
-_blas = None
 
 
-def _one_blas_thread():
-    """A context that runs BLAS on one thread (threadpoolctl; the controller is built once: 7 us a use)."""
-    global _blas
-    if _blas is None:
-        from threadpoolctl import ThreadpoolController
+class _OneBlasThread:
+    """A context that runs BLAS on one thread, safe across threads: the first to enter caps OpenBLAS
+    (threadpoolctl; its controller is built once, 7 us a use), the last to leave restores it. Nested
+    save-and-restore from two threads could otherwise leave the cap on for good."""
 
-        _blas = ThreadpoolController()
-    return _blas.limit(limits=1, user_api="blas")
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._users = 0
+        self._controller = None
+        self._limiter = None
+
+    def __enter__(self) -> None:
+        with self._lock:
+            if self._users == 0:
+                if self._controller is None:
+                    from threadpoolctl import ThreadpoolController
+
+                    self._controller = ThreadpoolController()
+                self._limiter = self._controller.limit(limits=1, user_api="blas")
+            self._users += 1
+
+    def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            self._users -= 1
+            if self._users == 0 and self._limiter is not None:
+                self._limiter.restore_original_limits()
+                self._limiter = None
+
+
+_one_blas_thread = _OneBlasThread()
 
 
 def _faiss():
@@ -92,7 +114,7 @@ class DenseIndex:
         if self._ivf is not None:
             return self._ivf.search(queries, k)
         if len(queries) < PARALLEL_FROM_QUERIES:
-            with _one_blas_thread():
+            with _one_blas_thread:
                 return self._exact_search(queries, k)
         return self._exact_search(queries, k)
 
