@@ -122,6 +122,23 @@ def test_expected_f1_keeps_one_clear_tag_or_several_likely_ones():
     assert expected_f1_set(tags, np.array([0.3, 0.2, 0.1, 0.0]), max_tags=10, expected_gold=0.6) == ["a", "b"]
 
 
+def test_expected_f1_of_each_prefix_matches_a_simulation_of_the_gold_sets():
+    from llm4tag.calibration.pruning import expected_f1_of_prefixes
+
+    rng = np.random.default_rng(0)
+    ranked = np.array([0.9, 0.6, 0.45, 0.3, 0.1, 0.05])
+    elsewhere = 0.4  # right tags expected beyond these candidates
+    exact = expected_f1_of_prefixes(ranked, 4, elsewhere)
+    draws = 100_000
+    gold_here = rng.random((draws, len(ranked))) < ranked
+    gold_elsewhere = rng.poisson(elsewhere, draws)
+    for k in range(1, 5):
+        hits = gold_here[:, :k].sum(axis=1)
+        gold = gold_here.sum(axis=1) + gold_elsewhere
+        simulated = np.mean(2 * hits / (k + gold))
+        assert abs(exact[k - 1] - simulated) < 0.005, (k, exact[k - 1], simulated)
+
+
 def test_the_settings_search_keeps_the_setting_that_pays():
     from llm4tag.calibration.tuning import tune_recall
     from llm4tag.recall import Candidate, RecallConfig, RecallResult

@@ -4,13 +4,14 @@ Two rules, chosen on a dev corpus by ``optimize``:
 
 * ``threshold``: the tags whose confidence clears one global threshold (at most ``max_tags``); for the best
   document-averaged F1, or for the largest coverage at a precision the user names;
-* ``expected_f1``: per content, the best-first prefix that maximises the expected F1 of the set given the
-  confidences as probabilities, 2·Σp(chosen) / (k + E|gold|). A content with one clear tag keeps one, one
-  with five likely tags keeps five: no global threshold fits both (Jansche 2007; Ye et al. 2012).
+* ``expected_f1``: per content, the best-first prefix that maximises the expected F1 of the set, taking the
+  confidences as independent probabilities (``expected_f1_of_prefixes``). A content with one clear tag keeps
+  one, one with five likely tags keeps five: no global threshold fits both (Jansche 2007; Ye et al. 2012).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -40,16 +41,49 @@ class Pruning:
 def expected_f1_set(
     tag_ids: list[str], confidences: np.ndarray, max_tags: int, floor: float = 0.0, expected_gold: float | None = None
 ) -> list[str]:
+    """The best-first prefix of at most ``max_tags`` tags with the highest expected F1 (nothing if every
+    confidence is 0), less those under ``floor``. ``expected_gold``: the expected number of right tags in
+    all (the considered ones' confidences sum to part of it; the rest is right tags among the others)."""
     confidences = np.clip(np.asarray(confidences, dtype=float), 0.0, 1.0)
-    order = np.argsort(-confidences, kind="stable")[:max_tags]
-    total = float(confidences.sum()) if expected_gold is None else max(float(expected_gold), 0.0)
-    best, best_k, chosen = 0.0, 0, 0.0
-    for k, i in enumerate(order, start=1):
-        chosen += confidences[i]
-        value = 2 * chosen / (k + total)
-        if value > best:
-            best, best_k = value, k
+    order = np.argsort(-confidences, kind="stable")
+    ranked = confidences[order]
+    total = float(ranked.sum()) if expected_gold is None else max(float(expected_gold), 0.0)
+    values = expected_f1_of_prefixes(ranked, min(max_tags, len(ranked)), max(total - float(ranked.sum()), 0.0))
+    best_k = int(np.argmax(values)) + 1 if len(values) and values.max() > 0 else 0
     return [tag_ids[i] for i in order[:best_k] if confidences[i] >= floor]
+
+
+def expected_f1_of_prefixes(ranked: np.ndarray, max_k: int, elsewhere: float = 0.0) -> np.ndarray:
+    """E[F1] of keeping the first k of ``ranked`` (probabilities, best first), for k = 1..``max_k``: exact for
+    independent tags, E[2·TP / (k + |gold|)] over the distributions of right tags inside the prefix and outside
+    it (sums of Bernoullis; the ``elsewhere`` right tags beyond these candidates a Poisson count). The
+    shortcut 2·E[TP] / (k + E|gold|) underrates short sets where |gold| is uncertain; exact, document F1 on
+    debtags and debtags-short rose by about .002 (docs/benchmarks.md)."""
+    values = np.zeros(max_k)
+    if max_k <= 0:
+        return values
+    outside = _poisson_pmf(elsewhere)
+    for p in ranked[max_k:]:  # right tags past the longest prefix considered
+        outside = np.convolve(outside, (1.0 - p, p))
+    after = [outside] * (max_k + 1)  # after[k]: right tags past the first k
+    for k in range(max_k - 1, 0, -1):
+        after[k] = np.convolve(after[k + 1], (1.0 - ranked[k], ranked[k]))
+    inside = np.ones(1)
+    for k in range(1, max_k + 1):
+        inside = np.convolve(inside, (1.0 - ranked[k - 1], ranked[k - 1]))
+        hits = np.arange(len(inside))[:, None]
+        missed = np.arange(len(after[k]))[None, :]
+        values[k - 1] = inside @ (2.0 * hits / (k + hits + missed)) @ after[k]
+    return values
+
+
+def _poisson_pmf(mean: float) -> np.ndarray:
+    """P(N = 0..n) of a Poisson count, n far enough into the tail that what is left is negligible."""
+    if mean <= 0:
+        return np.ones(1)
+    n = int(mean + 12 * math.sqrt(mean) + 12)
+    ratios = np.concatenate([[math.exp(-mean)], mean / np.arange(1, n + 1)])
+    return np.cumprod(ratios)
 
 
 @dataclass
