@@ -19,8 +19,8 @@ from llm4tag.fileio import atomic_write
 
 QUERY_BLOCK = 256  # queries per matrix product in exact search: 256 x 200,000 similarities = 200 MB at most
 # Fewer queries than this are searched on one BLAS thread: waking OpenBLAS's threads for a small product
-# gains little, and their spinning fights torch's threads when a new text was just encoded (one new content:
-# 110 ms instead of 30 ms on two cores; docs/benchmarks.md)
+# gains little, and once woken they spin for up to about 0.1 s, fighting torch's threads and the recall
+# stage's own (one new content: 110 ms instead of 30 ms on two cores; docs/benchmarks.md)
 PARALLEL_FROM_QUERIES = 32
 
 
@@ -53,7 +53,7 @@ class _OneBlasThread:
                 self._limiter = None
 
 
-_one_blas_thread = _OneBlasThread()
+one_blas_thread = _OneBlasThread()
 
 
 def _faiss():
@@ -114,7 +114,7 @@ class DenseIndex:
         if self._ivf is not None:
             return self._ivf.search(queries, k)
         if len(queries) < PARALLEL_FROM_QUERIES:
-            with _one_blas_thread:
+            with one_blas_thread:
                 return self._exact_search(queries, k)
         return self._exact_search(queries, k)
 
