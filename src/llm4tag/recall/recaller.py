@@ -388,17 +388,17 @@ class Recaller:
             scores["c2t"] = SparseScores.empty()
             if n_tags:
                 candidates = tag_pos[row][tag_pos[row] >= 0]
-                lexical_by_tag: dict[int, float] = {}
+                cols, vals = np.zeros(0, np.int64), np.zeros(0, np.float32)
                 if tag_lex_sims is not None:
                     start, end = tag_lex_sims.indptr[row], tag_lex_sims.indptr[row + 1]
                     cols, vals = tag_lex_sims.indices[start:end], tag_lex_sims.data[start:end]
                     if len(vals) > cfg.c2t_pool:
                         best = np.argpartition(-vals, cfg.c2t_pool - 1)[: cfg.c2t_pool]
                         cols, vals = cols[best], vals[best]
-                    lexical_by_tag = dict(zip(cols.tolist(), vals.tolist()))
                     candidates = np.unique(np.concatenate([candidates, cols]))
                 dense = np.clip(graph.tag_dense.vectors[candidates] @ vector, 0, 1)
-                lexical = np.array([lexical_by_tag.get(int(t), 0.0) for t in candidates], dtype=np.float32)
+                lexical = np.zeros(len(candidates), dtype=np.float32)  # each lexical match is among the candidates
+                lexical[np.searchsorted(candidates, cols)] = vals
                 scores["c2t"] = SparseScores(
                     candidates.astype(np.int64), cfg.dense_weight * dense + (1 - cfg.dense_weight) * lexical
                 )
