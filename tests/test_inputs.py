@@ -175,7 +175,7 @@ def test_a_weights_table_that_leaves_paths_out_says_they_are_off(tmp_path, caplo
     with caplog.at_level("WARNING"):
         config = ProjectConfig.load(tmp_path)
     assert config.recall.active_paths == ("c2c2t",)  # the table is the whole set of weights, as documented
-    assert "does not list c2t, c2t2t, lexical, tree, so those paths are off" in caplog.text
+    assert "does not list c2t, c2t2t, lexical, tree, mlp, so those paths are off" in caplog.text
     assert "'tree = 1.0'" in caplog.text and CONFIG_NAME in caplog.text
     caplog.clear()
     ProjectConfig(name="x").save(tmp_path)  # what init writes lists every path: nothing to say

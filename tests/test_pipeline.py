@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from tests.conftest import debtags_project, debtags_slice
 
-from llm4tag.calibration import RECALL_FEATURES, Calibrator
+from llm4tag.calibration import RECALL_FEATURES, Calibrator, recall_features
 from llm4tag.corpus import Document
 from llm4tag.errors import ConfigError, ProjectError
 from llm4tag.library import Tag
@@ -73,6 +73,21 @@ def test_a_calibrator_fitted_on_other_features_is_refused(project_dir, tmp_path)
             pipeline.run([Document("d", "a network daemon")])
         project.artifacts.save_recall_calibrator(Calibrator(per_tag=False).fit(X, y, feature_names=RECALL_FEATURES))
         assert project.pipeline().run([Document("d", "a network daemon")])[0].ranked
+        # fitted before the perceptron path existed (its path off in that project): it reads its own columns
+        older = tuple(name for name in RECALL_FEATURES if name != "mlp")
+        assert len(older) == len(RECALL_FEATURES) - 1
+        calibrator = Calibrator(per_tag=False).fit(X[:, : len(older)], y, feature_names=older)
+        project.artifacts.save_recall_calibrator(calibrator)
+        [result] = project.pipeline().run([Document("d", "a network daemon")])
+        X_now, tags = recall_features(result.recall)
+        keep = [RECALL_FEATURES.index(name) for name in older]
+        assert np.allclose(result.scored.candidate_conf, calibrator.predict_proba(X_now[:, keep], tags))
+        unknown = (*older[:-1], "something_new")  # a column this recall stage does not give: refused
+        project.artifacts.save_recall_calibrator(
+            Calibrator(per_tag=False).fit(X[:, : len(older)], y, feature_names=unknown)
+        )
+        with pytest.raises(ProjectError, match="run 'llm4tag calibrate'"):
+            project.pipeline().run([Document("d", "a network daemon")])
 
 
 def test_the_tag_library_is_cached_until_tags_change_in_any_process(project_dir, tmp_path):

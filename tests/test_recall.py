@@ -225,3 +225,38 @@ def test_a_new_tag_gets_a_reserved_slot_and_learned_examples_move_its_prototype(
     [after] = recall(project, [query])
     learned = next(c for c in after if c.tag_id == "zephyr")
     assert learned.reserved and learned.examples == 2 and learned.prototype > new.prototype + 0.1
+
+
+def test_perceptron_path_learns_tags_from_the_content_vectors_alone(tmp_path, hashing_embedder):
+    from llm4tag.config import ProjectConfig
+    from llm4tag.corpus import Document
+    from llm4tag.library import Tag
+    from llm4tag.recall.perceptron import PerceptronScorer
+
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(2, 16))
+    vectors = np.vstack([centres[i % 2] + 0.1 * rng.normal(size=16) for i in range(40)])
+    tags = [["left"] if i % 2 == 0 else ["right", "also-right"] for i in range(40)]
+    scorer = PerceptronScorer(hidden=16, epochs=200).fit(["unread text"] * 40, tags, vectors)
+    near_left, near_right = scorer.scores(["x", "y"], np.vstack([centres[0], centres[1]]))
+    assert max(near_left, key=near_left.get) == "left" and near_left["left"] > 0.8
+    assert near_right["right"] > 0.8 and near_right["also-right"] > 0.8 and near_right["left"] < 0.2
+    assert scorer.scores(["no vectors"]) == [{}]  # the texts alone say nothing to it
+    with pytest.raises(ValueError, match="one vector per annotated content"):
+        PerceptronScorer().fit(["a", "b"], [["left"], ["right"]], vectors[:1])
+
+    # in a project: fitted from the vectors the graph holds, found with its provenance, saved and reloaded
+    config = ProjectConfig(name="mlp")
+    config.embedding.backend, config.embedding.options = "tests.conftest:HashingEmbedder", {}
+    config.recall.weights, config.recall.supervised_min_contents = {"mlp": 1.0}, 5
+    texts = [f"the zephyrine engine number {i}" for i in range(6)] + [f"a quiet garden tool {i}" for i in range(6)]
+    labels = [["team::zephyr"]] * 6 + [["garden"]] * 6
+    with Project.init(tmp_path / "p", config) as project:
+        project.add_tags([Tag("team::zephyr", "Zephyr team"), Tag("garden", "Garden")])
+        project.add_contents([Document(f"d{i}", t, g) for i, (t, g) in enumerate(zip(texts, labels))])
+        [result] = project.recall(["zephyrine engine"])
+        assert result.candidates[0].tag_id == "team::zephyr" and "mlp" in result.candidates[0].paths
+        assert (tmp_path / "p" / "graph" / "mlp.pkl").is_file()
+    with Project.open(tmp_path / "p") as project:
+        [again] = project.recall(["zephyrine engine"])
+        assert again.candidates[0].paths == pytest.approx(result.candidates[0].paths)

@@ -99,17 +99,26 @@ class Calibrator:
         return self
 
     def check_features(self, feature_names: tuple[str, ...]) -> None:
-        """Raise ``ProjectError`` unless this model was fitted on exactly these columns, in this order: a model
-        fitted on an older recall stage must not silently score a reordered or different set of features.
-        (Models saved before names were recorded are checked by their column count.)"""
+        """Raise ``ProjectError`` unless this model was fitted on these columns or on some of them: a model
+        fitted on an older recall stage must not silently score a different set of features. One fitted
+        before a recall path existed reads its columns by name and leaves the new path's column out (its path
+        is off in that project: ``check_paths``). (Models saved before names were recorded are checked by their
+        column count.)"""
+        self._columns(feature_names)
+
+    def _columns(self, feature_names: tuple[str, ...]) -> list[int] | None:
+        """Which of ``feature_names`` this model reads, in its order (None: all of them, as they are)."""
         fitted = list(self.feature_names) if self.feature_names else None
         if fitted is None and self.n_features in (None, len(feature_names)):
-            return
-        if fitted != list(feature_names):
-            raise ProjectError(
-                f"a calibrator was fitted on features {fitted or f'({self.n_features} columns)'}, but the pipeline"
-                f" now gives {list(feature_names)}; run 'llm4tag calibrate' (and 'llm4tag optimize') again"
-            )
+            return None
+        if fitted == list(feature_names):
+            return None
+        if fitted is not None and set(fitted) < set(feature_names):
+            return [list(feature_names).index(name) for name in fitted]
+        raise ProjectError(
+            f"a calibrator was fitted on features {fitted or f'({self.n_features} columns)'}, but the pipeline"
+            f" now gives {list(feature_names)}; run 'llm4tag calibrate' (and 'llm4tag optimize') again"
+        )
 
     def check_paths(self, paths: tuple[str, ...]) -> None:
         """Raise ``ProjectError`` unless this model was fitted while the same recall paths had a weight: one
@@ -128,9 +137,10 @@ class Calibrator:
         """Probability that each pair's tag is right; ``feature_names``, when given, are checked first."""
         if self._global is None:
             raise RuntimeError("calibrator is not fitted")
-        if feature_names:
-            self.check_features(feature_names)
         X = np.asarray(X, dtype=float)
+        columns = self._columns(feature_names) if feature_names else None
+        if columns is not None:
+            X = X[:, columns]
         proba = self._global_proba(X)
         if self._tags and tags is not None:
             for i, tag in enumerate(tags):

@@ -30,6 +30,7 @@ from llm4tag.embedding.cache import CachedEmbedder
 from llm4tag.fileio import atomic_write, sha256_of
 from llm4tag.library.tags import Tag
 from llm4tag.recall.graph import ContentTagGraph
+from llm4tag.recall.perceptron import PerceptronScorer
 from llm4tag.recall.recaller import LEARNED_PATHS, RecallConfig, Recaller, RecallResult
 from llm4tag.recall.supervised import SupervisedScorer
 from llm4tag.recall.tree import TreeScorer
@@ -40,7 +41,7 @@ log = logging.getLogger(__name__)
 GRAPH_FORMAT = 2  # 2: checksums and an ids digest in state.json
 _FILES = {"tag_vectors": "tag_vectors.npy", "content_vectors": "content_vectors.npy", "terms": "content_terms.npz"}
 _BATCH = 2048
-_SCORERS = {"supervised": SupervisedScorer, "tree": TreeScorer}
+_SCORERS = {"supervised": SupervisedScorer, "tree": TreeScorer, "mlp": PerceptronScorer}
 
 
 @dataclass
@@ -226,7 +227,7 @@ class RecallIndex:
         ]
         return rows, tags_by_seq
 
-    def _fit(self, name: str, config: RecallConfig, rows: list[ContentRow], tags_by_seq: dict):
+    def _fit(self, name: str, config: RecallConfig, graph: ContentTagGraph, rows: list[ContentRow], tags_by_seq: dict):
         distinct = len({t for r in rows for t in tags_by_seq[r.seq]})
         too_many = name == "supervised" and distinct > config.supervised_max_tags  # a dense per-tag model
         if len(rows) < config.supervised_min_contents or too_many:
@@ -234,7 +235,8 @@ class RecallIndex:
             return None
         log.info("fitting the %s recall path on %d annotated contents", name, len(rows))
         scorer = _SCORERS[name]()
-        return scorer.fit([r.text for r in rows], [tags_by_seq[r.seq] for r in rows])
+        vectors = graph.content_dense.vectors[[graph.content_position[r.id] for r in rows]]
+        return scorer.fit([r.text for r in rows], [tags_by_seq[r.seq] for r in rows], vectors)
 
     def _still_fits(self, fitted: tuple | None, now: tuple, config: RecallConfig) -> bool:
         """A learned path is refitted when rows were edited (the store's revision moved), on demand (``refit``),
@@ -255,7 +257,7 @@ class RecallIndex:
                 scorer = None
             if self._still_fits(getattr(scorer, "stamp", None), stamp, config):
                 return scorer
-        scorer = self._fit(name, config, *self._annotated(graph))
+        scorer = self._fit(name, config, graph, *self._annotated(graph))
         if scorer is not None:
             scorer.stamp = stamp
             self.directory.mkdir(parents=True, exist_ok=True)
@@ -302,7 +304,9 @@ class RecallIndex:
                 return self._held_out[1]
             recaller = self._new_recaller(base.graph, self.config)
             rows, tags_by_seq = self._annotated(base.graph, leave_out=ids)
-            recaller.learned = {name: self._fit(name, self.config, rows, tags_by_seq) for name in base.learned}
+            recaller.learned = {
+                name: self._fit(name, self.config, base.graph, rows, tags_by_seq) for name in base.learned
+            }
             self._held_out = (key, recaller)  # calibrate, then optimize, on the same split: fitted once
             return recaller
 

@@ -33,8 +33,9 @@ from llm4tag.index.lexical import top_matches
 from llm4tag.library.tags import normalize_label
 from llm4tag.recall.graph import ContentTagGraph
 
-PATHS = ("c2t", "c2c2t", "c2t2t", "lexical", "supervised", "tree")
-LEARNED_PATHS = ("supervised", "tree")  # fitted on the annotated contents: recall/supervised.py, recall/tree.py
+PATHS = ("c2t", "c2c2t", "c2t2t", "lexical", "supervised", "tree", "mlp")
+# fitted on the annotated contents: recall/supervised.py, recall/tree.py, recall/perceptron.py
+LEARNED_PATHS = ("supervised", "tree", "mlp")
 _WORD = re.compile(r"\w[\w+#.-]*\w|\w", re.UNICODE)
 
 
@@ -75,6 +76,7 @@ class RecallConfig:
             "lexical": 0.03,
             "supervised": 2.5,
             "tree": 1.0,
+            "mlp": 1.0,
         }
     )
     supervised_min_contents: int = 200  # fewer annotated contents: the learned path is skipped
@@ -326,7 +328,7 @@ class Recaller:
             pool.submit(graph.content_dense.search, vectors, cfg.neighbour_pool) if graph.n_contents else None
         )
         learned = {
-            name: pool.submit(scorer.scores, texts)
+            name: pool.submit(scorer.scores, texts, vectors)
             for name, scorer in self.learned.items()
             if scorer is not None and self.config.weights.get(name, 0.0) > 0
         }

@@ -41,7 +41,8 @@ class SupervisedScorer:
         self._weights: np.ndarray | None = None  # features x tags, float32
         self._bias: np.ndarray | None = None
 
-    def fit(self, texts: list[str], tag_lists: list[list[str]]) -> SupervisedScorer:
+    def fit(self, texts: list[str], tag_lists: list[list[str]], vectors: np.ndarray | None = None) -> SupervisedScorer:
+        """Learns from the words; ``vectors`` (the contents' embeddings) are not read."""
         pairs = [(t, tags) for t, tags in zip(texts, tag_lists) if tags]
         self._vectorizer = TfidfVectorizer(
             sublinear_tf=True, min_df=self.min_df, ngram_range=(1, 2), max_features=self.max_features
@@ -67,7 +68,7 @@ class SupervisedScorer:
         self.contents = len(pairs)
         return self
 
-    def scores(self, texts: list[str]) -> list[dict[str, float]]:
+    def scores(self, texts: list[str], vectors: np.ndarray | None = None) -> list[dict[str, float]]:
         """The ``top_k`` tags by predicted probability for each text."""
         if self._vectorizer is None or not self.classes:
             return [{} for _ in texts]

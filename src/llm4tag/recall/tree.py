@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from llm4tag.errors import ConfigError
@@ -75,7 +76,8 @@ class TreeScorer:
         self._vectorizer: TfidfVectorizer | None = None
         self._model = None
 
-    def fit(self, texts: list[str], tag_lists: list[list[str]]) -> TreeScorer:
+    def fit(self, texts: list[str], tag_lists: list[list[str]], vectors: np.ndarray | None = None) -> TreeScorer:
+        """Learns from the words; ``vectors`` (the contents' embeddings) are not read."""
         omikuji = _omikuji()
         pairs = [(t, tags) for t, tags in zip(texts, tag_lists) if tags]
         self._vectorizer = TfidfVectorizer(
@@ -102,7 +104,7 @@ class TreeScorer:
         self.contents = len(pairs)
         return self
 
-    def scores(self, texts: list[str]) -> list[dict[str, float]]:
+    def scores(self, texts: list[str], vectors: np.ndarray | None = None) -> list[dict[str, float]]:
         if self._model is None or not self.classes:
             return [{} for _ in texts]
         X = self._vectorizer.transform(texts).tocsr()
