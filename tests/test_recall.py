@@ -260,3 +260,21 @@ def test_perceptron_path_learns_tags_from_the_content_vectors_alone(tmp_path, ha
     with Project.open(tmp_path / "p") as project:
         [again] = project.recall(["zephyrine engine"])
         assert again.candidates[0].paths == pytest.approx(result.candidates[0].paths)
+
+
+def test_provenance_is_worked_out_when_asked_and_travels_without_the_graph(project):
+    import pickle
+
+    texts = ["network daemon that monitors servers", "chess game with sound"]
+    fresh = project.recall(texts)
+    shipped = pickle.loads(pickle.dumps(project.recall(texts)))  # as batch workers and caches pass results on
+    for result, copy in zip(fresh, shipped):
+        assert [c.to_dict() for c in copy.candidates] == [c.to_dict() for c in result.candidates]
+        assert all(c._provenance is None for c in copy.candidates)  # the lists came along, the graph did not
+        for candidate in result.candidates:
+            voters = candidate.neighbours
+            assert len(voters) == min(candidate.votes, 5)
+            assert [s for _, s in voters] == sorted((s for _, s in voters), reverse=True)
+            if voters:
+                assert candidate.vote_similarity == pytest.approx(voters[0][1])
+                assert all(candidate.tag_id in doc.tags for doc in project.store.get_contents([c for c, _ in voters]))

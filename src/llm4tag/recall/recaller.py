@@ -23,10 +23,11 @@ from __future__ import annotations
 import os
 import re
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
 from llm4tag.index.dense import PARALLEL_FROM_QUERIES, one_blas_thread
 from llm4tag.index.lexical import top_matches
@@ -109,21 +110,108 @@ class Candidate:
     tag_id: str
     score: float
     paths: dict[str, float]
-    neighbours: list[tuple[str, float]] = field(default_factory=list)
-    via: list[tuple[str, float]] = field(default_factory=list)
     votes: int = 0  # similar annotated contents carrying the tag (C2C2T's support)
     vote_similarity: float = 0.0  # the most similar of them
     examples: int = 0  # annotated contents carrying the tag in the whole graph (its prior)
     reserved: bool = False  # in a slot reserved for tags with few examples (``RecallConfig.thin_slots``)
     prototype: float = 0.0  # why: its similarity to the content (text and examples; ``Recaller.thin_tags``)
+    _neighbours: list[tuple[str, float]] | None = field(default=None, repr=False, compare=False)
+    _via: list[tuple[str, float]] | None = field(default=None, repr=False, compare=False)
+    _provenance: _Provenance | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def neighbours(self) -> list[tuple[str, float]]:
+        """The most similar annotated contents (up to 5) that carry the tag, with their similarity."""
+        if self._neighbours is None:
+            self._resolve()
+        return self._neighbours
+
+    @property
+    def via(self) -> list[tuple[str, float]]:
+        """The strongest tags (up to 3) C2T2T reached this one through, with the strength of that edge."""
+        if self._via is None:
+            self._resolve()
+        return self._via
+
+    def _resolve(self) -> None:
+        if self._provenance is not None:
+            self._provenance.resolve()  # fills every candidate of its content at once
+        if self._neighbours is None or self._via is None:
+            self._neighbours = self._neighbours or []
+            self._via = self._via or []
 
     def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["score"] = round(self.score, 6)
-        out["paths"] = {k: round(v, 6) for k, v in self.paths.items()}
-        out["neighbours"] = [[c, round(s, 4)] for c, s in self.neighbours]
-        out["via"] = [[t, round(s, 4)] for t, s in self.via]
-        return out
+        return {
+            "tag_id": self.tag_id,
+            "score": round(self.score, 6),
+            "paths": {k: round(v, 6) for k, v in self.paths.items()},
+            "neighbours": [[c, round(s, 4)] for c, s in self.neighbours],
+            "via": [[t, round(s, 4)] for t, s in self.via],
+            "votes": self.votes,
+            "vote_similarity": self.vote_similarity,
+            "examples": self.examples,
+            "reserved": self.reserved,
+            "prototype": self.prototype,
+        }
+
+    def __getstate__(self) -> dict:
+        self._resolve()  # a pickled candidate carries its provenance, not the graph behind it
+        return {**self.__dict__, "_provenance": None}
+
+
+class _Provenance:
+    """Which neighbours voted for each candidate of one content and which seeds C2T2T reached it through,
+    worked out when first asked for. Features need only the counts (``votes``, ``vote_similarity``); the
+    lists are read when candidates are shown (API, CLI, web UI), and building them for every candidate of every
+    content cost about a tenth of the recall stage's time in the service, which rarely shows them."""
+
+    def __init__(self, graph: ContentTagGraph, scores: PathScores, order: np.ndarray, candidates: list[Candidate]):
+        self.graph, self.scores, self.order, self.candidates = graph, scores, order, candidates
+
+    def resolve(self) -> None:
+        if self.candidates is None:
+            return
+        graph, ps, order = self.graph, self.scores, self.order
+        voters = _voters_by_candidate(ps, order, most=5)
+        for i, (candidate, position) in enumerate(zip(self.candidates, order.tolist())):
+            candidate._neighbours = [
+                (graph.content_ids[ps.neighbour_positions[r]], float(ps.neighbour_similarities[r])) for r in voters[i]
+            ]
+            via = sorted(ps.via(position), key=lambda x: -x[1])[:3]
+            candidate._via = [(graph.tag_ids[t], s) for t, s in via]
+        self.graph = self.scores = self.order = self.candidates = None  # done: let the graph's arrays go
+
+
+def _vote_support(ps: PathScores, order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per candidate tag: how many of the voting neighbours carry it, and the similarity of the closest one."""
+    votes, closest = np.zeros(len(order), dtype=np.int64), np.zeros(len(order), dtype=np.float32)
+    rows = ps.neighbour_tags
+    if rows is None or not rows.nnz or not len(order):
+        return votes, closest
+    # neighbours are in similarity order, so a tag's first entry in the rows is its most similar neighbour's
+    tags, first, counts = np.unique(rows.indices, return_index=True, return_counts=True)
+    where = np.minimum(np.searchsorted(tags, order), len(tags) - 1)
+    found = tags[where] == order
+    row_of_entry = np.repeat(np.arange(rows.shape[0]), np.diff(rows.indptr))
+    votes[found] = counts[where[found]]
+    closest[found] = ps.neighbour_similarities[row_of_entry[first[where[found]]]]
+    return votes, closest
+
+
+def _voters_by_candidate(ps: PathScores, order: np.ndarray, *, most: int) -> list[list[int]]:
+    """Per candidate tag: the rows (most similar first, at most ``most``) of the neighbours that carry it."""
+    rows = ps.neighbour_tags
+    if rows is None or not rows.nnz:
+        return [[] for _ in range(len(order))]
+    row_of_entry = np.repeat(np.arange(rows.shape[0]), np.diff(rows.indptr))
+    slot = {int(t): i for i, t in enumerate(order.tolist())}
+    out: list[list[int]] = [[] for _ in range(len(order))]
+    keep = np.isin(rows.indices, order)
+    for tag, row in zip(rows.indices[keep].tolist(), row_of_entry[keep].tolist()):  # rows ascending
+        voters = out[slot[tag]]
+        if len(voters) < most:
+            voters.append(row)
+    return out
 
 
 @dataclass
@@ -214,6 +302,8 @@ class PathScores:
     via_seeds: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # the seed it was reached from,
     via_values: np.ndarray = field(default_factory=lambda: np.zeros(0))  # and the strength of that edge
     thin: SparseScores | None = None  # tags with few examples, by their prototype (``ContentTagGraph.thin_prototypes``)
+
+    neighbour_tags: sp.csr_matrix | None = None  # the annotations of the neighbours, one row each, in their order
 
     _via_order: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False, compare=False)
 
@@ -367,6 +457,7 @@ class Recaller:
             # --- c2c2t: neighbours vote with similarity ** vote_power
             nb_pos = np.zeros(0, dtype=np.int64)
             nb_sim = np.zeros(0, dtype=np.float32)
+            rows = None
             scores["c2c2t"] = SparseScores.empty()
             if graph.n_contents:
                 pool = np.unique(np.concatenate([dense_pos[row][dense_pos[row] >= 0], lexical_hits[row][0]]))
@@ -443,7 +534,7 @@ class Recaller:
             if inactive is not None:
                 scores = {name: sc.without(inactive) for name, sc in scores.items()}
             origins = np.concatenate(via_seeds) if via_seeds else np.zeros(0, np.int64)
-            results.append(PathScores(scores, nb_pos, nb_sim, reached, origins, strengths, thin))
+            results.append(PathScores(scores, nb_pos, nb_sim, reached, origins, strengths, thin, rows))
         return results
 
     def fuse(self, path_scores: PathScores, weights: dict[str, float] | None = None) -> SparseScores:
@@ -492,7 +583,6 @@ class Recaller:
         tags with few examples (``thin_tags``; when the C2T path is in use) that are not among them."""
         top_n = top_n or self.config.top_n
         out = []
-        annotations = self.graph.annotations
         frequency = self.graph.tag_frequency
         for ps in self.path_scores(texts, vectors, exclude):
             fused = self.fuse(ps, weights)
@@ -505,31 +595,26 @@ class Recaller:
             order = np.concatenate([order, np.array(extra, dtype=np.int64)]).astype(np.int64)
             fused_values = fused.at(order).tolist()
             path_values = {name: sc.at(order).tolist() for name, sc in ps.scores.items()}
-            # the neighbours that voted for each candidate, most similar first (rows of the neighbours' annotations)
-            voted = annotations[ps.neighbour_positions][:, order].tocsc()
-            voted.sort_indices()
-            candidates = []
-            for i, position in enumerate(order.tolist()):
-                voter_rows = voted.indices[voted.indptr[i] : voted.indptr[i + 1]]
-                voters = [
-                    (self.graph.content_ids[ps.neighbour_positions[r]], float(ps.neighbour_similarities[r]))
-                    for r in voter_rows[:5].tolist()
-                ]
-                via = sorted(ps.via(position), key=lambda x: -x[1])[:3]
-                candidates.append(
-                    Candidate(
-                        tag_id=self.graph.tag_ids[position],
-                        score=fused_values[i],
-                        paths={name: v[i] for name, v in path_values.items() if v[i] > 0},
-                        neighbours=voters,
-                        via=[(self.graph.tag_ids[t], s) for t, s in via],
-                        votes=len(voter_rows),
-                        vote_similarity=voters[0][1] if voters else 0.0,
-                        examples=int(frequency[position]),
-                        reserved=position in reserved,
-                        prototype=reserved.get(position, 0.0),
-                    )
+            votes, closest = _vote_support(ps, order)
+            tag_ids, examples = self.graph.tag_ids, frequency[order].tolist()
+            candidates = [
+                Candidate(
+                    tag_id=tag_ids[position],
+                    score=fused_values[i],
+                    paths={name: v[i] for name, v in path_values.items() if v[i] > 0},
+                    votes=votes_i,
+                    vote_similarity=closest_i,
+                    examples=examples[i],
+                    reserved=position in reserved,
+                    prototype=reserved.get(position, 0.0),
                 )
+                for i, (position, votes_i, closest_i) in enumerate(
+                    zip(order.tolist(), votes.tolist(), closest.tolist())
+                )
+            ]
+            provenance = _Provenance(self.graph, ps, order, candidates)
+            for candidate in candidates:
+                candidate._provenance = provenance
             neighbours = [
                 (self.graph.content_ids[p], float(s))
                 for p, s in zip(ps.neighbour_positions[:max_neighbours], ps.neighbour_similarities[:max_neighbours])
