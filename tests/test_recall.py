@@ -278,3 +278,22 @@ def test_provenance_is_worked_out_when_asked_and_travels_without_the_graph(proje
             if voters:
                 assert candidate.vote_similarity == pytest.approx(voters[0][1])
                 assert all(candidate.tag_id in doc.tags for doc in project.store.get_contents([c for c, _ in voters]))
+
+
+def test_perceptron_path_is_skipped_where_per_tag_weights_would_not_fit(tmp_path):
+    from llm4tag.config import ProjectConfig
+    from llm4tag.corpus import Document
+    from llm4tag.library import Tag
+
+    config = ProjectConfig(name="mlp-cap")
+    config.embedding.backend, config.embedding.options = "tests.conftest:HashingEmbedder", {}
+    config.recall.weights, config.recall.supervised_min_contents = {"mlp": 1.0, "c2c2t": 1.0}, 5
+    config.recall.supervised_max_tags = 1  # two tags annotated: more than the cap
+    with Project.init(tmp_path / "p", config) as project:
+        project.add_tags([Tag("team::zephyr", "Zephyr team"), Tag("garden", "Garden")])
+        texts = [f"the zephyrine engine number {i}" for i in range(6)] + [f"a quiet garden tool {i}" for i in range(6)]
+        labels = [["team::zephyr"]] * 6 + [["garden"]] * 6
+        project.add_contents([Document(f"d{i}", t, g) for i, (t, g) in enumerate(zip(texts, labels))])
+        [result] = project.recall(["zephyrine engine"])
+        assert result.candidates and not any("mlp" in c.paths for c in result.candidates)
+        assert project.recall_index.recaller.learned.get("mlp") is None

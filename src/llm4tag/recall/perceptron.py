@@ -45,8 +45,8 @@ class PerceptronScorer:
         if vectors is None or len(vectors) != len(tag_lists):
             raise ValueError(f"the perceptron path needs one vector per annotated content ({len(tag_lists)})")
         keep = [i for i, tags in enumerate(tag_lists) if tags]
-        binarizer = MultiLabelBinarizer()
-        Y = binarizer.fit_transform([tag_lists[i] for i in keep])
+        binarizer = MultiLabelBinarizer(sparse_output=True)
+        Y = binarizer.fit_transform([tag_lists[i] for i in keep]).astype(bool).toarray()  # 1 byte a cell, not 8
         self.classes = [str(c) for c in binarizer.classes_]
         self._model = MLPClassifier(
             hidden_layer_sizes=(self.hidden,),

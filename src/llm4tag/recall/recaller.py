@@ -81,7 +81,7 @@ class RecallConfig:
         }
     )
     supervised_min_contents: int = 200  # fewer annotated contents: the learned path is skipped
-    supervised_max_tags: int = 5000  # more annotated tags: skipped (a dense per-tag model would not fit)
+    supervised_max_tags: int = 5000  # more annotated tags: supervised and mlp skipped (dense per-tag weights)
     refit_growth: float = 0.1  # learned paths are refitted once the contents grew by this share (or rows changed)
     # reserved candidate slots for tags with at most `thin_examples` annotated examples (new and tail tags), by
     # content-tag similarity (C2T): the neighbour vote and the learned paths cannot propose a tag without
