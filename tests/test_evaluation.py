@@ -46,7 +46,7 @@ def test_harness_reports_every_metric_and_restores_the_config(project):
     weights = dict(project.config.recall.weights)
     full = evaluate(project.pipeline(), docs, stage="recall")
     assert full.documents == 60 and full.pipeline["calibrated"]
-    assert set(full.candidate_recall) == {"c2t", "c2c2t", "c2t2t", "lexical", "supervised", "tree", "fused"}
+    assert set(full.candidate_recall) == {"c2t", "c2c2t", "c2t2t", "lexical", "supervised", "tree", "mlp", "fused"}
     assert {"precision@1", "f1@5", "ndcg@10", "avg_recall@5..50"} <= set(full.ranking)
     assert 0 <= full.calibration["ece"] <= 1 and full.calibration["pairs"] > 0
     assert "| P@1 |" in full.to_markdown() and full.to_dict()["tag_sets"]["documents"] == 60
