@@ -25,6 +25,28 @@ def ranked_ids(candidates):
     return [c.tag_id for c in candidates]
 
 
+ZEPHYR_TEXTS = [f"the zephyrine engine number {i}" for i in range(6)] + [f"a quiet garden tool {i}" for i in range(6)]
+ZEPHYR_TAGS = [["team::zephyr"]] * 6 + [["garden"]] * 6
+
+
+def zephyr_project(path, weights: dict[str, float], **recall) -> Project:
+    """Twelve annotated contents of two tags, told apart by their words, with the learned paths fitted from 5."""
+    from llm4tag.config import ProjectConfig
+    from llm4tag.corpus import Document
+    from llm4tag.library import Tag
+
+    config = ProjectConfig(name="zephyr")
+    config.embedding.backend, config.embedding.options = "tests.conftest:HashingEmbedder", {}
+    config.recall.weights.update(weights)
+    config.recall.supervised_min_contents = 5
+    for key, value in recall.items():
+        setattr(config.recall, key, value)
+    project = Project.init(path, config)
+    project.add_tags([Tag("team::zephyr", "Zephyr team"), Tag("garden", "Garden")])
+    project.add_contents([Document(f"d{i}", t, g) for i, (t, g) in enumerate(zip(ZEPHYR_TEXTS, ZEPHYR_TAGS))])
+    return project
+
+
 def test_c2c2t_neighbours_vote_their_tags(project):
     [candidates] = recall(project, ["network daemon that monitors servers"], weights={"c2c2t": 1.0})
     ids = ranked_ids(candidates)
@@ -168,23 +190,14 @@ def test_recall_confidences_use_the_stored_calibrator(project):
 
 
 def test_supervised_path_learns_words_that_predict_a_tag_and_refits_when_contents_grow_or_on_demand(tmp_path):
-    from llm4tag.config import ProjectConfig
     from llm4tag.corpus import Document
-    from llm4tag.library import Tag
     from llm4tag.recall.supervised import SupervisedScorer
 
-    texts = [f"the zephyrine engine number {i}" for i in range(6)] + [f"a quiet garden tool {i}" for i in range(6)]
-    tags = [["team::zephyr"]] * 6 + [["garden"]] * 6
-    scorer = SupervisedScorer(min_df=1).fit(texts, tags)
+    scorer = SupervisedScorer(min_df=1).fit(ZEPHYR_TEXTS, ZEPHYR_TAGS)
     [scores] = scorer.scores(["zephyrine"])
     assert max(scores, key=scores.get) == "team::zephyr" and scores["team::zephyr"] > 0.5
 
-    config = ProjectConfig(name="sup")
-    config.embedding.backend, config.embedding.options = "tests.conftest:HashingEmbedder", {}
-    config.recall.weights["supervised"], config.recall.supervised_min_contents = 2.5, 5
-    with Project.init(tmp_path / "p", config) as project:
-        project.add_tags([Tag("team::zephyr", "Zephyr team"), Tag("garden", "Garden")])
-        project.add_contents([Document(f"d{i}", t, g) for i, (t, g) in enumerate(zip(texts, tags))])
+    with zephyr_project(tmp_path / "p", {"supervised": 2.5}) as project:
         [result] = project.recall(["zephyrine"])
         assert result.candidates[0].tag_id == "team::zephyr" and "supervised" in result.candidates[0].paths
         first = project.recall_index.recaller.supervised
@@ -228,9 +241,6 @@ def test_a_new_tag_gets_a_reserved_slot_and_learned_examples_move_its_prototype(
 
 
 def test_perceptron_path_learns_tags_from_the_content_vectors_alone(tmp_path, hashing_embedder):
-    from llm4tag.config import ProjectConfig
-    from llm4tag.corpus import Document
-    from llm4tag.library import Tag
     from llm4tag.recall.perceptron import PerceptronScorer
 
     rng = np.random.default_rng(0)
@@ -246,14 +256,8 @@ def test_perceptron_path_learns_tags_from_the_content_vectors_alone(tmp_path, ha
         PerceptronScorer().fit(["a", "b"], [["left"], ["right"]], vectors[:1])
 
     # in a project: fitted from the vectors the graph holds, found with its provenance, saved and reloaded
-    config = ProjectConfig(name="mlp")
-    config.embedding.backend, config.embedding.options = "tests.conftest:HashingEmbedder", {}
-    config.recall.weights, config.recall.supervised_min_contents = {"mlp": 1.0}, 5
-    texts = [f"the zephyrine engine number {i}" for i in range(6)] + [f"a quiet garden tool {i}" for i in range(6)]
-    labels = [["team::zephyr"]] * 6 + [["garden"]] * 6
-    with Project.init(tmp_path / "p", config) as project:
-        project.add_tags([Tag("team::zephyr", "Zephyr team"), Tag("garden", "Garden")])
-        project.add_contents([Document(f"d{i}", t, g) for i, (t, g) in enumerate(zip(texts, labels))])
+    only_mlp = {name: 0.0 for name in RecallConfig().weights} | {"mlp": 1.0}
+    with zephyr_project(tmp_path / "p", only_mlp) as project:
         [result] = project.recall(["zephyrine engine"])
         assert result.candidates[0].tag_id == "team::zephyr" and "mlp" in result.candidates[0].paths
         assert (tmp_path / "p" / "graph" / "mlp.pkl").is_file()
@@ -281,19 +285,8 @@ def test_provenance_is_worked_out_when_asked_and_travels_without_the_graph(proje
 
 
 def test_perceptron_path_is_skipped_where_per_tag_weights_would_not_fit(tmp_path):
-    from llm4tag.config import ProjectConfig
-    from llm4tag.corpus import Document
-    from llm4tag.library import Tag
-
-    config = ProjectConfig(name="mlp-cap")
-    config.embedding.backend, config.embedding.options = "tests.conftest:HashingEmbedder", {}
-    config.recall.weights, config.recall.supervised_min_contents = {"mlp": 1.0, "c2c2t": 1.0}, 5
-    config.recall.supervised_max_tags = 1  # two tags annotated: more than the cap
-    with Project.init(tmp_path / "p", config) as project:
-        project.add_tags([Tag("team::zephyr", "Zephyr team"), Tag("garden", "Garden")])
-        texts = [f"the zephyrine engine number {i}" for i in range(6)] + [f"a quiet garden tool {i}" for i in range(6)]
-        labels = [["team::zephyr"]] * 6 + [["garden"]] * 6
-        project.add_contents([Document(f"d{i}", t, g) for i, (t, g) in enumerate(zip(texts, labels))])
+    # two tags annotated: more than the cap
+    with zephyr_project(tmp_path / "p", {"mlp": 1.0}, supervised_max_tags=1) as project:
         [result] = project.recall(["zephyrine engine"])
         assert result.candidates and not any("mlp" in c.paths for c in result.candidates)
         assert project.recall_index.recaller.learned.get("mlp") is None
