@@ -290,3 +290,15 @@ def test_perceptron_path_is_skipped_where_per_tag_weights_would_not_fit(tmp_path
         [result] = project.recall(["zephyrine engine"])
         assert result.candidates and not any("mlp" in c.paths for c in result.candidates)
         assert project.recall_index.recaller.learned.get("mlp") is None
+
+
+def test_candidate_recall_reports_the_learned_paths_that_ran_only(tmp_path):
+    from llm4tag.corpus import Document
+    from llm4tag.evaluation.recall_eval import evaluate_recall
+
+    docs = [Document("q1", "zephyrine engine", ["team::zephyr"]), Document("q2", "garden tool", ["garden"])]
+    with zephyr_project(tmp_path / "p", {"mlp": 1.0, "tree": 0.0}) as project:
+        recaller = project.recall_index.recaller
+        result = evaluate_recall(recaller, docs, project.embedder.encode([d.text for d in docs]), ns=(1, 2))
+        assert "mlp" in result.recall and "supervised" in result.recall and "tree" not in result.recall
+        assert result.recall["mlp"][1] == 1.0 and result.recall["fused"][2] == 1.0

@@ -8,7 +8,7 @@ import numpy as np
 
 from llm4tag.corpus.documents import Document
 from llm4tag.metrics.retrieval import mean_recall_at
-from llm4tag.recall.recaller import PATHS, Recaller
+from llm4tag.recall.recaller import LEARNED_PATHS, PATHS, Recaller
 
 DEFAULT_NS = (10, 20, 30, 50)
 
@@ -43,8 +43,11 @@ def evaluate_recall(
     ns: tuple[int, ...] = DEFAULT_NS,
     batch_size: int = 512,
 ) -> RecallEvaluation:
-    """Candidate recall@N of each meta-path alone and of the fused ranking, on annotated documents."""
-    variants: dict[str, dict[str, float] | None] = {name: {name: 1.0} for name in PATHS}
+    """Candidate recall@N of each meta-path alone and of the fused ranking, on annotated documents. A learned path
+    that did not run (off in ``[recall.weights]``, or skipped for too few contents) is left out, not reported as
+    zeros."""
+    ran = {name for name in PATHS if name not in LEARNED_PATHS or recaller.learned.get(name) is not None}
+    variants: dict[str, dict[str, float] | None] = {name: {name: 1.0} for name in PATHS if name in ran}
     variants["fused"] = None
     max_n = max(ns)
     rankings: dict[str, list[list[str]]] = {name: [] for name in variants}
