@@ -54,7 +54,8 @@ def test_init_index_recall_eval_with_the_default_embedder(tmp_path, tiny_files, 
     code, out, _ = run(["eval", "-p", project, str(contents), "--stage", "recall", "--json", "--ns", "1,3"], capsys)
     result = json.loads(out)
     assert code == 0 and result["documents"] == 6
-    assert set(result["candidate_recall"]) == {"c2t", "c2c2t", "c2t2t", "lexical", "supervised", "tree", "mlp", "fused"}
+    # six annotated contents: too few for the learned paths, which are therefore not reported
+    assert set(result["candidate_recall"]) == {"c2t", "c2c2t", "c2t2t", "lexical", "fused"}
     assert 0 < result["ranking"]["precision@1"] <= 1 and result["tag_sets"]["documents"] == 6
 
 
