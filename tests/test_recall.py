@@ -252,6 +252,8 @@ def test_perceptron_path_learns_tags_from_the_content_vectors_alone(tmp_path, ha
     assert max(near_left, key=near_left.get) == "left" and near_left["left"] > 0.8
     assert near_right["right"] > 0.8 and near_right["also-right"] > 0.8 and near_right["left"] < 0.2
     assert scorer.scores(["no vectors"]) == [{}]  # the texts alone say nothing to it
+    one_tag = PerceptronScorer(hidden=16).fit(["t"] * 40, [["left"]] * 40, vectors)  # on every content: no signal
+    assert one_tag.scores(["x"], centres[:1]) == [{}] and one_tag.contents == 40
     with pytest.raises(ValueError, match="one vector per annotated content"):
         PerceptronScorer().fit(["a", "b"], [["left"], ["right"]], vectors[:1])
 

@@ -25,6 +25,8 @@ class PerceptronScorer:
     """``fit(texts, tag_lists, vectors)``, then ``scores(texts, vectors)``: the ``top_k`` tags of each content
     with their predicted probability. Reads the vectors only (the learned paths share one interface)."""
 
+    dense_per_tag = True  # a weight for every hidden unit and tag: skipped past ``supervised_max_tags``
+
     def __init__(
         self,
         *,
@@ -48,6 +50,10 @@ class PerceptronScorer:
         binarizer = MultiLabelBinarizer(sparse_output=True)
         Y = binarizer.fit_transform([tag_lists[i] for i in keep]).astype(bool).toarray()  # 1 byte a cell, not 8
         self.classes = [str(c) for c in binarizer.classes_]
+        self.contents = len(keep)
+        if len(self.classes) < 2:  # one tag on every annotated content: nothing to tell apart
+            self._model = None
+            return self
         self._model = MLPClassifier(
             hidden_layer_sizes=(self.hidden,),
             alpha=self.alpha,
@@ -59,15 +65,12 @@ class PerceptronScorer:
             # a fixed number of epochs is the setting (measured on held-out data), not a failure to converge
             warnings.simplefilter("ignore", ConvergenceWarning)
             self._model.fit(np.asarray(vectors, dtype=np.float32)[keep], Y)
-        self.contents = len(keep)
         return self
 
     def scores(self, texts: list[str], vectors: np.ndarray | None = None) -> list[dict[str, float]]:
         if self._model is None or not self.classes or vectors is None or not len(vectors):
             return [{} for _ in texts]
         probabilities = self._model.predict_proba(np.asarray(vectors, dtype=np.float32))
-        if probabilities.ndim == 1:  # a single tag
-            probabilities = probabilities[:, None]
         k = min(self.top_k, len(self.classes))
         best = np.argpartition(-probabilities, k - 1, axis=1)[:, :k] if k < len(self.classes) else None
         out = []

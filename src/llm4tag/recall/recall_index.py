@@ -229,7 +229,7 @@ class RecallIndex:
 
     def _fit(self, name: str, config: RecallConfig, graph: ContentTagGraph, rows: list[ContentRow], tags_by_seq: dict):
         distinct = len({t for r in rows for t in tags_by_seq[r.seq]})
-        too_many = name in ("supervised", "mlp") and distinct > config.supervised_max_tags  # dense per-tag weights
+        too_many = _SCORERS[name].dense_per_tag and distinct > config.supervised_max_tags
         if len(rows) < config.supervised_min_contents or too_many:
             log.info("%s recall path skipped: %d annotated contents, %d tags", name, len(rows), distinct)
             return None

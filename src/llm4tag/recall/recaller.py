@@ -81,7 +81,7 @@ class RecallConfig:
         }
     )
     supervised_min_contents: int = 200  # fewer annotated contents: the learned path is skipped
-    supervised_max_tags: int = 5000  # more annotated tags: supervised and mlp skipped (dense per-tag weights)
+    supervised_max_tags: int = 5000  # more annotated tags: paths with dense per-tag weights skipped (``dense_per_tag``)
     refit_growth: float = 0.1  # learned paths are refitted once the contents grew by this share (or rows changed)
     # reserved candidate slots for tags with at most `thin_examples` annotated examples (new and tail tags), by
     # content-tag similarity (C2T): the neighbour vote and the learned paths cannot propose a tag without
@@ -136,9 +136,10 @@ class Candidate:
     def _resolve(self) -> None:
         if self._provenance is not None:
             self._provenance.resolve()  # fills every candidate of its content at once
-        if self._neighbours is None or self._via is None:
-            self._neighbours = self._neighbours or []
-            self._via = self._via or []
+        if self._neighbours is None:  # made without provenance (by hand, or an older pickle)
+            self._neighbours = []
+        if self._via is None:
+            self._via = []
 
     def to_dict(self) -> dict[str, Any]:
         return {

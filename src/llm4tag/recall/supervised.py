@@ -24,6 +24,8 @@ PARALLEL_FROM_CONTENTS = 2000  # below this, starting worker processes costs mor
 
 
 class SupervisedScorer:
+    dense_per_tag = True  # a weight for every word and tag: skipped past ``supervised_max_tags``
+
     def __init__(
         self,
         *,

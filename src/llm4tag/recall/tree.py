@@ -59,6 +59,8 @@ def _omikuji():
 class TreeScorer:
     """``fit(texts, tag_lists)``, then ``scores(texts)``: the ``top_k`` tags of each text with their scores."""
 
+    dense_per_tag = False  # the trees keep sparse weights per cluster: any number of tags
+
     def __init__(
         self,
         *,
