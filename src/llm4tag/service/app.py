@@ -19,6 +19,7 @@ says not ready, and feedback, the tag library and recall-only tagging (``"llm": 
 from __future__ import annotations
 
 import asyncio
+import gc
 import hmac
 import ipaddress
 import logging
@@ -195,6 +196,10 @@ def create_app(project, config: ServiceConfig | None = None, *, overrides: dict 
         project.recall_index.warm()
         if uses_llm:
             project.llm.get()  # start the backend now, not on the first request
+        # the loaded project is half a million long-lived objects: a full garbage collection walking them all
+        # stalled every request in flight for about 240 ms (debtags, p99 330 ms). Frozen, they are not walked.
+        gc.collect()
+        gc.freeze()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -207,6 +212,7 @@ def create_app(project, config: ServiceConfig | None = None, *, overrides: dict 
             log.error("service not ready: %s", exc)
         yield
         await worker.stop()
+        gc.unfreeze()  # what the service froze can be collected again once it is gone (tests start many)
 
     app = FastAPI(
         title="llm4tag",
