@@ -5,8 +5,10 @@ The recall stage and the store are real; the embedder is the test's hashing fake
 """
 
 import asyncio
+import gc
 import os
 import signal
+import time
 from pathlib import Path
 
 import httpx
@@ -186,6 +188,18 @@ def test_llm_backend_down_gives_503_with_retry_after(project_dir):
             assert client.get("/healthz").json() == {"status": "ok"}
 
 
+def test_the_loaded_project_is_left_out_of_full_garbage_collections(project_dir):
+    # a full collection walking the loaded project stalls every request in flight; the service freezes what
+    # it loaded once it is ready, and lets it go again when it stops
+    assert gc.get_freeze_count() == 0
+    with Project.open(project_dir) as project, TestClient(create_app(project)) as client:
+        assert client.get("/readyz").status_code == 200
+        frozen = gc.get_freeze_count()
+        assert frozen > 1000
+        assert client.post("/v1/tag", json={"text": TEXT}).status_code == 200
+    assert gc.get_freeze_count() == 0
+
+
 def test_metrics_and_readiness(client):
     assert client.get("/readyz").json() == {"status": "ready"}
     client.post("/v1/tag", json={"text": TEXT})
@@ -285,3 +299,43 @@ def test_service_batches_run_with_capped_native_thread_pools(compute_threads):
     assert len(pipeline.pools) == 2 and all(pools.keys() == before.keys() for pools in pipeline.pools)
     for pools in pipeline.pools:  # both lanes, recall-only and LLM
         assert pools == ({path: 1 for path in before} if compute_threads else before)
+
+
+class _TimedPipeline:
+    """Stands in for the pipeline: records when each batch ran and how many contents it had."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.batches: list[tuple[float, float, int]] = []
+
+    def run(self, docs, batch_size):
+        started = time.monotonic()
+        time.sleep(self.seconds)
+        self.batches.append((started, time.monotonic(), len(docs)))
+        return [None] * len(docs)
+
+
+def test_requests_queued_behind_a_busy_batch_start_without_the_gathering_window():
+    pipeline = _TimedPipeline(seconds=0.2)
+    window = 0.6
+    worker = PipelineWorker(lambda llm: pipeline, llm=None, max_batch=4, window_seconds=window)
+    docs = [[Document(str(i), TEXT)] for i in range(8)]
+
+    async def load() -> None:
+        await worker.start()
+        try:
+            first = [asyncio.create_task(worker.tag(d, llm=False)) for d in docs[:4]]  # a full batch: runs at once
+            await asyncio.sleep(0.05)
+            queued = [asyncio.create_task(worker.tag(d, llm=False)) for d in docs[4:6]]  # wait behind it
+            await asyncio.gather(*first, *queued)
+            # an idle lane still waits the window for companions: two requests 50 ms apart share a batch
+            alone = asyncio.create_task(worker.tag(docs[6], llm=False))
+            await asyncio.sleep(0.05)
+            await asyncio.gather(alone, worker.tag(docs[7], llm=False))
+        finally:
+            await worker.stop()
+
+    asyncio.run(load())
+    assert [size for _, _, size in pipeline.batches] == [4, 2, 2]
+    (_, first_end, _), (second_start, _, _) = pipeline.batches[:2]
+    assert second_start - first_end < window / 3
