@@ -10,7 +10,8 @@ tag means); the tags stay in the library with their labels and descriptions; tes
 * for the held-out tags (micro over their occurrences, macro over the tags), the tail (tags with 1-10 training
   examples) and all tags;
 * again after ``learn`` with 1, 3 and 5 examples per held-out tag (train contents that carried the tag, added as
-  new annotated contents: short-term knowledge, no refit).
+  new annotated contents: short-term knowledge, no refit; ``--refit`` refits the learned paths after each step, as
+  ``llm4tag index --refit`` does).
 
     python bench/bench_cold_start.py --work /tmp/cold --test-sample 200 --dev-llm-sample 80 --out cold.json
 
@@ -114,6 +115,9 @@ def main() -> None:
     parser.add_argument("--dev-llm-sample", type=int, default=80)
     parser.add_argument("--learn", default="1,3,5", help="examples per held-out tag, cumulative steps")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--refit", action="store_true", help="refit the learned paths after each learn step (index --refit)"
+    )
     parser.add_argument("--judgements-from", type=Path, help="store.sqlite whose cached judgements to reuse")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
@@ -179,7 +183,7 @@ def main() -> None:
                 for d in docs[learned:k]
             ]
             project.learn(items)
-            project.index()
+            project.index(refit=args.refit)
             learned = k
         run = {
             "recall_only": measure(project, test_sample, held, tail, llm=False),
