@@ -14,6 +14,7 @@ tag means); the tags stay in the library with their labels and descriptions; tes
   ``llm4tag index --refit`` does).
 
     python bench/bench_cold_start.py --work /tmp/cold --test-sample 200 --dev-llm-sample 80 --out cold.json
+    python bench/bench_cold_start.py --work /tmp/cold --learn 3 --reach-only [--refit]   # candidates only, no LLM
 
 The project is built in ``--work``/base and reused when it exists (its index takes about 3 minutes here); the
 ``learn`` steps run on a copy (``--work``/learn), so the base stays without examples. The LLM's judgements are
@@ -105,6 +106,19 @@ def measure(project: Project, docs: list[Document], held: set[str], tail: set[st
     }
 
 
+def reach(project: Project, docs: list[Document], held: set[str]) -> dict:
+    """Of the held-out tags' occurrences in ``docs``: the share among the candidates, and among the reserved slots."""
+    results = project.recall_index.recall([d.text for d in docs])
+    occurrences = sum(len(set(d.tags) & held) for d in docs)
+    found = [set(d.tags) & held & {c.tag_id for c in r.candidates} for d, r in zip(docs, results)]
+    in_slots = [{c.tag_id for c in r.candidates if c.reserved} for r in results]
+    return {
+        "held_out_occurrences": occurrences,
+        "held_out_in_candidates": round(sum(map(len, found)) / occurrences, 4),
+        "of_them_in_reserved_slots": round(sum(len(f & s) for f, s in zip(found, in_slots)) / occurrences, 4),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, default=SHARED)
@@ -115,6 +129,12 @@ def main() -> None:
     parser.add_argument("--dev-llm-sample", type=int, default=80)
     parser.add_argument("--learn", default="1,3,5", help="examples per held-out tag, cumulative steps")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--reach-only",
+        action="store_true",
+        help="no calibration and no LLM: the share of the held-out tags' occurrences in all of test that reach the"
+        " candidates (top N and reserved slots), at each learn step (a minute or two a step)",
+    )
     parser.add_argument(
         "--refit", action="store_true", help="refit the learned paths after each learn step (index --refit)"
     )
@@ -154,16 +174,19 @@ def main() -> None:
         with sqlite3.connect(base / "store.sqlite") as db:
             db.execute("ATTACH DATABASE ? AS other", (str(args.judgements_from),))
             db.execute("INSERT OR IGNORE INTO judgements SELECT * FROM other.judgements")
-    with Project.open(base) as project:
-        if project.artifacts.recall_calibrator() is None:  # delete base/calibration to recalibrate
+    if not args.reach_only:  # the candidates alone need neither calibration nor the LLM
+        with Project.open(base) as project:
+            if project.artifacts.recall_calibrator() is None:  # delete base/calibration to recalibrate
+                started = time.perf_counter()
+                project.calibrate(dev_stripped, llm_sample=args.dev_llm_sample, overrides={"judge": "candidates"})
+                report["calibrate_seconds"] = round(time.perf_counter() - started, 1)
             started = time.perf_counter()
-            project.calibrate(dev_stripped, llm_sample=args.dev_llm_sample, overrides={"judge": "candidates"})
-            report["calibrate_seconds"] = round(time.perf_counter() - started, 1)
-        started = time.perf_counter()
-        optimized = project.optimize(dev_stripped, llm_sample=args.dev_llm_sample, overrides={"judge": "candidates"})
-        report["optimize_seconds"] = round(time.perf_counter() - started, 1)
-        report["llm_decision"] = optimized["llm"]["llm_decision"]
-        print(json.dumps(report["llm_decision"]), flush=True)
+            optimized = project.optimize(
+                dev_stripped, llm_sample=args.dev_llm_sample, overrides={"judge": "candidates"}
+            )
+            report["optimize_seconds"] = round(time.perf_counter() - started, 1)
+            report["llm_decision"] = optimized["llm"]["llm_decision"]
+            print(json.dumps(report["llm_decision"]), flush=True)
     shutil.rmtree(args.work / "learn", ignore_errors=True)
     shutil.copytree(base, args.work / "learn")
     project = Project.open(args.work / "learn")
@@ -185,6 +208,11 @@ def main() -> None:
             project.learn(items)
             project.index(refit=args.refit)
             learned = k
+        if args.reach_only:
+            run = reach(project, test, held)
+            report["runs"][f"{k}_examples"] = run
+            print(k, json.dumps(run), flush=True)
+            continue
         run = {
             "recall_only": measure(project, test_sample, held, tail, llm=False),
             "with_llm": measure(project, test_sample, held, tail, judge="thin", generation=False),
