@@ -317,7 +317,7 @@ class _TimedPipeline:
 
 def test_requests_queued_behind_a_busy_batch_start_without_the_gathering_window():
     pipeline = _TimedPipeline(seconds=0.2)
-    window = 0.6
+    window = 1.2  # long beside the batches: a lane that waited it cannot be mistaken for one that did not
     worker = PipelineWorker(lambda llm: pipeline, llm=None, max_batch=4, window_seconds=window)
     docs = [[Document(str(i), TEXT)] for i in range(8)]
 
