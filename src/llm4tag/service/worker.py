@@ -150,20 +150,19 @@ class PipelineWorker:
             idle = inbox.empty()
             pending = [await inbox.get()]
             size = len(pending[0][0])
-            while size < self.max_batch and not inbox.empty():
-                item = inbox.get_nowait()
-                pending.append(item)
-                size += len(item[0])
             loop = asyncio.get_running_loop()
             deadline = loop.time() + (self.window_seconds if idle else 0.0)
             while size < self.max_batch:
-                remaining = deadline - loop.time()
-                if remaining <= 0:
-                    break
-                try:
-                    item = await asyncio.wait_for(inbox.get(), remaining)
-                except asyncio.TimeoutError:
-                    break
+                if not inbox.empty():  # already queued: joins without waiting
+                    item = inbox.get_nowait()
+                else:
+                    remaining = deadline - loop.time()
+                    if remaining <= 0:
+                        break
+                    try:
+                        item = await asyncio.wait_for(inbox.get(), remaining)
+                    except asyncio.TimeoutError:
+                        break
                 pending.append(item)
                 size += len(item[0])
             pending = [item for item in pending if not item[1].done()]  # callers that gave up are not run
