@@ -113,3 +113,28 @@ def test_store_is_wal_and_config_round_trips(tmp_path, hashing_embedder):
     with Project.open(tmp_path / "p", embedder=hashing_embedder) as project:
         assert project.config.recall.top_n == 12
         assert json.loads(json.dumps(project.config.to_dict()))["recall"]["top_n"] == 12
+
+
+def test_what_another_process_learns_is_recalled_from_the_next_call(tmp_path, tiny_files):
+    """Two service workers on one project each hold the project open: a content learned through one is a
+    neighbour in the other's very next recall, and a tag added through one is in the other's library."""
+    from llm4tag.corpus.knowledge import KnowledgeItem
+
+    build_and_snapshot(tmp_path / "p", tiny_files, HashingEmbedder())
+    query = "zither lessons for beginners"
+    with (
+        Project.open(tmp_path / "p", embedder=HashingEmbedder()) as writer,
+        Project.open(tmp_path / "p", embedder=HashingEmbedder()) as reader,
+    ):
+        [before] = reader.recall([query])
+        assert "zither" not in reader.library and all(n != "z1" for n, _ in before.neighbours)
+        writer.add_tags([Tag(id="zither", label="Zither", description="a stringed instrument")])
+        writer.learn([KnowledgeItem.feedback("zither lessons and zither tuning", ["zither", "audio"], [], "z1")])
+        [after] = reader.recall([query])
+        assert "zither" in reader.library
+        assert after.neighbours[0][0] == "z1"
+        assert "zither" in {c.tag_id for c in after.candidates}
+        reader_files = sorted(p.stat().st_mtime_ns for p in (tmp_path / "p" / "graph").glob("*.np*"))
+        [again] = reader.recall([query])  # nothing changed since: the same answer, no files written by the reader
+        assert [c.tag_id for c in again.candidates] == [c.tag_id for c in after.candidates]
+        assert sorted(p.stat().st_mtime_ns for p in (tmp_path / "p" / "graph").glob("*.np*")) == reader_files

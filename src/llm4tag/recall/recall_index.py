@@ -156,9 +156,13 @@ class RecallIndex:
 
     @property
     def graph(self) -> ContentTagGraph:
+        """The graph, brought up to date first when this process changed the store, or another one did (several
+        service workers on one project: a content learned through one is recalled by all from the next batch)."""
         with self._lock:
             if self._stale or self._graph is None:
                 self.update()
+            elif self.store.changed_elsewhere():
+                self._update(save=False)  # the process that wrote saves the files
             assert self._graph is not None
             return self._graph
 

@@ -132,9 +132,11 @@ class Store:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
         self._library: tuple[str | None, TagLibrary] | None = None
+        self._data_version: int | None = None
         self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         try:
             self._open(durable, check=not create or self.path.stat().st_size > 0)
+            self.changed_elsewhere()  # the baseline: what others commit from now on is seen
         except sqlite3.DatabaseError as exc:
             self._conn.close()
             raise ProjectError(corrupt_store_message(self.path, exc)) from None
@@ -194,6 +196,16 @@ class Store:
                 self._conn.execute("ROLLBACK")
                 raise
             self._conn.execute("COMMIT")
+
+    def changed_elsewhere(self) -> bool:
+        """Whether another connection (another process serving this project, a CLI ``learn``) committed since
+        the last call (or since the store was opened). SQLite's ``data_version`` tells without reading the database:
+        cheap enough to ask before every batch. This connection's own commits do not count."""
+        with self._lock:
+            version = self._conn.execute("PRAGMA data_version").fetchone()[0]
+            changed = self._data_version is not None and version != self._data_version
+            self._data_version = version
+            return changed
 
     def _query(self, sql: str, params: Iterable = ()) -> list[tuple]:
         with self._lock:
