@@ -3,6 +3,7 @@ concurrent clients in this one, on loopback.
 
     .venv/bin/python bench/bench_service.py --project debtags --requests 256 --no-generation --judge none
     .venv/bin/python bench/bench_service.py --project debtags --requests 48 --no-generation --judge candidates
+    .venv/bin/python bench/bench_service.py --project debtags --requests 1536 --no-generation --judge none --workers 2
 
 Texts: debtags test documents outside the seeded 300-document sample (so no cached judgement helps);
 ``--new-texts`` makes each one new, so no cached embedding helps either (the in-process baseline gets
@@ -58,6 +59,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--judge", choices=("none", "generated", "candidates"))
     parser.add_argument("--no-generation", action="store_true")
+    parser.add_argument("--workers", type=int, default=1, help="service processes on the port (serve --workers)")
     parser.add_argument("--new-texts", action="store_true", help="texts never seen: no embedding is cached")
     args = parser.parse_args()
     texts = [d.text for d in outside_sample(args.data)][: args.requests]
@@ -65,6 +67,7 @@ def main() -> None:
         texts = [f"{text} [{time.time_ns()}]" for text in texts]
     port = free_port()
     command = [sys.executable, "-m", "llm4tag.cli", "serve", "-p", args.project, "--port", str(port), "-q"]
+    command += ["--workers", str(args.workers)]
     command += (["--judge", args.judge] if args.judge else []) + (["--no-generation"] if args.no_generation else [])
     server = subprocess.Popen(command)
     url = f"http://127.0.0.1:{port}"
@@ -106,6 +109,7 @@ def main() -> None:
         "requests": len(texts),
         "new_texts": args.new_texts,
         "clients": args.clients,
+        "workers": args.workers,
         "status_codes": {str(s): statuses.count(s) for s in sorted(set(statuses))},
         "latency": percentiles(latencies),
         "throughput_requests_per_second": len(texts) / wall,

@@ -130,11 +130,11 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(directory: Path) -> tuple[subprocess.Popen, str]:
+def start_server(directory: Path, *options: str) -> tuple[subprocess.Popen, str]:
     """``llm4tag serve`` on a free loopback port, once it is ready; returns the process and its URL."""
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "llm4tag.cli", "serve", "-p", str(directory), "--port", str(port), "-q"],
+        [sys.executable, "-m", "llm4tag.cli", "serve", "-p", str(directory), "--port", str(port), "-q", *options],
         cwd=Path(__file__).resolve().parents[1],  # so that the test embedder (tests.conftest:HashingEmbedder) imports
     )
     url = f"http://127.0.0.1:{port}"

@@ -185,7 +185,7 @@ def test_llm_backend_down_gives_503_with_retry_after(project_dir):
             assert annif.status_code == 503 and annif.json()["title"] == "Service Unavailable"
             metrics = client.get("/metrics").text
             assert 'llm4tag_errors_total{kind="llm_backend"} 2.0' in metrics
-            assert client.get("/healthz").json() == {"status": "ok"}
+            assert client.get("/healthz").json()["status"] == "ok"
 
 
 def test_the_loaded_project_is_left_out_of_full_garbage_collections(project_dir):
@@ -339,3 +339,37 @@ def test_requests_queued_behind_a_busy_batch_start_without_the_gathering_window(
     assert [size for _, _, size in pipeline.batches] == [4, 2, 2]
     (_, first_end, _), (second_start, _, _) = pipeline.batches[:2]
     assert second_start - first_end < window / 3
+
+
+def test_several_workers_serve_one_port_and_see_each_others_writes(tmp_path):
+    """``serve --workers 2``: two processes answer on the port; feedback stored through one is used by both
+    from the next request, and /metrics counts the requests of both."""
+    directory = debtags_project(tmp_path / "p")
+    process, url = start_server(directory, "--workers", "2")
+
+    def fresh(method: str, path: str, **kwargs) -> httpx.Response:
+        with httpx.Client(timeout=60) as http:  # a new connection each time: the kernel picks the worker
+            return http.request(method, f"{url}{path}", **kwargs)
+
+    try:
+        workers, deadline = set(), time.time() + 120
+        while len(workers) < 2 and time.time() < deadline:
+            workers.add(fresh("GET", "/healthz").json()["pid"])
+        assert len(workers) == 2 and process.pid not in workers
+        text = "zither tuning lessons, zither strings and zither sheet music"
+        before = fresh("POST", "/v1/tag", json={"text": text}).json()
+        assert "use::learning" not in {t["tag_id"] for t in before["tags"]}
+        stored = fresh("POST", "/v1/feedback", json={"text": text, "content_id": "zither-1", "add": ["use::learning"]})
+        assert stored.status_code == 200
+        served = [fresh("POST", "/v1/tag", json={"text": text, "candidates": True}).json() for _ in range(30)]
+        assert all("use::learning" in {c["tag_id"] for c in s["candidates"]} for s in served)
+        metrics = fresh("GET", "/metrics").text
+    finally:
+        process.terminate()
+        process.wait(60)
+    tag_requests = sum(
+        float(line.split()[-1])
+        for line in metrics.splitlines()
+        if line.startswith("llm4tag_requests_total") and 'endpoint="/v1/tag"' in line
+    )
+    assert tag_requests == 31

@@ -63,6 +63,7 @@ class ServiceConfig:
     retry_after_seconds: int = 30  # told to clients when the LLM backend is down
     llm_deadline_seconds: float = 60.0  # tagging that calls the LLM answers 503 past this
     shutdown_seconds: int = 5  # on SIGTERM, in-flight requests get this long before the server stops
+    workers: int = 1  # processes serving on the port (``serve --workers``): each holds its own copy of the models
 
 
 _TYPE_NAMES = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}

@@ -47,6 +47,7 @@ from llm4tag.service.annif import annif_router
 from llm4tag.service.metrics import ServiceMetrics
 from llm4tag.service.schemas import ContentIn, FeedbackIn, ServiceError, TagBatchRequest, TagIn, TagRequest
 from llm4tag.service.worker import PipelineWorker
+from llm4tag.service.workers import multiprocess_metrics
 from llm4tag.store.sqlite import corrupt_store_message
 
 log = logging.getLogger(__name__)
@@ -152,8 +153,11 @@ def _replay(messages: list[dict], then=None):
     return receive
 
 
-def create_app(project, config: ServiceConfig | None = None, *, overrides: dict | None = None) -> FastAPI:
-    """The service for an open ``Project``; the caller keeps ownership of the project (and closes it).
+def create_app(
+    project, config: ServiceConfig | None = None, *, overrides: dict | None = None, close_project: bool = False
+) -> FastAPI:
+    """The service for an open ``Project``; the caller keeps ownership of the project (and closes it), unless
+    ``close_project``: then the service closes it when it stops (a worker process of ``serve --workers``).
     ``overrides`` serve another shape of the pipeline (``Pipeline.with_overrides``), e.g. ``judge="none"``."""
     config = config or project.config.service
     overrides = dict(overrides or {})
@@ -213,6 +217,8 @@ def create_app(project, config: ServiceConfig | None = None, *, overrides: dict 
         yield
         await worker.stop()
         gc.unfreeze()  # what the service froze can be collected again once it is gone (tests start many)
+        if close_project:
+            project.close()
 
     app = FastAPI(
         title="llm4tag",
@@ -403,9 +409,9 @@ def create_app(project, config: ServiceConfig | None = None, *, overrides: dict 
         return {"deprecated": tag_id}
 
     # -- operations ----------------------------------------------------------------------
-    @app.get("/healthz", tags=["operations"], summary="the process is up")
+    @app.get("/healthz", tags=["operations"], summary="the process is up (and which one: serve --workers)")
     async def healthz() -> dict:
-        return {"status": "ok"}
+        return {"status": "ok", "pid": os.getpid()}
 
     @app.get("/readyz", tags=["operations"], summary="the pipeline is loaded and can tag")
     async def readyz():
@@ -420,7 +426,8 @@ def create_app(project, config: ServiceConfig | None = None, *, overrides: dict 
 
     @app.get("/metrics", tags=["operations"], summary="Prometheus metrics", response_class=PlainTextResponse)
     async def prometheus_metrics():
-        return PlainTextResponse(generate_latest(metrics.registry), media_type="text/plain; version=0.0.4")
+        exposition = multiprocess_metrics() or generate_latest(metrics.registry)  # summed over the workers
+        return PlainTextResponse(exposition, media_type="text/plain; version=0.0.4")
 
     @app.get("/", include_in_schema=False, response_class=HTMLResponse)
     async def ui():
