@@ -218,6 +218,41 @@ def test_supervised_path_learns_words_that_predict_a_tag_and_refits_when_content
         assert all("supervised" not in c.paths for c in result.candidates)
 
 
+def test_processes_that_see_the_same_growth_refit_a_learned_path_once(tmp_path):
+    """Two service workers (here two open projects, each with its own connection) recall at once after the
+    contents grew past ``refit_growth``: one refits and saves, the other waits and loads what it saved."""
+    import threading
+    import time
+
+    from llm4tag.corpus import Document
+
+    with zephyr_project(tmp_path / "p", {"supervised": 2.5}) as project:
+        project.recall(["zephyrine"])  # fitted on 12
+        project.add_contents([Document(f"d-more{i}", f"zephyrine part {i}", ["team::zephyr"]) for i in range(3)])
+    fits: list[str] = []
+    workers = [Project.open(tmp_path / "p"), Project.open(tmp_path / "p")]
+    for worker in workers:
+        fit = worker.recall_index._fit
+
+        def counted(name, *args, _fit=fit):
+            fits.append(name)
+            time.sleep(0.5)  # long enough for the other worker to arrive meanwhile
+            return _fit(name, *args)
+
+        worker.recall_index._fit = counted
+    threads = [threading.Thread(target=w.recall, args=(["zephyrine"],)) for w in workers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    try:
+        assert "supervised" in fits and sorted(fits) == sorted(workers[0].recall_index.recaller.learned)  # each once
+        assert [w.recall_index.recaller.supervised.contents for w in workers] == [15, 15]
+    finally:
+        for worker in workers:
+            worker.close()
+
+
 def test_a_new_tag_gets_a_reserved_slot_and_learned_examples_move_its_prototype(project):
     """A new tag whose name says nothing about the content still gets one of the reserved slots (tags without
     examples take turns with tags with a few); the first examples learned move its prototype towards the

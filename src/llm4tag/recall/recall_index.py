@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
+from filelock import FileLock
 
 from llm4tag.corpus.documents import ContentRow, Document, seeded_sample
 from llm4tag.embedding.cache import CachedEmbedder
@@ -253,20 +254,23 @@ class RecallIndex:
     def _learned_scorer(self, name: str, graph: ContentTagGraph, config: RecallConfig):
         path = self.directory / f"{name}.pkl"
         stamp = (self.store.revision, graph.content_max_seq, graph.n_contents)
-        if path.exists():
-            try:
-                scorer = _SCORERS[name].load(path)
-            except Exception as exc:  # noqa: BLE001 - a derived file: refit it from the store
-                log.warning("%s is unreadable (%s); refitting it from the store", path, exc)
-                scorer = None
-            if self._still_fits(getattr(scorer, "stamp", None), stamp, config):
-                return scorer
-        scorer = self._fit(name, config, graph, *self._annotated(graph))
-        if scorer is not None:
-            scorer.stamp = stamp
-            self.directory.mkdir(parents=True, exist_ok=True)
-            scorer.save(path)
-        return scorer
+        self.directory.mkdir(parents=True, exist_ok=True)
+        # one process at a time: service workers that see the same growth do not both refit and write the same
+        # files; the second loads what the first saved
+        with FileLock(self.directory / f".{name}.lock"):
+            if path.exists():
+                try:
+                    scorer = _SCORERS[name].load(path)
+                except Exception as exc:  # noqa: BLE001 - a derived file: refit it from the store
+                    log.warning("%s is unreadable (%s); refitting it from the store", path, exc)
+                    scorer = None
+                if self._still_fits(getattr(scorer, "stamp", None), stamp, config):
+                    return scorer
+            scorer = self._fit(name, config, graph, *self._annotated(graph))
+            if scorer is not None:
+                scorer.stamp = stamp
+                scorer.save(path)
+            return scorer
 
     def recall_documents(self, docs: list[Document], config: RecallConfig | None = None) -> list[RecallResult]:
         return self.recall([d.text for d in docs], config=config)
