@@ -125,6 +125,13 @@ def test_optimize_chooses_pruning_and_routing_and_tag_applies_them(judged_projec
     routing = report["routing"]
     assert routing["f1"] >= routing["f1_all_judged"] - 0.02
     assert settings.route_lower <= settings.threshold <= settings.route_upper
+    # a tag with few examples is kept on the LLM's word from half the held-out F1 (the F1-optimal threshold for
+    # calibrated confidences): it has no held-out example to tune its own on. A value set by hand wins.
+    assert settings.thin_floor == pytest.approx(report["pruning"]["f1"] / 2, abs=1e-4) and settings.thin_floor < 0.5
+    assert project.pipeline().stage("prune").thin_floor == settings.thin_floor
+    project.config.confidence.thin_min_confidence = 0.9
+    assert project.pipeline().stage("prune").thin_floor == 0.9
+    project.config.confidence.thin_min_confidence = None
 
     before = llm.calls
     routed = project.tag(test)

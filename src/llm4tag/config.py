@@ -173,7 +173,8 @@ class ProjectConfig:
         out["recall"] = asdict(self.recall)
         out["llm"] = {"backend": self.llm.backend, **self.llm.options}
         out["generation"] = asdict(self.generation)
-        out["confidence"] = asdict(self.confidence)
+        # an unset option is left out: TOML has no null
+        out["confidence"] = {k: v for k, v in asdict(self.confidence).items() if v is not None}
         out["service"] = asdict(self.service)
         return out
 

@@ -37,7 +37,9 @@ class ConfidenceConfig:
     # in reserved recall slots) | thin (only tags with few examples: new and tail tags)
     judge: str = "candidates"
     judge_top_n: int = 8
-    thin_min_confidence: float = 0.5  # a tag with few examples is kept on the LLM's word only at this confidence
+    # a tag with few examples is kept on the LLM's word only at this confidence; unset: what `optimize` chose
+    # (half the held-out document F1), and 0.5 before it ran
+    thin_min_confidence: float | None = None
     route: bool = True  # judge only pairs whose recall-only confidence is not decisive (needs `optimize`)
     allow_fallback: bool = False  # score from the answer text when a backend has no log-probabilities
     cache: bool = True  # reuse judgements of the same content, tag, model and prompt (stored in the project)
@@ -134,6 +136,7 @@ class ConfidenceSettings:
     rule: str = "threshold"  # or "expected_f1" (see calibration/pruning.py)
     route_lower: float = 0.0  # recall-only confidence at or below: rejected without the LLM
     route_upper: float = 1.0  # at or above: accepted without the LLM
+    thin_floor: float | None = None  # a tag with few examples kept on the LLM's word only at this confidence
     report: dict = field(default_factory=dict)
 
     @property

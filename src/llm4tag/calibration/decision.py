@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from llm4tag.calibration.confidence import ScoredCandidates, final_confidence, fit_judge_models, pipeline_shape
-from llm4tag.calibration.pruning import RULES, choose_threshold, unsure_thin
+from llm4tag.calibration.pruning import DEFAULT_THIN_FLOOR, RULES, choose_threshold, unsure_thin
 from llm4tag.fileio import atomic_write
 from llm4tag.metrics.sets import document_f1
 
@@ -113,7 +113,7 @@ def decide_llm(
     judge: str,
     generation: bool,
     top_n: int,
-    thin_floor: float = 0.5,
+    thin_floor: float = DEFAULT_THIN_FLOOR,
     folds: int = 5,
     resamples: int = 2000,
     seed: int = 0,

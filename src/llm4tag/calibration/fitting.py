@@ -24,7 +24,7 @@ from llm4tag.calibration.confidence import (
 )
 from llm4tag.calibration.decision import decide_llm, thin_only
 from llm4tag.calibration.features import RECALL_FEATURES, labelled_pairs
-from llm4tag.calibration.pruning import RULES, choose_threshold
+from llm4tag.calibration.pruning import RULES, choose_threshold, thin_floor_for
 from llm4tag.calibration.routing import choose_routing
 from llm4tag.calibration.tuning import tune_recall
 from llm4tag.corpus.documents import Document, seeded_sample
@@ -139,9 +139,19 @@ def choose_settings(
     )
     unpruned = set_scores(golds, [list(tags) for tags, _ in per_doc])
     settings = ConfidenceSettings(
-        threshold=choice.threshold, max_tags=choice.max_tags, rule=choice.rule, route_lower=-1.0, route_upper=2.0
+        threshold=choice.threshold,
+        max_tags=choice.max_tags,
+        rule=choice.rule,
+        route_lower=-1.0,
+        route_upper=2.0,
+        thin_floor=thin_floor_for(choice.f1),
     )
-    report = {"documents": len(scored), "pruning": choice.to_dict(), "unpruned": unpruned.to_dict()}
+    report = {
+        "documents": len(scored),
+        "pruning": choice.to_dict(),
+        "unpruned": unpruned.to_dict(),
+        "thin_floor": settings.thin_floor,
+    }
     if route:
         routing = choose_routing(
             [(s.tag_ids, s.recall_conf, s.confidence) for s in scored],
@@ -240,7 +250,7 @@ def optimize(
     tune_seconds: float = 0.0,
     decide: bool = False,
     top_n: int = 8,
-    thin_floor: float = 0.5,
+    thin_floor: float | None = None,
 ) -> dict:
     """``llm4tag optimize``: choose and save the settings of the pipeline shape (``judge``, ``generation``) on
     held-out ``docs``, run through ``judged`` (every considered pair judged, nothing pruned); when the shape
@@ -248,7 +258,8 @@ def optimize(
     the recall settings are searched first (``tuning.tune_recall``); a better one is saved (``save_config``)
     and the ranker refitted for it. With ``decide``, whether this LLM shape beats recall only on the same contents
     is measured (``decision.decide_llm``; ``top_n``: the candidates recall only considers; ``thin_floor``: the
-    least confidence of a tag with few examples kept on the LLM's word) and saved."""
+    least confidence of a tag with few examples kept on the LLM's word, None: the one chosen here, half the
+    held-out F1) and saved."""
     docs = _annotated(docs, "optimize")
     tuned = None
     if recall_index is not None and tune_seconds > 0:
@@ -276,8 +287,9 @@ def optimize(
         plot_runs(scored, golds, Path(plots), judged=judge != "none")
     report = {**settings.report, **({"recall_tuning": tuned} if tuned else {}), "saved_to": str(path)}
     if decide:
+        floor = thin_floor if thin_floor is not None else settings.thin_floor
         decision = decide_llm(
-            scored, golds, judge=judge, generation=generation, top_n=top_n, thin_floor=thin_floor, seed=seed
+            scored, golds, judge=judge, generation=generation, top_n=top_n, thin_floor=floor, seed=seed
         )
         if decision.use_llm and decision.judge != judge:  # judging only tags with few examples: its own settings
             models = (artifacts.judge_calibrator(), artifacts.zero_shot_calibrator())

@@ -17,7 +17,7 @@ from tqdm.auto import tqdm
 
 from llm4tag.calibration.artifacts import CalibrationArtifacts, pipeline_shape
 from llm4tag.calibration.confidence import JUDGE_MODES
-from llm4tag.calibration.pruning import Pruning
+from llm4tag.calibration.pruning import DEFAULT_THIN_FLOOR, Pruning
 from llm4tag.config import ProjectConfig
 from llm4tag.corpus.documents import Document
 from llm4tag.embedding.cache import CachedEmbedder
@@ -164,8 +164,21 @@ class Pipeline:
             )
         )
         if options.prune:
-            stages.append(PruneStage(cls._pruning(components, options), config.confidence.thin_min_confidence))
+            stages.append(PruneStage(cls._pruning(components, options), cls._thin_floor(components, options)))
         return cls(components, options, stages, llm)
+
+    @staticmethod
+    def _thin_floor(components: Components, options: PipelineOptions) -> float:
+        """``[confidence] thin_min_confidence`` where set, else the floor ``optimize`` chose: for this shape, or
+        (a shape it did not tune, e.g. ``judge = "thin"`` switched on by hand) half the recall-only held-out F1."""
+        configured = components.config.confidence.thin_min_confidence
+        if configured is not None:
+            return configured
+        artifacts = components.artifacts
+        for settings in (artifacts.settings(options.judge, options.generation), artifacts.settings("none", False)):
+            if settings is not None and settings.thin_floor is not None:
+                return settings.thin_floor
+        return DEFAULT_THIN_FLOOR
 
     @staticmethod
     def _pruning(components: Components, options: PipelineOptions) -> Pruning:
