@@ -93,6 +93,8 @@ def test_tag_and_learn_from_the_command_line(tmp_path, tiny_files, capsys):
     )
     code, out, _ = run(["learn", "-p", project, str(learn)], capsys)
     assert code == 0 and "1 example(s)" in out and "1 note(s)" in out
+    code, _, err = run(["serve", "-p", project, "--workers", "0"], capsys)  # refused before anything starts
+    assert code == 2 and "--workers ([service] workers) must be at least 1" in err
     output = tmp_path / "tags.jsonl"
     code, _, _ = run(
         ["tag", "-p", project, "--text", "a shogi engine", "-q", "--candidates", "--generation", "-o", str(output)],

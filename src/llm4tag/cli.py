@@ -389,9 +389,9 @@ def cmd_serve(args: argparse.Namespace) -> None:
         config = project.config.service
         config.host = args.host or config.host
         config.port = args.port or config.port
-        config.workers = args.workers or config.workers
+        config.workers = config.workers if args.workers is None else args.workers
         if config.workers < 1:
-            raise Llm4tagError(f"--workers must be at least 1, got {config.workers}")
+            raise Llm4tagError(f"--workers ([service] workers) must be at least 1, got {config.workers}")
         app = create_app(project, config, overrides=_overrides(args))  # checked here, once, in every case
         # a request stuck behind a hung backend must not hold up SIGTERM: give in-flight requests a few seconds
         options = {
@@ -612,8 +612,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--workers",
         type=int,
-        help="processes serving on the port (default [service] workers, 1); 2 on two cores serves about 25%%"
-        " more recall-only requests, each holds its own copy of the models",
+        help="processes serving on the port (default [service] workers, 1); on two cores, 2 serve about 1.2x the"
+        " recall-only requests of one; each holds its own copy of the models",
     )
     add_pipeline_overrides(p)
 
