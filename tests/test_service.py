@@ -356,6 +356,17 @@ def test_several_workers_serve_one_port_and_see_each_others_writes(tmp_path):
         while len(workers) < 2 and time.time() < deadline:
             workers.add(fresh("GET", "/healthz").json()["pid"])
         assert len(workers) == 2 and process.pid not in workers
+
+        async def burst() -> list[int]:  # 16 keep-alive connections opened at once, as a client pool does
+            clients = [httpx.AsyncClient(timeout=60) for _ in range(16)]
+            try:
+                answers = await asyncio.gather(*(c.get(f"{url}/healthz") for c in clients))
+                return [a.json()["pid"] for a in answers]
+            finally:
+                for c in clients:
+                    await c.aclose()
+
+        assert set(asyncio.run(burst())) == workers  # spread over both, not all taken by the first to accept
         text = "zither tuning lessons, zither strings and zither sheet music"
         before = fresh("POST", "/v1/tag", json={"text": text}).json()
         assert "use::learning" not in {t["tag_id"] for t in before["tags"]}

@@ -403,11 +403,10 @@ def cmd_serve(args: argparse.Namespace) -> None:
         if config.workers == 1:
             uvicorn.run(app, **options)
             return
-    from llm4tag.service.workers import worker_environment
+    from llm4tag.service.workers import serve
 
-    del app  # each worker opens the project itself
-    with worker_environment(args.project, config.host, config.port, _overrides(args)):
-        uvicorn.run("llm4tag.service.workers:app_from_environment", factory=True, workers=config.workers, **options)
+    del app, options["host"], options["port"]  # each worker opens the project itself
+    serve(args.project, config.host, config.port, config.workers, _overrides(args), options)
 
 
 def cmd_demo(args: argparse.Namespace) -> None:

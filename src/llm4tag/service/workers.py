@@ -14,6 +14,12 @@ The workers stay one service:
 * **Metrics**: counters and histograms are summed over the workers (prometheus_client's multiprocess mode,
   in a directory the parent makes and removes).
 
+* **Connections are spread over the workers.** Workers that share one listening socket (uvicorn's own
+  ``--workers``) compete for each connection, and a burst of keep-alive connections often lands on one of
+  them: the other idles for as long as the connections live. On Linux each worker here listens on a socket
+  of its own bound to the same port (``SO_REUSEPORT``), and the kernel hands out connections evenly; a worker
+  joins only once its project is loaded. Elsewhere uvicorn's supervisor and shared socket serve.
+
 Each worker holds its own copy of the models (memory) and, when it tags with the embedded LLM, its own LLM;
 with the LLM in the loop, prefer one worker and an OpenAI-compatible server that batches.
 """
@@ -21,8 +27,13 @@ with the LLM in the loop, prefer one worker and an OpenAI-compatible server that
 from __future__ import annotations
 
 import json
+import logging
+import multiprocessing
 import os
 import shutil
+import signal
+import socket
+import sys
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -31,6 +42,12 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from llm4tag.errors import Llm4tagError
+
+log = logging.getLogger(__name__)
+
+APP = "llm4tag.service.workers:app_from_environment"
+STARTUP_FAILURE = 3  # uvicorn's exit code for a worker that could not start: restarting it would fail the same way
 SPEC_VARIABLE = "LLM4TAG_SERVE_SPEC"
 METRICS_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"  # prometheus_client's own name: it reads it when first imported
 
@@ -86,3 +103,86 @@ def multiprocess_metrics() -> bytes | None:
     registry = CollectorRegistry()
     multiprocess.MultiProcessCollector(registry, path=directory)
     return generate_latest(registry)
+
+
+def serve(project: str | Path, host: str, port: int, workers: int, overrides: dict, options: dict) -> None:
+    """Serve the project with ``workers`` processes on ``host``:``port`` until SIGINT or SIGTERM; ``options``:
+    uvicorn's (log level, graceful shutdown)."""
+    if port == 0:  # one port for all of them, picked now
+        with socket.socket() as probe:
+            probe.bind((host, 0))
+            port = probe.getsockname()[1]
+    with worker_environment(project, host, port, overrides):
+        if not (sys.platform.startswith("linux") and hasattr(socket, "SO_REUSEPORT")):
+            import uvicorn
+
+            uvicorn.run(APP, factory=True, host=host, port=port, workers=workers, **options)
+            return
+        _check_free(host, port)
+        _supervise(host, port, workers, options)
+
+
+def _address(host: str, port: int) -> tuple[int, tuple]:
+    family, _, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    return family, address
+
+
+def _check_free(host: str, port: int) -> None:
+    """A clear error now if something else holds the port (the workers' sockets would share it silently with
+    another server that set SO_REUSEPORT too)."""
+    family, address = _address(host, port)
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            raise Llm4tagError(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from None
+
+
+def _supervise(host: str, port: int, workers: int, options: dict) -> None:
+    """Start the workers, restart one that dies, and stop them all on SIGINT or SIGTERM."""
+    context = multiprocessing.get_context("spawn")  # the environment above is what a worker inherits
+
+    def start() -> multiprocessing.Process:
+        process = context.Process(target=_serve_one, args=(host, port, options), name="llm4tag-worker", daemon=False)
+        process.start()
+        return process
+
+    stopping = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stopping.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    processes = [start() for _ in range(workers)]
+    log.warning("llm4tag serving on http://%s:%d with %d workers", host, port, workers)
+    try:
+        while not stopping.wait(0.5):
+            for i, process in enumerate(processes):
+                if process.is_alive():
+                    continue
+                if process.exitcode == STARTUP_FAILURE:
+                    log.error("a worker could not start (see above); stopping")
+                    stopping.set()
+                    break
+                log.warning("worker %d exited with code %s; starting another", process.pid, process.exitcode)
+                processes[i] = start()
+    finally:
+        for process in processes:
+            if process.is_alive():
+                os.kill(process.pid, signal.SIGTERM)  # each finishes its requests (shutdown_seconds)
+        for process in processes:
+            process.join(options.get("timeout_graceful_shutdown", 5) + 10)
+            if process.is_alive():
+                process.kill()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if any(p.exitcode == STARTUP_FAILURE for p in processes):
+        raise Llm4tagError("the service could not start; the workers' errors are above")
+
+
+def _serve_one(host: str, port: int, options: dict) -> None:
+    """One worker: its own socket on the shared port (bound now, listening once the project is loaded)."""
+    import uvicorn
+
+    family, address = _address(host, port)
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind(address)
+    uvicorn.Server(uvicorn.Config(APP, factory=True, **options)).run(sockets=[sock])
