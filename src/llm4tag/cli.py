@@ -611,7 +611,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--workers",
         type=int,
-        help="processes serving on the port (default [service] workers, 1); on two cores, 2 serve about 1.2x the"
+        help="processes serving on the port (default [service] workers, 1); on two cores, 2 serve 1.04-1.26x the"
         " recall-only requests of one; each holds its own copy of the models",
     )
     add_pipeline_overrides(p)

@@ -2,7 +2,7 @@
 
 One process serves recall-only tagging with its pipeline batches on one lane, and that lane, the HTTP
 event loop and the recall stage's threads share one GIL: on two cores a debtags service keeps a third of a
-core idle. A second process on the same port uses it (1.19-1.26x the requests per second of one on this
+core idle. A second process on the same port uses it (1.04-1.26x the requests per second of one on this
 machine's two cores; docs/benchmarks.md). Each worker opens the project itself; uvicorn's supervisor forks none of it,
 it starts each worker afresh and restarts one that dies.
 
