@@ -3,8 +3,8 @@
 One process serves recall-only tagging with its pipeline batches on one lane, and that lane, the HTTP
 event loop and the recall stage's threads share one GIL: on two cores a debtags service keeps a third of a
 core idle. A second process on the same port uses it (1.04-1.26x the requests per second of one on this
-machine's two cores; docs/benchmarks.md). Each worker opens the project itself; uvicorn's supervisor forks none of it,
-it starts each worker afresh and restarts one that dies.
+machine's two cores; docs/benchmarks.md). Each worker is started afresh (spawned, not forked) and opens the
+project itself; one that dies is started again.
 
 The workers stay one service:
 
@@ -13,7 +13,6 @@ The workers stay one service:
   are used by all of them at once; the tag library follows the same way.
 * **Metrics**: counters and histograms are summed over the workers (prometheus_client's multiprocess mode,
   in a directory the parent makes and removes).
-
 * **Connections are spread over the workers.** Workers that share one listening socket (uvicorn's own
   ``--workers``) compete for each connection, and a burst of keep-alive connections often lands on one of
   them: the other idles for as long as the connections live. On Linux each worker here listens on a socket
@@ -132,6 +131,7 @@ def _check_free(host: str, port: int) -> None:
     another server that set SO_REUSEPORT too)."""
     family, address = _address(host, port)
     with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as a server binds: closed connections don't count
         try:
             probe.bind(address)
         except OSError as exc:
