@@ -384,3 +384,36 @@ def test_several_workers_serve_one_port_and_see_each_others_writes(tmp_path):
         if line.startswith("llm4tag_requests_total") and 'endpoint="/v1/tag"' in line
     )
     assert tag_requests == 31
+
+
+def test_a_worker_that_dies_is_replaced_and_stopping_the_service_stops_every_worker(tmp_path):
+    directory = debtags_project(tmp_path / "p")
+    process, url = start_server(directory, "--workers", "2")
+
+    def pids(until: int, deadline_seconds: float = 120) -> set[int]:
+        seen, deadline = set(), time.time() + deadline_seconds
+        while len(seen) < until and time.time() < deadline:
+            try:
+                with httpx.Client(timeout=10) as http:  # a new connection each time: the kernel picks the worker
+                    seen.add(http.get(f"{url}/healthz").json()["pid"])
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        return seen
+
+    try:
+        first = pids(2)
+        assert len(first) == 2
+        killed = min(first)
+        os.kill(killed, signal.SIGKILL)
+        now = pids(2)  # the survivor answers at once; the replacement once its project is loaded
+        assert len(now) == 2 and killed not in now and (first - {killed}) < now
+        assert httpx.post(f"{url}/v1/tag", json={"text": TEXT}, timeout=60).status_code == 200
+    finally:
+        process.terminate()
+        process.wait(60)
+    for pid in now:
+        with pytest.raises(ProcessLookupError):  # no worker outlives the service
+            deadline = time.time() + 30
+            while time.time() < deadline:
+                os.kill(pid, 0)
+                time.sleep(0.2)
