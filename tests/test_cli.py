@@ -95,6 +95,15 @@ def test_tag_and_learn_from_the_command_line(tmp_path, tiny_files, capsys):
     assert code == 0 and "1 example(s)" in out and "1 note(s)" in out
     code, _, err = run(["serve", "-p", project, "--workers", "0"], capsys)  # refused before anything starts
     assert code == 2 and "--workers ([service] workers) must be at least 1" in err
+    if sys.platform.startswith("linux"):  # workers with sockets of their own would share a port held elsewhere
+        import socket
+
+        with socket.socket() as held:
+            held.bind(("127.0.0.1", 0))
+            held.listen()
+            port = str(held.getsockname()[1])
+            code, _, err = run(["serve", "-p", project, "--port", port, "--workers", "2"], capsys)
+        assert code == 2 and f"cannot serve on 127.0.0.1:{port}" in err
     output = tmp_path / "tags.jsonl"
     code, _, _ = run(
         ["tag", "-p", project, "--text", "a shogi engine", "-q", "--candidates", "--generation", "-o", str(output)],
