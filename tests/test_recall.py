@@ -205,6 +205,7 @@ def test_supervised_path_learns_words_that_predict_a_tag_and_refits_when_content
         project.add_contents([Document("d-new", "another zephyrine thing", ["team::zephyr"])])
         [result] = project.recall(["zephyrine"])
         assert project.recall_index.recaller.supervised.contents == 12  # one more of 12 (< 10%): reused, no refit
+        assert project.recall_index.recaller.supervised is first  # the one in memory, not read again from disk
         assert "d-new" in {cid for cid, _ in result.neighbours}  # while the graph sees the new content at once
         project.index(refit=True)  # on demand
         assert project.recall_index.recaller.supervised.contents == 13
