@@ -408,7 +408,9 @@ class RecallIndex:
         with atomic_write(self.directory / _FILES["content_vectors"], "wb") as handle:
             np.save(handle, graph.content_dense.vectors)
         with atomic_write(self.directory / _FILES["terms"], "wb") as handle:
-            sp.save_npz(handle, graph.content_lexical.counts)
+            # uncompressed: every learned content saves the graph, and zlib took 0.35 of the 0.45 s on debtags
+            # (15 MB instead of 4 MB on disk; older compressed files load as before)
+            sp.save_npz(handle, graph.content_lexical.counts, compressed=False)
         state = {
             "format": GRAPH_FORMAT,
             "embedder": self.embedder.embedder.name,
