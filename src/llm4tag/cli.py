@@ -394,18 +394,14 @@ def cmd_serve(args: argparse.Namespace) -> None:
             raise Llm4tagError(f"--workers ([service] workers) must be at least 1, got {config.workers}")
         app = create_app(project, config, overrides=_overrides(args))  # checked here, once, in every case
         # a request stuck behind a hung backend must not hold up SIGTERM: give in-flight requests a few seconds
-        options = {
-            "host": config.host,
-            "port": config.port,
-            "log_level": "warning" if args.quiet else "info",
-            "timeout_graceful_shutdown": config.shutdown_seconds,
-        }
+        log_level = "warning" if args.quiet else "info"
+        options = {"log_level": log_level, "timeout_graceful_shutdown": config.shutdown_seconds}
         if config.workers == 1:
-            uvicorn.run(app, **options)
+            uvicorn.run(app, host=config.host, port=config.port, **options)
             return
     from llm4tag.service.workers import serve
 
-    del app, options["host"], options["port"]  # each worker opens the project itself
+    del app  # each worker opens the project itself
     serve(args.project, config.host, config.port, config.workers, _overrides(args), options)
 
 

@@ -108,8 +108,7 @@ def serve(project: str | Path, host: str, port: int, workers: int, overrides: di
     """Serve the project with ``workers`` processes on ``host``:``port`` until SIGINT or SIGTERM; ``options``:
     uvicorn's (log level, graceful shutdown)."""
     if port == 0:  # one port for all of them, picked now
-        with socket.socket() as probe:
-            probe.bind((host, 0))
+        with _bound(host, 0) as probe:
             port = probe.getsockname()[1]
     with worker_environment(project, host, port, overrides):
         if not (sys.platform.startswith("linux") and hasattr(socket, "SO_REUSEPORT")):
@@ -117,25 +116,29 @@ def serve(project: str | Path, host: str, port: int, workers: int, overrides: di
 
             uvicorn.run(APP, factory=True, host=host, port=port, workers=workers, **options)
             return
-        _check_free(host, port)
+        # a clear error now if something else holds the port: the workers' sockets would otherwise share it
+        # silently with another server that set SO_REUSEPORT too
+        try:
+            _bound(host, port).close()
+        except OSError as exc:
+            raise Llm4tagError(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from None
         _supervise(host, port, workers, options)
 
 
-def _address(host: str, port: int) -> tuple[int, tuple]:
+def _bound(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
+    """A TCP socket bound as a server binds it (``SO_REUSEADDR``: closed connections do not hold the port),
+    not yet listening."""
     family, _, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
-    return family, address
-
-
-def _check_free(host: str, port: int) -> None:
-    """A clear error now if something else holds the port (the workers' sockets would share it silently with
-    another server that set SO_REUSEPORT too)."""
-    family, address = _address(host, port)
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as a server binds: closed connections don't count
-        try:
-            probe.bind(address)
-        except OSError as exc:
-            raise Llm4tagError(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from None
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind(address)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
 
 
 def _supervise(host: str, port: int, workers: int, options: dict) -> None:
@@ -180,9 +183,5 @@ def _serve_one(host: str, port: int, options: dict) -> None:
     """One worker: its own socket on the shared port (bound now, listening once the project is loaded)."""
     import uvicorn
 
-    family, address = _address(host, port)
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    sock.bind(address)
+    sock = _bound(host, port, reuse_port=True)
     uvicorn.Server(uvicorn.Config(APP, factory=True, **options)).run(sockets=[sock])
