@@ -340,3 +340,32 @@ def test_candidate_recall_reports_the_learned_paths_that_ran_only(tmp_path):
         result = evaluate_recall(recaller, docs, project.embedder.encode([d.text for d in docs]), ns=(1, 2))
         assert "mlp" in result.recall and "supervised" in result.recall and "tree" not in result.recall
         assert result.recall["mlp"][1] == 1.0 and result.recall["fused"][2] == 1.0
+
+
+def test_a_new_tag_is_found_through_what_the_other_tags_annotations_taught(tmp_path):
+    """A new tag's text shares no word with a content that carries it; the map from contents into the tag
+    texts' space, learned from the other tags' annotations, still puts it first among the tags without examples
+    (by the raw similarity of texts the two new tags tie)."""
+    from llm4tag.config import ProjectConfig
+    from llm4tag.corpus import Document
+    from llm4tag.library import Tag
+
+    config = ProjectConfig(name="pets")
+    config.embedding.backend, config.embedding.options = "tests.conftest:HashingEmbedder", {}
+    config.recall.supervised_min_contents, config.recall.thin_examples, config.recall.thin_slots = 5, 5, 2
+    texts = [f"kitten {i} purrs on the sofa" for i in range(6)] + [f"puppy {i} barks at the mailman" for i in range(6)]
+    with Project.init(tmp_path / "pets", config) as project:
+        project.add_tags([Tag("felines", "Felines", description="cats"), Tag("canines", "Canines", description="dogs")])
+        project.add_tags([Tag("cat-toys", "Toys", description="cats"), Tag("dog-toys", "Toys", description="dogs")])
+        project.add_contents([Document(f"d{i}", t, ["felines" if i < 6 else "canines"]) for i, t in enumerate(texts)])
+        query = "kitten purrs chasing yarn"
+
+        def prototypes(weight: float) -> dict[str, float]:
+            config.recall.thin_map_weight = weight
+            [result] = project.recall([query])
+            return {c.tag_id: c.prototype for c in result.candidates if c.reserved}
+
+        unmapped, mapped = prototypes(0.0), prototypes(0.5)
+    assert set(mapped) == set(unmapped) == {"cat-toys", "dog-toys"}
+    assert abs(unmapped["cat-toys"] - unmapped["dog-toys"]) < 0.01
+    assert mapped["cat-toys"] > mapped["dog-toys"] + 0.05

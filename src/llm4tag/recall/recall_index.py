@@ -174,7 +174,7 @@ class RecallIndex:
 
     def warm(self) -> None:
         """The graph up to date and the learned paths loaded (or fitted): a service is ready only after this."""
-        self.recaller_for(self.config)
+        self.recaller_for(self.config).prepare()
 
     def recaller_for(self, config: RecallConfig) -> Recaller:
         """A recaller over the current graph with ``config`` (the project's, or an ablation's)."""
