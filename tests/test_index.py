@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from llm4tag.index.dense import HALF_FROM, QUERY_BLOCK, DenseIndex
+from llm4tag.index.dense import QUERY_BLOCK, DenseIndex
 
 
 def _unit(rows: int, dim: int, seed: int) -> np.ndarray:
@@ -29,27 +29,6 @@ def test_exact_search_returns_the_k_most_similar_in_order_with_ties_by_position(
     assert list(positions[0][:2]) == [10, 200]  # the duplicate ranks after the earlier position
     _, everything = index.search(stored[:1], 10_000)  # k past the size: every position, once
     assert sorted(everything[0]) == list(range(300))
-
-
-def test_a_large_exact_index_scans_half_precision_and_ranks_as_the_full_scan():
-    """From HALF_FROM vectors the scan reads a half-precision copy; what it finds is scored again in full
-    precision, so the ranking, the similarities and the order of ties are those of a full-precision scan,
-    also for vectors appended after the copy was made."""
-    stored = _unit(HALF_FROM + 600, 16, 2)
-    stored[-1] = stored[10]  # appended later, a duplicate of position 10
-    index = DenseIndex(16)
-    index.add(stored[:HALF_FROM])
-    index.search(stored[:1], 5)  # the half-precision copy is made here
-    index.add(stored[HALF_FROM:])
-    queries = np.vstack([stored[10], _unit(20, 16, 3)])
-    similarities, positions = index.search(queries, 40)
-    assert index._half is not None and index._half.ntotal == len(stored)
-    full = queries @ stored.T
-    for row in range(len(queries)):
-        expected = sorted(range(len(stored)), key=lambda p: (-full[row, p], p))[:40]
-        assert list(positions[row]) == expected
-        assert np.allclose(similarities[row], full[row, expected], atol=1e-5)
-    assert list(positions[0][:2]) == [10, len(stored) - 1]
 
 
 def test_past_the_exact_limit_an_ivf_index_still_finds_near_duplicates_and_survives_a_reload(tmp_path):

@@ -2,13 +2,9 @@
 
 Small collections are searched exactly: one matrix product of the queries with every stored vector and a
 partial sort, 2-5x faster than faiss's flat index on the small batches a service tags (measured on debtags'
-MiniLM vectors; ``docs/benchmarks.md``). From ``HALF_FROM`` vectors the scan reads a half-precision copy
-(faiss's fp16 scalar quantiser): the scan is bound by memory, and half the bytes made a debtags batch of 4
-queries 1.6x faster; the best k and a margin of k/4 are then scored again in full precision, so a vector
-that rounding moved a few places past the k-th is still found, in the order a full-precision scan gives.
-Past ``exact_limit`` vectors a faiss IVF index trades a little recall for speed;
-``bench/bench_recall_scale.py`` measures that loss. Positions are insertion order, so appending keeps every
-existing position valid (incremental updates).
+MiniLM vectors; ``docs/benchmarks.md``). Past ``exact_limit`` vectors a faiss IVF index trades a little
+recall for speed; ``bench/bench_recall_scale.py`` measures that loss. Positions are insertion order, so
+appending keeps every existing position valid (incremental updates).
 """
 
 from __future__ import annotations
@@ -26,7 +22,6 @@ QUERY_BLOCK = 256  # queries per matrix product in exact search: 256 x 200,000 s
 # gains little, and once woken they spin for up to about 0.1 s, fighting torch's threads and the recall
 # stage's own (one new content: 110 ms instead of 30 ms on two cores; docs/benchmarks.md)
 PARALLEL_FROM_QUERIES = 32
-HALF_FROM = 8_192  # vectors from which exact search scans a half-precision copy first (see above)
 
 
 class _OneBlasThread:
@@ -73,8 +68,6 @@ class DenseIndex:
         self.exact_limit = exact_limit
         self.nprobe = nprobe
         self._ivf = None  # the approximate index, past exact_limit vectors
-        self._half = None  # the half-precision copy exact search scans, from HALF_FROM vectors (built when needed)
-        self._half_lock = threading.Lock()  # faiss may not add to an index while another thread searches it
         self._vectors: np.ndarray = np.zeros((0, dim), dtype=np.float32)
 
     @property
@@ -99,10 +92,6 @@ class DenseIndex:
             self._ivf.add(vectors)
         elif self.size > self.exact_limit:
             self._ivf = self._build_ivf(self._vectors)
-            self._half = None
-        elif self._half is not None:
-            with self._half_lock:
-                self._half.add(vectors)
 
     def _build_ivf(self, vectors: np.ndarray):
         faiss = _faiss()
@@ -129,27 +118,7 @@ class DenseIndex:
                 return self._exact_search(queries, k)
         return self._exact_search(queries, k)
 
-    def _half_index(self):
-        if self._half is None and self.size >= HALF_FROM:
-            faiss = _faiss()
-            half = faiss.IndexScalarQuantizer(self.dim, faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT)
-            half.add(self._vectors)
-            with self._half_lock:
-                if self._half is None:
-                    self._half = half
-        return self._half
-
     def _exact_search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        wider = min(self.size, k + max(16, k // 4))  # a margin, so a near tie at the k-th place stays found
-        half = self._half_index() if wider < self.size else None
-        if half is not None:
-            with self._half_lock:
-                _, found = half.search(queries, wider)
-            if (found >= 0).all():
-                found = np.sort(found, axis=1)  # position order first: ties rank as in the full scan
-                scores = np.einsum("qd,qkd->qk", queries, self._vectors[found])
-                order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
-                return np.take_along_axis(scores, order, axis=1), np.take_along_axis(found, order, axis=1)
         similarities, positions = [], []
         for start in range(0, len(queries), QUERY_BLOCK):  # bounds the similarity matrix's memory
             block = queries[start : start + QUERY_BLOCK] @ self._vectors.T
