@@ -15,6 +15,7 @@ tag means); the tags stay in the library with their labels and descriptions; tes
 
     python bench/bench_cold_start.py --work /tmp/cold --test-sample 200 --dev-llm-sample 80 --out cold.json
     python bench/bench_cold_start.py --work /tmp/cold --learn 3 --reach-only [--refit]   # candidates only, no LLM
+    python bench/bench_cold_start.py --work /tmp/cold --learn "" --reach-only --recall thin_map_weight=0  # map off
 
 The project is built in ``--work``/base and reused when it exists (its index takes about 3 minutes here); the
 ``learn`` steps run on a copy (``--work``/learn), so the base stays without examples. The LLM's judgements are
@@ -119,6 +120,14 @@ def reach(project: Project, docs: list[Document], held: set[str]) -> dict:
     }
 
 
+def set_recall(project: Project, settings: list[str]) -> None:
+    """Apply ``--recall KEY=VALUE`` settings to the project's recall configuration (in memory, this run only)."""
+    for setting in settings:
+        key, _, value = setting.partition("=")
+        current = getattr(project.config.recall, key)
+        setattr(project.config.recall, key, type(current)(value))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, default=SHARED)
@@ -139,6 +148,13 @@ def main() -> None:
         "--refit", action="store_true", help="refit the learned paths after each learn step (index --refit)"
     )
     parser.add_argument("--judgements-from", type=Path, help="store.sqlite whose cached judgements to reuse")
+    parser.add_argument(
+        "--recall",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a [recall] setting for this run, e.g. thin_map_weight=0 (the map off) or thin_slots=5",
+    )
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
 
@@ -176,6 +192,7 @@ def main() -> None:
             db.execute("INSERT OR IGNORE INTO judgements SELECT * FROM other.judgements")
     if not args.reach_only:  # the candidates alone need neither calibration nor the LLM
         with Project.open(base) as project:
+            set_recall(project, args.recall)
             if project.artifacts.recall_calibrator() is None:  # delete base/calibration to recalibrate
                 started = time.perf_counter()
                 project.calibrate(dev_stripped, llm_sample=args.dev_llm_sample, overrides={"judge": "candidates"})
@@ -190,6 +207,7 @@ def main() -> None:
     shutil.rmtree(args.work / "learn", ignore_errors=True)
     shutil.copytree(base, args.work / "learn")
     project = Project.open(args.work / "learn")
+    set_recall(project, args.recall)
 
     steps = [0] + [int(k) for k in args.learn.split(",") if k]
     rng = random.Random(args.seed)
