@@ -369,3 +369,32 @@ def test_a_new_tag_is_found_through_what_the_other_tags_annotations_taught(tmp_p
     assert set(mapped) == set(unmapped) == {"cat-toys", "dog-toys"}
     assert abs(unmapped["cat-toys"] - unmapped["dog-toys"]) < 0.01
     assert mapped["cat-toys"] > mapped["dog-toys"] + 0.05
+
+
+def test_the_map_for_new_tags_is_the_same_whatever_the_blas_thread_count():
+    """Processes that differ in BLAS threads (Ray actors, service workers, a CLI run) must learn the same map,
+    bit for bit, or the same content gets different reserved slots and confidences in each."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from llm4tag.recall.graph import ContentTagGraph
+
+    if max((info["num_threads"] for info in threadpool_info()), default=1) < 2:
+        pytest.skip("one BLAS thread only: a thread count cannot change the order of the sums")
+    rng = np.random.default_rng(0)
+    dim, contents, tags = 256, 6000, 40
+    graph = ContentTagGraph(dim)
+    tag_ids = [f"t{i}" for i in range(tags)]
+    graph.add_tags(tag_ids, tag_ids, rng.standard_normal((tags, dim)).astype(np.float32))
+    # like sentence embeddings: close to a few directions and all on one side, so the regression is ill
+    # conditioned and a different order of the sums shows in the map
+    vectors = rng.standard_normal((contents, 10)) @ rng.standard_normal((10, dim)) + 3.0
+    vectors = (vectors + 0.01 * rng.standard_normal((contents, dim))).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    annotations = [[tag_ids[j] for j in rng.choice(tags, 2, replace=False)] for _ in range(contents)]
+    graph.add_contents([f"c{i}" for i in range(contents)], vectors, annotations, texts=[""] * contents)
+    maps = []
+    for threads in (1, 2):
+        graph._tag_space_map = None
+        with threadpool_limits(threads):
+            maps.append(graph.tag_space_map(min_contents=10))
+    assert np.array_equal(maps[0], maps[1])

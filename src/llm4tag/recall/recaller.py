@@ -557,7 +557,7 @@ class Recaller:
 
     def prepare(self) -> None:
         """Work out what the first batch would otherwise pay for: the prototypes of the tags with few examples
-        and the map into the tag texts' space (a tenth of a second on debtags)."""
+        and the map into the tag texts' space (about 0.3 s on debtags)."""
         cfg, graph = self.config, self.graph
         prototypes = graph.thin_prototypes(cfg.thin_examples) if cfg.thin_slots and graph.n_tags else None
         if prototypes is not None and cfg.thin_map_weight > 0:
