@@ -44,6 +44,7 @@ class ContentTagGraph:
         self._annotation_rows: list[np.ndarray] = []
         self._annotations: sp.csr_matrix | None = None
         self._tag_frequency: np.ndarray | None = None
+        self._annotated: int | None = None  # contents with at least one tag
         self._cooccurrence: sp.csr_matrix | None = None
         self._tag_lexical: sp.csr_matrix | None = None
         self._tag_lexical_t: sp.csr_matrix | None = None
@@ -99,6 +100,7 @@ class ContentTagGraph:
     def _invalidate(self) -> None:
         self._annotations = None
         self._tag_frequency = None
+        self._annotated = None
         self._cooccurrence = None
         self._tag_lexical = None
         self._tag_lexical_t = None
@@ -187,12 +189,14 @@ class ContentTagGraph:
         None below ``min_contents`` annotated contents (too few to learn a map from). Refitted once the
         annotated contents grew or shrank by ``growth``: one learned content barely moves it, and a refit reads
         every content vector (0.3 s on debtags)."""
-        annotated = np.flatnonzero(np.diff(self.annotations.indptr) > 0)
+        if self._annotated is None:  # asked on every batch: counted once per change of the graph
+            self._annotated = int(np.count_nonzero(np.diff(self.annotations.indptr)))
         fitted = self._tag_space_map
-        if fitted is not None and abs(len(annotated) - fitted[0]) <= growth * fitted[0]:
+        if fitted is not None and abs(self._annotated - fitted[0]) <= growth * fitted[0]:
             return fitted[1]
         mapping = None
-        if len(annotated) >= min_contents:
+        if self._annotated >= min_contents:
+            annotated = np.flatnonzero(np.diff(self.annotations.indptr) > 0)
             texts = _normalised(np.asarray(self.tag_dense.vectors[: self.n_tags], dtype=np.float32))
             gram = np.zeros((self.dim, self.dim))
             cross = np.zeros((self.dim, self.dim))
@@ -206,7 +210,7 @@ class ContentTagGraph:
                     gram += x.T @ x
                     cross += x.T @ y
                 mapping = np.linalg.solve(gram + ridge * np.eye(self.dim), cross).astype(np.float32)
-        self._tag_space_map = (len(annotated), mapping)
+        self._tag_space_map = (self._annotated, mapping)
         return mapping
 
     def tag_neighbours(self, seeds: np.ndarray, k: int) -> list[tuple[np.ndarray, np.ndarray]]:

@@ -88,8 +88,8 @@ class RecallConfig:
     # examples, so without these the LLM judge never sees it
     thin_slots: int = 3
     thin_examples: int = 10
-    # the share of their text's similarity to the content mapped into the tag texts' space
-    # (``ContentTagGraph.tag_space_map``) in those tags' similarity; 0: the prototype's alone
+    # for the tags without any example: the share, in their similarity, of their text's similarity to the content
+    # mapped into the tag texts' space (``ContentTagGraph.tag_space_map``); 0: their text's plain similarity alone
     thin_map_weight: float = 0.5
     max_name_words: int = 6
 
