@@ -278,6 +278,14 @@ class _RecordingPipeline:
 
 @pytest.mark.parametrize("compute_threads", [1, 0])
 def test_service_batches_run_with_capped_native_thread_pools(compute_threads):
+    """Also after a small search ran in this thread first (a recall before the service started does): OpenBLAS
+    then ignores a count set from any other thread, so the cap must be set from this one too."""
+    import numpy as np
+
+    from llm4tag.index.dense import one_blas_thread
+
+    with one_blas_thread:
+        np.ones((4, 4)) @ np.ones((4, 4))
     pipeline = _RecordingPipeline()
     before = {info["filepath"]: info["num_threads"] for info in threadpool_info()}
     if max(before.values(), default=1) == 1:

@@ -102,6 +102,10 @@ class PipelineWorker:
         self._tasks: list[asyncio.Task] = []
 
     async def start(self) -> None:
+        # capped here too, in the thread that starts the lanes: once OpenBLAS's count was set from the main
+        # thread (``index.dense.one_blas_thread`` does, around a small search there), a count set from another
+        # thread no longer takes (OpenBLAS 0.3.30), and the lanes' own cap below would silently do nothing
+        self._limit_threads()
         self._store_lane = Lane("llm4tag-store", self._limit_threads)
         self._llm_lane = Lane("llm4tag-llm", self._limit_threads)
         for llm, lane in ((True, self._llm_lane), (False, self._store_lane)):
