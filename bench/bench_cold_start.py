@@ -125,7 +125,8 @@ def set_recall(project: Project, settings: list[str]) -> None:
     for setting in settings:
         key, _, value = setting.partition("=")
         current = getattr(project.config.recall, key)
-        setattr(project.config.recall, key, type(current)(value))
+        parsed = value.lower() in ("1", "true", "yes") if isinstance(current, bool) else type(current)(value)
+        setattr(project.config.recall, key, parsed)
 
 
 def main() -> None:
