@@ -394,6 +394,42 @@ def test_several_workers_serve_one_port_and_see_each_others_writes(tmp_path):
     assert tag_requests == 31
 
 
+def test_workers_stop_when_their_supervisor_is_killed_outright(tmp_path):
+    """SIGKILL leaves the supervisor no chance to stop its workers: each notices it is orphaned and stops."""
+    directory = debtags_project(tmp_path / "p")
+    process, url = start_server(directory, "--workers", "2")
+    seen, deadline = set(), time.time() + 120
+    try:
+        while len(seen) < 2 and time.time() < deadline:
+            try:
+                with httpx.Client(timeout=10) as http:  # a new connection each time: the kernel picks the worker
+                    seen.add(http.get(f"{url}/healthz").json()["pid"])
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        assert len(seen) == 2
+    finally:
+        process.kill()
+        process.wait(30)
+    deadline = time.time() + 30
+    while time.time() < deadline and any(_alive(pid) for pid in seen):
+        time.sleep(0.2)
+    alive = [pid for pid in seen if _alive(pid)]
+    for pid in alive:  # leave nothing behind, then fail
+        os.kill(pid, signal.SIGKILL)
+    assert not alive, "workers outlived their killed supervisor"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a stopped worker not yet reaped by its new parent is a zombie: gone for this purpose
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except OSError:
+        return True
+
+
 def test_a_worker_that_dies_is_replaced_and_stopping_the_service_stops_every_worker(tmp_path):
     directory = debtags_project(tmp_path / "p")
     process, url = start_server(directory, "--workers", "2")

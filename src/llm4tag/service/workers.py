@@ -146,7 +146,9 @@ def _supervise(host: str, port: int, workers: int, options: dict) -> None:
     context = multiprocessing.get_context("spawn")  # the environment above is what a worker inherits
 
     def start() -> multiprocessing.Process:
-        process = context.Process(target=_serve_one, args=(host, port, options), name="llm4tag-worker", daemon=False)
+        process = context.Process(
+            target=_serve_one, args=(host, port, options, os.getpid()), name="llm4tag-worker", daemon=False
+        )
         process.start()
         return process
 
@@ -179,9 +181,21 @@ def _supervise(host: str, port: int, workers: int, options: dict) -> None:
         raise Llm4tagError("the service could not start; the workers' errors are above")
 
 
-def _serve_one(host: str, port: int, options: dict) -> None:
+def _serve_one(host: str, port: int, options: dict, supervisor: int | None = None) -> None:
     """One worker: its own socket on the shared port (bound now, listening once the project is loaded)."""
     import uvicorn
 
+    if supervisor is not None:
+        threading.Thread(target=_stop_when_orphaned, args=(supervisor,), name="llm4tag-orphan", daemon=True).start()
     sock = _bound(host, port, reuse_port=True)
     uvicorn.Server(uvicorn.Config(APP, factory=True, **options)).run(sockets=[sock])
+
+
+def _stop_when_orphaned(supervisor: int, every_seconds: float = 1.0) -> None:
+    """Stop this worker (SIGTERM: it finishes its requests) once its supervisor is gone. A supervisor killed
+    outright (SIGKILL, the OOM killer) cannot stop its workers, and they would otherwise keep the port and
+    serve on, unsupervised, from a project no one restarts."""
+    while os.getppid() == supervisor:
+        threading.Event().wait(every_seconds)
+    log.warning("the supervisor (pid %d) is gone; worker %d stops", supervisor, os.getpid())
+    os.kill(os.getpid(), signal.SIGTERM)
