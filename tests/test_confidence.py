@@ -148,6 +148,17 @@ def test_optimize_chooses_pruning_and_routing_and_tag_applies_them(judged_projec
     assert asked <= in_band  # only undecided pairs went to the LLM (fewer still when cached)
     assert sum(int(r.scored.judged.sum()) for r in routed) == in_band
 
+    # a floor set by hand is named when optimize runs, with the floor it overrides
+    assert "thin_floor_note" not in report
+    project.config.confidence.thin_min_confidence = 0.9
+    try:
+        again = project.optimize(dev, llm_sample=100, max_f1_loss=0.02)["llm"]
+    finally:
+        project.config.confidence.thin_min_confidence = None
+    assert "thin_min_confidence = 0.9" in again["thin_floor_note"]
+    assert f"{again['thin_floor']:.3f}" in again["thin_floor_note"]
+    project.optimize(dev, llm_sample=100, max_f1_loss=0.02)  # the settings saved as before, for the tests after
+
 
 def test_routing_skips_decisive_pairs_within_the_f1_budget():
     rng = np.random.default_rng(0)

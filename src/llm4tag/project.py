@@ -271,4 +271,10 @@ class Project:
         report = fitting.optimize(
             docs, self.artifacts, judged=judged, judge=judge, generation=generation, route=shape.route, **options
         )
+        hand_set = self.config.confidence.thin_min_confidence
+        if hand_set is not None and report.get("thin_floor") is not None:  # say which floor tag will use, and why
+            report["thin_floor_note"] = (
+                f"[confidence] thin_min_confidence = {hand_set} in llm4tag.toml is used for tags with few examples,"
+                f" not the {report['thin_floor']:.3f} measured here (half the held-out F1); remove the line to use it"
+            )
         return report if recall_only is None else {**recall_only, "llm": report}
