@@ -263,9 +263,9 @@ def cmd_optimize(args: argparse.Namespace) -> None:
                 file=sys.stderr,
             )
         _print_pruning(report)
-        for note in (report.get("thin_floor_note"), report.get("llm", {}).get("thin_floor_note")):
-            if note:
-                print(note, file=sys.stderr)
+        note = report.get("llm", {}).get("thin_floor_note") or report.get("thin_floor_note")  # the LLM's shape first
+        if note:
+            print(note, file=sys.stderr)
         if "llm" in report:
             _print_pruning(report["llm"], what="with the LLM (on its sample)")
             decision = report["llm"]["llm_decision"]
