@@ -49,7 +49,7 @@ class ContentTagGraph:
         self._tag_lexical: sp.csr_matrix | None = None
         self._tag_lexical_t: sp.csr_matrix | None = None
         self.active_tags = np.ones(0, dtype=bool)
-        self._prototypes: tuple[tuple, np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._prototypes: tuple | None = None  # (key, what thin_prototypes returns)
         self._tag_space_map: tuple[int, np.ndarray | None] | None = None  # (annotated contents fitted on, map)
         self._tag_neighbours: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._tag_neighbours_k = 0
@@ -156,12 +156,12 @@ class ContentTagGraph:
 
     def thin_prototypes(
         self, max_examples: int, limit: int = 50_000
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
         """The active tags with at most ``max_examples`` annotated examples (positions), a prototype vector for
         each (its text's embedding plus its examples', normalised: a tag without examples is its text; each
-        example learned moves it towards what the tag looks like in use) and its text's embedding, normalised.
-        None above ``limit`` such tags (a huge library of mostly unused tags: C2T alone then fills the reserved
-        slots)."""
+        example learned moves it towards what the tag looks like in use), which of them have no example at all,
+        and those ones' text embeddings, normalised (what ``tag_space_map`` matches). None above ``limit`` such
+        tags (a huge library of mostly unused tags: C2T alone then fills the reserved slots)."""
         a = self.annotations
         key = (max_examples, self.n_contents, self.n_tags, a.nnz, int(self.active_tags.sum()))
         if self._prototypes is not None and self._prototypes[0] == key:
@@ -174,7 +174,8 @@ class ContentTagGraph:
         vectors = texts.copy()
         if self.n_contents:
             vectors = vectors + np.asarray(a[:, positions].T @ self.content_dense.vectors[: self.n_contents])
-        self._prototypes = (key, positions, _normalised(vectors), texts)
+        unused = frequency[positions] == 0
+        self._prototypes = (key, positions, _normalised(vectors), unused, texts[unused])
         return self._prototypes[1:]
 
     def tag_space_map(self, min_contents: int, ridge: float = 1.0, growth: float = 0.1) -> np.ndarray | None:

@@ -442,21 +442,16 @@ class Recaller:
             tag_lex_sims = graph.tag_lexical_similarities(query_lexical) if query_lexical is not None else None
         annotations = graph.annotations
         cooccurrence = graph.cooccurrence
-        prototypes = graph.thin_prototypes(cfg.thin_examples) if cfg.thin_slots and n_tags else None
+        prototypes, mapping = self._thin_inputs()
         # tags with few examples, for their reserved slots: their prototype (text + examples) and their text's
-        # lexical match, once for the batch
+        # lexical match, once for the batch; those without any example also through the map
         if prototypes is not None:
             thin_positions, prototype_sims = prototypes[0], np.clip(vectors @ prototypes[1].T, 0, 1)
-            mapping = (
-                graph.tag_space_map(cfg.supervised_min_contents, growth=cfg.refit_growth)
-                if cfg.thin_map_weight > 0
-                else None
-            )
             if mapping is not None:
+                unused, unused_texts = prototypes[2], prototypes[3]  # a tag with examples is known by them
                 mapped = vectors @ mapping
                 mapped /= np.maximum(np.linalg.norm(mapped, axis=1, keepdims=True), 1e-12)
-                unused = graph.tag_frequency[thin_positions] == 0  # a tag with examples is known by them
-                mapped_sims = np.clip(mapped @ prototypes[2][unused].T, 0, 1)
+                mapped_sims = np.clip(mapped @ unused_texts.T, 0, 1)
                 prototype_sims[:, unused] *= 1 - cfg.thin_map_weight
                 prototype_sims[:, unused] += cfg.thin_map_weight * mapped_sims
             thin_lexical = (
@@ -555,13 +550,19 @@ class Recaller:
             results.append(PathScores(scores, nb_pos, nb_sim, reached, origins, strengths, thin, rows))
         return results
 
-    def prepare(self) -> None:
-        """Work out what the first batch would otherwise pay for: the prototypes of the tags with few examples
-        and the map into the tag texts' space (about 0.3 s on debtags)."""
+    def _thin_inputs(self) -> tuple[tuple | None, np.ndarray | None]:
+        """What the reserved slots need, memoised by the graph: the prototypes of the tags with few examples
+        (``ContentTagGraph.thin_prototypes``) and, where those include tags without any, the map into the tag
+        texts' space (``ContentTagGraph.tag_space_map``)."""
         cfg, graph = self.config, self.graph
         prototypes = graph.thin_prototypes(cfg.thin_examples) if cfg.thin_slots and graph.n_tags else None
-        if prototypes is not None and cfg.thin_map_weight > 0:
-            graph.tag_space_map(cfg.supervised_min_contents, growth=cfg.refit_growth)
+        if prototypes is None or cfg.thin_map_weight <= 0 or not prototypes[2].any():
+            return prototypes, None
+        return prototypes, graph.tag_space_map(cfg.supervised_min_contents, growth=cfg.refit_growth)
+
+    def prepare(self) -> None:
+        """Work out what the first batch would otherwise pay for (about 0.3 s on debtags)."""
+        self._thin_inputs()
 
     def fuse(self, path_scores: PathScores, weights: dict[str, float] | None = None) -> SparseScores:
         weights = weights if weights is not None else self.config.weights

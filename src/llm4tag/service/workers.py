@@ -35,6 +35,7 @@ import socket
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -181,12 +182,11 @@ def _supervise(host: str, port: int, workers: int, options: dict) -> None:
         raise Llm4tagError("the service could not start; the workers' errors are above")
 
 
-def _serve_one(host: str, port: int, options: dict, supervisor: int | None = None) -> None:
+def _serve_one(host: str, port: int, options: dict, supervisor: int) -> None:
     """One worker: its own socket on the shared port (bound now, listening once the project is loaded)."""
     import uvicorn
 
-    if supervisor is not None:
-        threading.Thread(target=_stop_when_orphaned, args=(supervisor,), name="llm4tag-orphan", daemon=True).start()
+    threading.Thread(target=_stop_when_orphaned, args=(supervisor,), name="llm4tag-orphan", daemon=True).start()
     sock = _bound(host, port, reuse_port=True)
     uvicorn.Server(uvicorn.Config(APP, factory=True, **options)).run(sockets=[sock])
 
@@ -196,6 +196,6 @@ def _stop_when_orphaned(supervisor: int, every_seconds: float = 1.0) -> None:
     outright (SIGKILL, the OOM killer) cannot stop its workers, and they would otherwise keep the port and
     serve on, unsupervised, from a project no one restarts."""
     while os.getppid() == supervisor:
-        threading.Event().wait(every_seconds)
+        time.sleep(every_seconds)
     log.warning("the supervisor (pid %d) is gone; worker %d stops", supervisor, os.getpid())
     os.kill(os.getpid(), signal.SIGTERM)
