@@ -5,9 +5,10 @@ concurrent clients in this one, on loopback.
     .venv/bin/python bench/bench_service.py --project debtags --requests 48 --no-generation --judge candidates
     .venv/bin/python bench/bench_service.py --project debtags --requests 1536 --no-generation --judge none --workers 2
 
-Texts: debtags test documents outside the seeded 300-document sample (so no cached judgement helps);
-``--new-texts`` makes each one new, so no cached embedding helps either (the in-process baseline gets
-texts of its own, new too).
+Texts: debtags test documents outside the seeded 300-document sample (so no cached judgement helps), their
+embeddings stored in the project first, as for texts seen before (the service itself keeps a tagged text's
+vector in memory only); ``--new-texts`` makes each one new, so no cached embedding helps (the in-process
+baseline gets texts of its own, new too). The load starts once every worker answers.
 Baseline in the same run: the same contents tagged in one in-process call (no HTTP), contents per second.
 """
 
@@ -65,6 +66,11 @@ def main() -> None:
     texts = [d.text for d in outside_sample(args.data)][: args.requests]
     if args.new_texts:
         texts = [f"{text} [{time.time_ns()}]" for text in texts]
+    else:  # the service keeps a tagged text's vector in memory only: store these, as for texts seen before
+        from llm4tag.project import Project
+
+        with Project.open(args.project) as project:
+            project.embedder.encode(texts, persist=True)
     port = free_port()
     command = [sys.executable, "-m", "llm4tag.cli", "serve", "-p", args.project, "--port", str(port), "-q"]
     command += ["--workers", str(args.workers)]
@@ -73,9 +79,13 @@ def main() -> None:
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.time() + 300
+        serving: set[int] = set()  # each worker listens once its project is loaded: wait for all of them
         while True:
             try:
-                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                with httpx.Client(timeout=2) as fresh:  # a new connection each: the kernel spreads them
+                    if fresh.get(f"{url}/readyz").status_code == 200:
+                        serving.add(fresh.get(f"{url}/healthz").json()["pid"])
+                if len(serving) >= args.workers:
                     break
             except httpx.HTTPError:
                 pass

@@ -5,6 +5,7 @@ import pytest
 from tests.conftest import HashingEmbedder
 from tests.fake_openai_server import FakeServer
 
+from llm4tag.corpus.documents import text_hash
 from llm4tag.embedding import create_embedder
 from llm4tag.embedding.cache import CachedEmbedder
 from llm4tag.errors import ConfigError
@@ -66,6 +67,21 @@ def test_cache_never_encodes_the_same_text_twice(tmp_path):
     second = CachedEmbedder(inner, Store(tmp_path / "s.sqlite")).encode(["gamma", "alpha beta", "delta"])
     assert inner.encoded_texts == 3  # only "delta" was new, across processes too
     assert np.allclose(second[0], first[1]) and np.allclose(second[1], first[0])
+
+
+def test_texts_that_only_pass_through_stay_in_bounded_memory_not_in_the_store(tmp_path):
+    inner = HashingEmbedder()
+    store = Store(tmp_path / "s.sqlite")
+    cached = CachedEmbedder(inner, store, persist_queries=False, memory_items=2)
+    first = cached.encode(["alpha", "beta", "gamma"])
+    assert store.cached_vectors(inner.name, [text_hash(t) for t in ("alpha", "beta", "gamma")]) == {}
+    cached.encode(["gamma", "beta"])
+    assert inner.encoded_texts == 3  # the two most recent came from memory
+    cached.encode(["alpha"])
+    assert inner.encoded_texts == 4  # the oldest had left it
+    kept = cached.encode(["beta"], persist=True)  # e.g. a text that becomes an annotated content
+    assert inner.encoded_texts == 4 and np.allclose(kept[0], first[1])
+    assert list(store.cached_vectors(inner.name, [text_hash("beta")])) == [text_hash("beta")]
 
 
 @pytest.mark.slow

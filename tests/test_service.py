@@ -8,6 +8,7 @@ import asyncio
 import gc
 import os
 import signal
+import sqlite3
 import time
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from tests.conftest import debtags_project, start_server
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from llm4tag.config import ServiceConfig
-from llm4tag.corpus.documents import Document
+from llm4tag.corpus.documents import Document, text_hash
 from llm4tag.errors import ConfigError
 from llm4tag.llm.base import LLMBackend, TransientError
 from llm4tag.project import Project
@@ -162,6 +163,35 @@ def test_feedback_review_queue_and_tag_library(project_dir, tmp_path):
         assert client.post("/v1/tags/team::zephyr/deprecate").status_code == 200
         assert client.get("/v1/tags/team::zephyr").json()["deprecated"] is True
         assert client.post("/v1/tags/none::such/deprecate").status_code == 404
+
+
+def test_tagging_traffic_grows_neither_the_store_nor_the_review_queue(tmp_path):
+    directory = debtags_project(tmp_path / "p", review_below=1.01, review_limit=5)  # every served tag: review
+    texts = [f"{TEXT} Variant {i}: it also rotates log file number {i}." for i in range(8)]
+    with Project.open(directory) as project, TestClient(create_app(project)) as client:
+        store, embedder = project.store, project.embedder
+
+        def vectors() -> int:
+            with sqlite3.connect(directory / "store.sqlite") as db:
+                return db.execute("SELECT COUNT(*) FROM embeddings").fetchone()[0]
+
+        before = vectors()
+        served = []  # (content, tag) in the order they were queued
+        for text in texts:
+            body = client.post("/v1/tag", json={"text": text}).json()
+            served += [(body["id"], t["tag_id"]) for t in body["tags"]]
+        assert vectors() == before  # a tagged text's vector is not stored...
+        encoded = embedder.embedder.encoded_texts
+        assert client.post("/v1/tag", json={"text": texts[-1]}).status_code == 200
+        assert embedder.embedder.encoded_texts == encoded  # ...but kept in memory: not encoded twice
+        queue = client.get("/v1/review", params={"limit": 500}).json()["items"]
+        # the newest 5 pending items, whatever the traffic; the text tagged twice is queued once
+        assert len(served) > 5 and [(i["content_id"], i["tag_id"]) for i in queue] == served[::-1][:5]
+
+        learned = client.post("/v1/feedback", json={"text": texts[0], "add": ["use::monitor"]})
+        assert learned.status_code == 200
+        client.post("/v1/tag", json={"text": TEXT})  # the graph takes the learned content in
+        assert store.cached_vectors(embedder.embedder.name, [text_hash(texts[0])])  # a learned content's is stored
 
 
 class DownLLM(LLMBackend):

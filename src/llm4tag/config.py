@@ -60,6 +60,8 @@ class ServiceConfig:
     batch_window_ms: float = 5.0  # concurrent requests arriving within this window share one pipeline batch
     compute_threads: int = 1  # OpenMP/BLAS threads of the service's pipeline batches (0: the libraries' defaults)
     review_below: float = 0.6  # served tags under this confidence go to the review queue
+    review_limit: int = 10_000  # pending review items kept; beyond it the oldest leave the queue
+    recent_vectors: int = 20_000  # tagged texts' vectors kept in memory (the store keeps contents' and tags' only)
     retry_after_seconds: int = 30  # told to clients when the LLM backend is down
     llm_deadline_seconds: float = 60.0  # tagging that calls the LLM answers 503 past this
     shutdown_seconds: int = 5  # on SIGTERM, in-flight requests get this long before the server stops

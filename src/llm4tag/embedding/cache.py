@@ -1,6 +1,14 @@
-"""Never encode the same text twice: vectors are cached in the store by text hash."""
+"""Never encode the same text twice: vectors are cached in the store by text hash.
+
+Texts that only pass through (a service's tagging requests) need not stay forever: with
+``persist_queries=False`` their vectors are kept in a bounded in-memory cache instead, so traffic cannot
+grow the store without bound, and an anonymous request writes nothing.
+"""
 
 from __future__ import annotations
+
+import threading
+from collections import OrderedDict
 
 import numpy as np
 
@@ -10,20 +18,45 @@ from llm4tag.store.sqlite import Store
 
 
 class CachedEmbedder:
-    """Wraps an embedder with the project's persistent, hash-keyed vector cache."""
+    """Wraps an embedder with the project's persistent, hash-keyed vector cache.
 
-    def __init__(self, embedder: Embedder, store: Store, *, progress_threshold: int = 256) -> None:
+    ``persist_queries``: whether ``encode`` stores new vectors when its caller does not say (the graph's
+    contents and tags always are); ``memory_items``: how many recent vectors that were not stored are kept in
+    memory (least recently used first out)."""
+
+    def __init__(
+        self,
+        embedder: Embedder,
+        store: Store,
+        *,
+        progress_threshold: int = 256,
+        persist_queries: bool = True,
+        memory_items: int = 20_000,
+    ) -> None:
         self.embedder = embedder
         self.store = store
         self.progress_threshold = progress_threshold
+        self.persist_queries = persist_queries
+        self.memory_items = memory_items
+        self._recent: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()  # the service encodes on two lanes
 
     @property
     def dim(self) -> int:
         return self.embedder.dim
 
-    def encode(self, texts: list[str], *, persist: bool = True) -> np.ndarray:
+    def encode(self, texts: list[str], *, persist: bool | None = None) -> np.ndarray:
+        """Vectors of ``texts``, from the store, then memory, then the embedder; ``persist``: store the new
+        ones (default: ``persist_queries``)."""
+        persist = self.persist_queries if persist is None else persist
         hashes = [text_hash(t) for t in texts]
         found = self.store.cached_vectors(self.embedder.name, list(set(hashes)))
+        fresh: dict[str, np.ndarray] = {}  # not in the store yet
+        with self._lock:
+            for digest in hashes:
+                if digest not in found and digest in self._recent:
+                    self._recent.move_to_end(digest)
+                    fresh[digest] = found[digest] = self._recent[digest]
         missing: dict[str, str] = {}
         for digest, text in zip(hashes, texts):
             if digest not in found:
@@ -32,10 +65,19 @@ class CachedEmbedder:
             vectors = self.embedder.encode(
                 list(missing.values()), show_progress=len(missing) >= self.progress_threshold
             )
-            fresh = dict(zip(missing, vectors))
+            fresh.update(zip(missing, vectors))
+            found.update(fresh)
+        if fresh:
             if persist:
                 self.store.cache_vectors(self.embedder.name, fresh)
-            found.update(fresh)
+            else:
+                self._remember({d: fresh[d] for d in missing})
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         return np.vstack([found[d] for d in hashes]).astype(np.float32)
+
+    def _remember(self, vectors: dict[str, np.ndarray]) -> None:
+        with self._lock:
+            self._recent.update(vectors)
+            while len(self._recent) > self.memory_items:
+                self._recent.popitem(last=False)

@@ -132,9 +132,8 @@ class RecallIndex:
         new_tags = list(self.store.tag_library())[graph.n_tags :]
         if new_tags:
             texts = [t.text() for t in new_tags]
-            graph.add_tags(
-                [t.id for t in new_tags], texts, embedder.encode(texts), [not t.deprecated for t in new_tags]
-            )
+            vectors = embedder.encode(texts, persist=True)  # the graph's own: always stored
+            graph.add_tags([t.id for t in new_tags], texts, vectors, [not t.deprecated for t in new_tags])
         rows = self.store.content_rows(graph.content_max_seq)
         if rows:
             tags_by_seq = self._annotations_by_seq(graph.content_max_seq)
@@ -143,7 +142,7 @@ class RecallIndex:
                 texts = [r.text for r in chunk]
                 graph.add_contents(
                     [r.id for r in chunk],
-                    embedder.encode(texts),
+                    embedder.encode(texts, persist=True),  # the graph's own: always stored
                     [tags_by_seq.get(r.seq, []) for r in chunk],
                     texts=texts,
                 )

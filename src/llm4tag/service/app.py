@@ -162,6 +162,10 @@ def create_app(
     config = config or project.config.service
     overrides = dict(overrides or {})
     project.store.make_durable()  # feedback is acknowledged only once it is fsynced
+    # a tagged text's vector stays in memory, not in the store: traffic cannot fill the disk, and an anonymous
+    # request writes nothing (a learned content's vector is stored with it)
+    project.embedder.persist_queries = False
+    project.embedder.memory_items = config.recent_vectors
     pipeline = project.pipeline(**overrides)  # checks the overrides now, not on the first request
     keys = _api_keys(config)
     if not keys and not _is_loopback(config.host):
@@ -180,7 +184,7 @@ def create_app(
             if tag.score < config.review_below
         ]
         if items:
-            project.store.add_reviews(items)
+            project.store.add_reviews(items, limit=config.review_limit)
 
     worker = PipelineWorker(
         lambda llm: project.pipeline(**overrides) if llm else project.pipeline(**overrides, llm=False),

@@ -92,6 +92,7 @@ CREATE TABLE IF NOT EXISTS reviews (
     resolved_at REAL
 );
 CREATE INDEX IF NOT EXISTS reviews_pending ON reviews(resolved_at, seq);
+CREATE INDEX IF NOT EXISTS reviews_by_content ON reviews(content_id, tag_id);
 """
 
 
@@ -474,15 +475,27 @@ class Store:
             )
 
     # -- review queue --------------------------------------------------------
-    def add_reviews(self, items: Iterable[tuple[str, str, str, float]]) -> int:
-        """Queue (content id, text, tag id, score) for a person to confirm or correct."""
+    def add_reviews(self, items: Iterable[tuple[str, str, str, float]], *, limit: int | None = None) -> int:
+        """Queue (content id, text, tag id, score) for a person to confirm or correct; a content's tag already
+        waiting is not queued twice. ``limit``: pending items kept, the newest (a person reviews tens a day, a
+        service tags thousands a minute: the queue must not grow with traffic). Returns how many were queued."""
         now = time.time()
-        rows = [(c, t, tag, float(score), now) for c, t, tag, score in items]
+        rows = [(c, t, tag, float(score), now, c, tag) for c, t, tag, score in items]
         with self.transaction() as conn:
+            before = conn.total_changes
             conn.executemany(
-                "INSERT INTO reviews(content_id, text, tag_id, score, created_at) VALUES (?, ?, ?, ?, ?)", rows
+                "INSERT INTO reviews(content_id, text, tag_id, score, created_at) SELECT ?, ?, ?, ?, ? WHERE NOT"
+                " EXISTS (SELECT 1 FROM reviews WHERE content_id = ? AND tag_id = ? AND resolved_at IS NULL)",
+                rows,
             )
-        return len(rows)
+            queued = conn.total_changes - before
+            if limit is not None:
+                conn.execute(
+                    "DELETE FROM reviews WHERE resolved_at IS NULL AND seq <= (SELECT seq FROM reviews WHERE"
+                    " resolved_at IS NULL ORDER BY seq DESC LIMIT 1 OFFSET ?)",
+                    (limit,),
+                )
+        return queued
 
     def pending_reviews(self, limit: int = 50) -> list[dict]:
         """Unresolved review items, newest first."""
