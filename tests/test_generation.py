@@ -7,9 +7,11 @@ import pytest
 from llm4tag.corpus.knowledge import read_learn_file
 from llm4tag.errors import ConfigError, InputError
 from llm4tag.generation.generator import GenerationConfig, TagGenerator, map_names, parse_answer
+from llm4tag.generation.judge import RecentJudgements
 from llm4tag.generation.prompts import load_prompt
 from llm4tag.library import Tag, TagLibrary
 from llm4tag.llm.base import ChatResult, LLMBackend
+from llm4tag.store import Store
 
 LIBRARY = TagLibrary(
     [
@@ -130,3 +132,22 @@ def test_examples_are_dropped_to_fit_the_prompt_token_budget():
     full, cut = (r.messages[-1]["content"] for r in llm.requests)
     assert all(f"example number {i}" in full for i in range(3))
     assert "example number 0" in cut and "example number 2" not in cut  # the least similar go first
+
+
+def test_a_services_judgements_are_read_from_the_store_and_kept_in_bounded_memory(tmp_path):
+    store = Store(tmp_path / "s.sqlite")
+    store.cache_judgements("judge-a", {("h1", "t1"): (0.9, False)})  # e.g. made by calibrate
+    recent = RecentJudgements(store, limit=2)
+    recent.cache_judgements("judge-a", {("h2", "t1"): (0.2, False), ("h3", "t1"): (0.7, True)})
+    assert recent.cached_judgements("judge-a", [("h1", "t1"), ("h2", "t1"), ("h3", "t1")]) == {
+        ("h1", "t1"): (0.9, False),
+        ("h2", "t1"): (0.2, False),
+        ("h3", "t1"): (0.7, True),
+    }
+    assert recent.cached_judgements("judge-b", [("h2", "t1")]) == {}  # another model or prompt: not reused
+    recent.cache_judgements("judge-a", {("h4", "t1"): (0.5, False)})  # the least recently used leaves
+    assert set(recent.cached_judgements("judge-a", [("h2", "t1"), ("h3", "t1"), ("h4", "t1")])) == {
+        ("h3", "t1"),
+        ("h4", "t1"),
+    }
+    assert store.cached_judgements("judge-a", [("h2", "t1"), ("h3", "t1"), ("h4", "t1")]) == {}

@@ -6,6 +6,7 @@ The recall stage and the store are real; the embedder is the test's hashing fake
 
 import asyncio
 import gc
+import math
 import os
 import signal
 import sqlite3
@@ -21,7 +22,7 @@ from threadpoolctl import threadpool_info, threadpool_limits
 from llm4tag.config import ServiceConfig
 from llm4tag.corpus.documents import Document, text_hash
 from llm4tag.errors import ConfigError
-from llm4tag.llm.base import LLMBackend, TransientError
+from llm4tag.llm.base import ChatResult, LLMBackend, TokenLogprobs, TransientError
 from llm4tag.project import Project
 from llm4tag.service import create_app
 from llm4tag.service.worker import PipelineWorker
@@ -188,10 +189,36 @@ def test_tagging_traffic_grows_neither_the_store_nor_the_review_queue(tmp_path):
         # the newest 5 pending items, whatever the traffic; the text tagged twice is queued once
         assert len(served) > 5 and [(i["content_id"], i["tag_id"]) for i in queue] == served[::-1][:5]
 
+        judge_llm = CountingYesLLM()
+        with Project.open(directory, llm=judge_llm) as judged:  # the LLM's judgements: in memory too
+            judged.config.confidence.judge, judged.config.confidence.use_llm = "candidates", "always"
+            with TestClient(create_app(judged)) as llm_client:
+                assert llm_client.post("/v1/tag", json={"text": texts[1]}).status_code == 200
+                calls = judge_llm.calls
+                assert calls > 0 and llm_client.post("/v1/tag", json={"text": texts[1]}).status_code == 200
+                assert judge_llm.calls == calls  # the second time, every judgement came from memory
+            with sqlite3.connect(directory / "store.sqlite") as db:
+                assert db.execute("SELECT COUNT(*) FROM judgements").fetchone()[0] == 0
+
         learned = client.post("/v1/feedback", json={"text": texts[0], "add": ["use::monitor"]})
         assert learned.status_code == 200
         client.post("/v1/tag", json={"text": TEXT})  # the graph takes the learned content in
         assert store.cached_vectors(embedder.embedder.name, [text_hash(texts[0])])  # a learned content's is stored
+
+
+class CountingYesLLM(LLMBackend):
+    """Answers every Yes/No judgement with P(Yes) 0.8 and counts the calls (a fake: the test is about caching)."""
+
+    name = "counting-yes"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    def _complete(self, request, timeout=None):
+        self.calls += 1
+        top = {"Yes": math.log(0.8), "No": math.log(0.2)}
+        return ChatResult(text="Yes", logprobs=[TokenLogprobs("Yes", top["Yes"], top)])
 
 
 class DownLLM(LLMBackend):

@@ -62,6 +62,7 @@ class ServiceConfig:
     review_below: float = 0.6  # served tags under this confidence go to the review queue
     review_limit: int = 10_000  # pending review items kept; beyond it the oldest leave the queue
     recent_vectors: int = 20_000  # tagged texts' vectors kept in memory (the store keeps contents' and tags' only)
+    recent_judgements: int = 100_000  # the LLM's judgements of tagged texts kept in memory (not in the store)
     retry_after_seconds: int = 30  # told to clients when the LLM backend is down
     llm_deadline_seconds: float = 60.0  # tagging that calls the LLM answers 503 past this
     shutdown_seconds: int = 5  # on SIGTERM, in-flight requests get this long before the server stops

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import math
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Protocol
 
 from llm4tag.corpus.documents import text_hash
 from llm4tag.errors import BackendError
@@ -26,6 +29,42 @@ class JudgeScore:
     tag_id: str
     p_yes: float
     fallback: bool = False  # True: no log-probabilities, p_yes read from the answer text (0.9 / 0.1)
+
+
+class JudgementCache(Protocol):
+    """Where judgements already made are looked up and new ones kept: the project's store, or ``RecentJudgements``."""
+
+    def cached_judgements(
+        self, judge: str, pairs: list[tuple[str, str]]
+    ) -> dict[tuple[str, str], tuple[float, bool]]: ...
+
+    def cache_judgements(self, judge: str, items: dict[tuple[str, str], tuple[float, bool]]) -> None: ...
+
+
+class RecentJudgements:
+    """A service's judgement cache: the judgements stored in the project (``calibrate``'s, ``tag``'s) are read,
+    new ones are kept in memory only, the ``limit`` most recently used, so traffic cannot grow the store."""
+
+    def __init__(self, store: Store, limit: int = 100_000) -> None:
+        self.store, self.limit = store, limit
+        self._recent: OrderedDict[tuple[str, str, str], tuple[float, bool]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def cached_judgements(self, judge: str, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], tuple[float, bool]]:
+        found = self.store.cached_judgements(judge, pairs)
+        with self._lock:
+            for pair in pairs:
+                key = (judge, *pair)
+                if pair not in found and key in self._recent:
+                    self._recent.move_to_end(key)
+                    found[pair] = self._recent[key]
+        return found
+
+    def cache_judgements(self, judge: str, items: dict[tuple[str, str], tuple[float, bool]]) -> None:
+        with self._lock:
+            self._recent.update(((judge, *pair), value) for pair, value in items.items())
+            while len(self._recent) > self.limit:
+                self._recent.popitem(last=False)
 
 
 class Judge:
@@ -58,10 +97,11 @@ class Judge:
         )
         return ChatRequest(messages=messages, max_tokens=1, temperature=0.0, top_logprobs=20)
 
-    def judge(self, content: str, tag_ids: list[str], store: Store | None = None) -> list[JudgeScore]:
+    def judge(self, content: str, tag_ids: list[str], store: JudgementCache | None = None) -> list[JudgeScore]:
         """Judge each tag for one content; requests share the content prefix and go in order.
 
-        With a ``store``, judgements already made with the same model and prompt are reused and new ones saved.
+        With a ``store`` (the project's, or ``RecentJudgements``), judgements already made with the same model and
+        prompt are reused and new ones kept.
         """
         if not tag_ids:
             return []

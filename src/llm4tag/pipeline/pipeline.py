@@ -22,6 +22,7 @@ from llm4tag.config import ProjectConfig
 from llm4tag.corpus.documents import Document
 from llm4tag.embedding.cache import CachedEmbedder
 from llm4tag.errors import ConfigError
+from llm4tag.generation.judge import JudgementCache
 from llm4tag.generation.prompts import load_prompt
 from llm4tag.library.tags import TagLibrary
 from llm4tag.llm.lazy import LazyLLM
@@ -99,6 +100,7 @@ class Components:
     llm: LazyLLM
     artifacts: CalibrationArtifacts
     prompt_dir: Path
+    judgements: JudgementCache | None = None  # where the judge's answers are kept (None: the store)
 
 
 class Pipeline:
@@ -153,6 +155,7 @@ class Pipeline:
                     cache=config.confidence.cache,
                     allow_fallback=config.confidence.allow_fallback,
                     only_thin=options.judge == "thin",
+                    judgements=components.judgements,
                 )
             )
         judges = options.judge != "none"

@@ -26,7 +26,7 @@ from llm4tag.calibration.pruning import Pruning, unsure_thin
 from llm4tag.corpus.documents import Document, text_hash
 from llm4tag.embedding.cache import CachedEmbedder
 from llm4tag.generation.generator import Example, GenerationConfig, Selection, TagGenerator
-from llm4tag.generation.judge import Judge
+from llm4tag.generation.judge import Judge, JudgementCache
 from llm4tag.generation.knowledge import KnowledgeBase
 from llm4tag.generation.prompts import PromptTemplate
 from llm4tag.llm.lazy import LazyLLM
@@ -236,8 +236,10 @@ class JudgeStage:
         cache: bool = True,
         allow_fallback: bool = False,
         only_thin: bool = False,
+        judgements: JudgementCache | None = None,
     ) -> None:
         self.llm, self.template, self.store = llm, template, store
+        self.judgements = judgements if judgements is not None else store  # where judgements are reused and kept
         self.routing, self.cache, self.allow_fallback, self.only_thin = routing, cache, allow_fallback, only_thin
         self._judge: Judge | None = None
         self._library = None
@@ -262,7 +264,7 @@ class JudgeStage:
                 ask = np.ones(len(state.considered), bool)
             asked = [t for t, a in zip(state.considered, ask) if a]
             if asked:
-                scores = self.judge.judge(state.doc.text, asked, store=self.store if self.cache else None)
+                scores = self.judge.judge(state.doc.text, asked, store=self.judgements if self.cache else None)
                 state.p_yes[ask] = [s.p_yes for s in scores]
 
 
