@@ -23,6 +23,7 @@ from llm4tag.corpus.loaders import LoadReport, read_annotated
 from llm4tag.embedding import Embedder, create_embedder
 from llm4tag.embedding.cache import CachedEmbedder
 from llm4tag.errors import ProjectError
+from llm4tag.generation.judge import RecentJudgements
 from llm4tag.generation.knowledge import store_knowledge
 from llm4tag.library.loaders import load_tag_library
 from llm4tag.library.tags import Tag, TagLibrary
@@ -59,6 +60,7 @@ class Project:
         self.directory = Path(directory)
         self.config = config
         self.store = Store(self.directory / "store.sqlite", durable=durable, create=create)
+        self._query_memory: int | None = None  # see keep_queries_in_memory
         self._embedder = CachedEmbedder(embedder, self.store) if embedder else None
         self.llm = LazyLLM(config.llm.backend, self._llm_options(), instance=llm)
         self.recall_index = RecallIndex(
@@ -159,7 +161,20 @@ class Project:
         if self._embedder is None:
             cfg = self.config.embedding
             self._embedder = CachedEmbedder(create_embedder(cfg.backend, **cfg.options), self.store)
+            if self._query_memory is not None:
+                self.keep_queries_in_memory(self._query_memory)
         return self._embedder
+
+    def keep_queries_in_memory(self, vectors: int, judgements: int | None = None) -> None:
+        """What a service asks: a tagged text's vector (and, with ``judgements``, the LLM's judgements of it)
+        is kept in memory, the ``vectors`` (``judgements``) most recent, not in the store, so traffic cannot
+        grow it. Contents and tags keep theirs stored. The embedder is not loaded for this."""
+        self._query_memory = vectors
+        if self._embedder is not None:
+            self._embedder.persist_queries, self._embedder.memory_items = False, vectors
+        if judgements is not None:
+            self.components.judgements = RecentJudgements(self.store, judgements)
+            self._pipelines = Pipelines(self.components)  # the judge stages are built again with it
 
     def add_tags(self, tags: str | Path | Iterable[Tag], fmt: str | None = None) -> tuple[int, int]:
         """Add or update tags from a file or objects; the graph follows on the next recall or ``index()``."""

@@ -41,7 +41,6 @@ from llm4tag.config import ServiceConfig
 from llm4tag.corpus.documents import Document, text_hash
 from llm4tag.corpus.knowledge import KnowledgeItem
 from llm4tag.errors import BackendError, ConfigError, Llm4tagError
-from llm4tag.generation.judge import RecentJudgements
 from llm4tag.library.tags import Tag
 from llm4tag.pipeline import TaggingResult
 from llm4tag.service.annif import annif_router
@@ -165,9 +164,7 @@ def create_app(
     project.store.make_durable()  # feedback is acknowledged only once it is fsynced
     # a tagged text's vector and the LLM's judgements of it stay in memory, not in the store: traffic cannot fill
     # the disk, and an anonymous request writes nothing (a learned content's vector is stored with it)
-    project.embedder.persist_queries = False
-    project.embedder.memory_items = config.recent_vectors
-    project.components.judgements = RecentJudgements(project.store, config.recent_judgements)
+    project.keep_queries_in_memory(config.recent_vectors, config.recent_judgements)
     pipeline = project.pipeline(**overrides)  # checks the overrides now, not on the first request
     keys = _api_keys(config)
     if not keys and not _is_loopback(config.host):
