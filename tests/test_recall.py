@@ -371,6 +371,37 @@ def test_a_new_tag_is_found_through_what_the_other_tags_annotations_taught(tmp_p
     assert mapped["cat-toys"] > mapped["dog-toys"] + 0.05
 
 
+def test_a_tag_learned_after_the_learned_paths_were_fitted_keeps_the_new_tags_turn_in_the_slots(tmp_path):
+    """Examples learned for a new tag move its prototype, but until the learned paths are refitted only the
+    reserved slots can propose it: it keeps its turn among the new tags instead of queueing behind the tail."""
+    from llm4tag.config import ProjectConfig
+    from llm4tag.corpus import Document
+    from llm4tag.corpus.knowledge import KnowledgeItem
+    from llm4tag.library import Tag
+
+    config = ProjectConfig(name="pets")
+    config.embedding.backend, config.embedding.options = "tests.conftest:HashingEmbedder", {}
+    config.recall.supervised_min_contents, config.recall.thin_examples, config.recall.thin_slots = 5, 5, 1
+    texts = [f"kitten {i} purrs on the sofa" for i in range(6)] + [f"puppy {i} barks at the mailman" for i in range(6)]
+    tags = ["felines" if i < 6 else "canines" for i in range(12)]
+    with Project.init(tmp_path / "pets", config) as project:
+        project.add_tags([Tag("felines", "Felines"), Tag("canines", "Canines"), Tag("birds", "Birds")])
+        project.add_tags([Tag("cat-toys", "Cat toys"), Tag("fish-food", "Fish food")])
+        project.add_contents([Document(f"d{i}", t, [tag]) for i, (t, tag) in enumerate(zip(texts, tags))])
+        project.add_contents([Document("d12", "a parrot sings in its cage", ["birds"])])  # the tail: fitted on
+        query = "a toy mouse for the kitten to chase"
+        project.recall([query])  # the learned paths are fitted now
+        project.learn([KnowledgeItem("example", content_id="x1", text="kitten toy mouse", tags=["cat-toys"])])
+
+        def slot(unseen_as_new: bool) -> list[str]:
+            config.recall.thin_unseen_as_new = unseen_as_new
+            [result] = project.recall([query])
+            return [c.tag_id for c in result.candidates if c.reserved]
+
+        assert slot(True) == ["cat-toys"]  # among the new tags, and the closest of them
+        assert slot(False) == ["fish-food"]  # one example: behind the tag without any, whose turn comes first
+
+
 def test_the_map_for_new_tags_is_the_same_whatever_the_blas_thread_count():
     """Processes that differ in BLAS threads (Ray actors, service workers, a CLI run) must learn the same map,
     bit for bit, or the same content gets different reserved slots and confidences in each."""

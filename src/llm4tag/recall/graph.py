@@ -155,15 +155,16 @@ class ContentTagGraph:
         return self._tag_lexical
 
     def thin_prototypes(
-        self, max_examples: int, limit: int = 50_000
+        self, max_examples: int, new: tuple[int, np.ndarray] | None = None, limit: int = 50_000
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
         """The active tags with at most ``max_examples`` annotated examples (positions), a prototype vector for
         each (its text's embedding plus its examples', normalised: a tag without examples is its text; each
         example learned moves it towards what the tag looks like in use), which of them have no example at all,
-        and those ones' text embeddings, normalised (what ``tag_space_map`` matches). None above ``limit`` such
+        and those ones' text embeddings, normalised (what ``tag_space_map`` matches). ``new``: (version, mask) of
+        the tags to count as without examples beside those (``Recaller.new_tags``). None above ``limit`` such
         tags (a huge library of mostly unused tags: C2T alone then fills the reserved slots)."""
         a = self.annotations
-        key = (max_examples, self.n_contents, self.n_tags, a.nnz, int(self.active_tags.sum()))
+        key = (max_examples, self.n_contents, self.n_tags, a.nnz, int(self.active_tags.sum()), new and new[0])
         if self._prototypes is not None and self._prototypes[0] == key:
             return self._prototypes[1:]
         frequency = self.tag_frequency
@@ -174,7 +175,7 @@ class ContentTagGraph:
         vectors = texts.copy()
         if self.n_contents:
             vectors = vectors + np.asarray(a[:, positions].T @ self.content_dense.vectors[: self.n_contents])
-        unused = frequency[positions] == 0
+        unused = frequency[positions] == 0 if new is None else new[1][positions]
         self._prototypes = (key, positions, _normalised(vectors), unused, texts[unused])
         return self._prototypes[1:]
 

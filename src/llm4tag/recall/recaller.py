@@ -91,6 +91,9 @@ class RecallConfig:
     # for the tags without any example: the share, in their similarity, of their text's similarity to the content
     # mapped into the tag texts' space (``ContentTagGraph.tag_space_map``); 0: their text's plain similarity alone
     thin_map_weight: float = 0.5
+    # a tag whose examples all came after the learned paths were last fitted is new to them too: only the slots
+    # can propose it, so it keeps the new tags' turn in the slots and their map (its examples in its prototype)
+    thin_unseen_as_new: bool = True
     max_name_words: int = 6
 
     @property
@@ -362,6 +365,8 @@ class Recaller:
         self.config = config or RecallConfig()
         self._names = names
         self.learned: dict[str, object] = {}  # fitted scorers of LEARNED_PATHS, set by the recall index
+        self._new: tuple[tuple, int, np.ndarray] | None = None  # (what it was worked out from, version, mask)
+        self._known: tuple[tuple, np.ndarray] | None = None  # the tags the learned paths were fitted on
 
     @property
     def supervised(self):
@@ -550,12 +555,37 @@ class Recaller:
             results.append(PathScores(scores, nb_pos, nb_sim, reached, origins, strengths, thin, rows))
         return results
 
+    def new_tags(self) -> tuple[int, np.ndarray]:
+        """Per tag position, whether recall has nothing but the tag's text and the slots to find it by: no example,
+        or (``thin_unseen_as_new``) none that a learned path was fitted on. With a version that changes with it."""
+        graph = self.graph
+        scorers = [s for name, s in self.learned.items() if s is not None and self.config.weights.get(name, 0) > 0]
+        if not self.config.thin_unseen_as_new:
+            scorers = []
+        fitted = (tuple(id(s) for s in scorers), graph.n_tags)  # what the learned paths know changes with these
+        key = (*fitted, graph.n_contents, graph.annotations.nnz)
+        if self._new is None or self._new[0] != key:
+            new = graph.tag_frequency == 0
+            if scorers:
+                if self._known is None or self._known[0] != fitted:
+                    known = np.zeros(graph.n_tags, dtype=bool)
+                    position = graph.tag_position
+                    for scorer in scorers:
+                        known[[position[t] for t in getattr(scorer, "classes", ()) if t in position]] = True
+                    self._known = (fitted, known)
+                new = new | ~self._known[1]
+            version = self._new[1] + 1 if self._new is not None else 0
+            self._new = (key, version, new)
+        return self._new[1], self._new[2]
+
     def _thin_inputs(self) -> tuple[tuple | None, np.ndarray | None]:
         """What the reserved slots need, memoised by the graph: the prototypes of the tags with few examples
-        (``ContentTagGraph.thin_prototypes``) and, where those include tags without any, the map into the tag
-        texts' space (``ContentTagGraph.tag_space_map``)."""
+        (``ContentTagGraph.thin_prototypes``) and, where those include new tags (``new_tags``), the map into the
+        tag texts' space (``ContentTagGraph.tag_space_map``)."""
         cfg, graph = self.config, self.graph
-        prototypes = graph.thin_prototypes(cfg.thin_examples) if cfg.thin_slots and graph.n_tags else None
+        prototypes = None
+        if cfg.thin_slots and graph.n_tags:
+            prototypes = graph.thin_prototypes(cfg.thin_examples, self.new_tags())
         if prototypes is None or cfg.thin_map_weight <= 0 or not prototypes[2].any():
             return prototypes, None
         return prototypes, graph.tag_space_map(cfg.supervised_min_contents, growth=cfg.refit_growth)
@@ -573,7 +603,9 @@ class Recaller:
         value = np.concatenate([sc.value * weight for sc, weight in parts])
         return SparseScores.summed(index, value)
 
-    def thin_tags(self, path_scores: PathScores, frequency: np.ndarray) -> dict[int, float]:
+    def thin_tags(
+        self, path_scores: PathScores, frequency: np.ndarray, new: np.ndarray | None = None
+    ) -> dict[int, float]:
         """The ``thin_slots`` tags with few examples most similar to the content, ranked or not (the slots
         reserved for them), with that similarity: to their prototype (text and examples), or C2T where there is
         none. Tags without any example and tags with some take turns, new ones first: a prototype built from
@@ -587,7 +619,7 @@ class Recaller:
         if not cfg.thin_slots or not len(scores.index):
             return {}
         order = np.argsort(-scores.value, kind="stable")
-        unused = frequency[scores.index[order]] == 0
+        unused = (new if new is not None else frequency == 0)[scores.index[order]]
         lists = [order[unused][: cfg.thin_slots].tolist(), order[~unused][: cfg.thin_slots].tolist()]
         turns = []
         while len(turns) < cfg.thin_slots and (lists[0] or lists[1]):
@@ -611,11 +643,12 @@ class Recaller:
         top_n = top_n or self.config.top_n
         out = []
         frequency = self.graph.tag_frequency
+        new = self.new_tags()[1]
         for ps in self.path_scores(texts, vectors, exclude):
             fused = self.fuse(ps, weights)
             order = fused.top(top_n)
             uses_c2t = (weights if weights is not None else self.config.weights).get("c2t", 0.0) > 0
-            reserved = self.thin_tags(ps, frequency) if uses_c2t else {}
+            reserved = self.thin_tags(ps, frequency, new) if uses_c2t else {}
             ranked = len(order)
             in_order = set(order.tolist())
             extra = [p for p in reserved if p not in in_order]
