@@ -20,6 +20,7 @@ that voted for it and the tags it was reached through.
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -328,6 +329,7 @@ class PathScores:
 
 
 _pool: tuple[int, ThreadPoolExecutor] | None = None
+_MASK_VERSIONS = itertools.count()  # ``Recaller.new_tags``' versions
 
 
 class _Inline:
@@ -574,8 +576,7 @@ class Recaller:
                         known[[position[t] for t in getattr(scorer, "classes", ()) if t in position]] = True
                     self._known = (fitted, known)
                 new = new | ~self._known[1]
-            version = self._new[1] + 1 if self._new is not None else 0
-            self._new = (key, version, new)
+            self._new = (key, next(_MASK_VERSIONS), new)  # unique across recallers: the graph memoises by it
         return self._new[1], self._new[2]
 
     def _thin_inputs(self) -> tuple[tuple | None, np.ndarray | None]:
