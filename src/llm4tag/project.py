@@ -162,7 +162,7 @@ class Project:
             cfg = self.config.embedding
             self._embedder = CachedEmbedder(create_embedder(cfg.backend, **cfg.options), self.store)
             if self._query_memory is not None:
-                self.keep_queries_in_memory(self._query_memory)
+                self._embedder.persist_queries, self._embedder.memory_items = False, self._query_memory
         return self._embedder
 
     def keep_queries_in_memory(self, vectors: int, judgements: int | None = None) -> None:

@@ -7,13 +7,11 @@ grow the store without bound, and an anonymous request writes nothing.
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
-
 import numpy as np
 
 from llm4tag.corpus.documents import text_hash
 from llm4tag.embedding.base import Embedder
+from llm4tag.store.recent import RecentItems
 from llm4tag.store.sqlite import Store
 
 
@@ -37,9 +35,15 @@ class CachedEmbedder:
         self.store = store
         self.progress_threshold = progress_threshold
         self.persist_queries = persist_queries
-        self.memory_items = memory_items
-        self._recent: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._lock = threading.Lock()  # the service encodes on two lanes
+        self._recent: RecentItems[str, np.ndarray] = RecentItems(memory_items)
+
+    @property
+    def memory_items(self) -> int:
+        return self._recent.limit
+
+    @memory_items.setter
+    def memory_items(self, limit: int) -> None:
+        self._recent.limit = limit
 
     @property
     def dim(self) -> int:
@@ -51,12 +55,8 @@ class CachedEmbedder:
         persist = self.persist_queries if persist is None else persist
         hashes = [text_hash(t) for t in texts]
         found = self.store.cached_vectors(self.embedder.name, list(set(hashes)))
-        fresh: dict[str, np.ndarray] = {}  # not in the store yet
-        with self._lock:
-            for digest in hashes:
-                if digest not in found and digest in self._recent:
-                    self._recent.move_to_end(digest)
-                    fresh[digest] = found[digest] = self._recent[digest]
+        fresh = self._recent.get_many(d for d in hashes if d not in found)  # not in the store yet
+        found.update(fresh)
         missing: dict[str, str] = {}
         for digest, text in zip(hashes, texts):
             if digest not in found:
@@ -71,13 +71,7 @@ class CachedEmbedder:
             if persist:
                 self.store.cache_vectors(self.embedder.name, fresh)
             else:
-                self._remember({d: fresh[d] for d in missing})
+                self._recent.put_many((d, fresh[d]) for d in missing)
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         return np.vstack([found[d] for d in hashes]).astype(np.float32)
-
-    def _remember(self, vectors: dict[str, np.ndarray]) -> None:
-        with self._lock:
-            self._recent.update(vectors)
-            while len(self._recent) > self.memory_items:
-                self._recent.popitem(last=False)

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -21,6 +19,7 @@ from llm4tag.generation.generator import trim
 from llm4tag.generation.prompts import PromptTemplate
 from llm4tag.library.tags import TagLibrary
 from llm4tag.llm.base import ChatRequest, ChatResult, LLMBackend, yes_probability
+from llm4tag.store.recent import RecentItems
 from llm4tag.store.sqlite import Store
 
 
@@ -46,25 +45,17 @@ class RecentJudgements:
     new ones are kept in memory only, the ``limit`` most recently used, so traffic cannot grow the store."""
 
     def __init__(self, store: Store, limit: int = 100_000) -> None:
-        self.store, self.limit = store, limit
-        self._recent: OrderedDict[tuple[str, str, str], tuple[float, bool]] = OrderedDict()
-        self._lock = threading.Lock()
+        self.store = store
+        self._recent: RecentItems[tuple[str, str, str], tuple[float, bool]] = RecentItems(limit)
 
     def cached_judgements(self, judge: str, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], tuple[float, bool]]:
         found = self.store.cached_judgements(judge, pairs)
-        with self._lock:
-            for pair in pairs:
-                key = (judge, *pair)
-                if pair not in found and key in self._recent:
-                    self._recent.move_to_end(key)
-                    found[pair] = self._recent[key]
+        held = self._recent.get_many((judge, *pair) for pair in pairs if pair not in found)
+        found.update({key[1:]: value for key, value in held.items()})
         return found
 
     def cache_judgements(self, judge: str, items: dict[tuple[str, str], tuple[float, bool]]) -> None:
-        with self._lock:
-            self._recent.update(((judge, *pair), value) for pair, value in items.items())
-            while len(self._recent) > self.limit:
-                self._recent.popitem(last=False)
+        self._recent.put_many(((judge, *pair), value) for pair, value in items.items())
 
 
 class Judge:

@@ -159,12 +159,19 @@ class ContentTagGraph:
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
         """The active tags with at most ``max_examples`` annotated examples (positions), a prototype vector for
         each (its text's embedding plus its examples', normalised: a tag without examples is its text; each
-        example learned moves it towards what the tag looks like in use), which of them have no example at all,
-        and those ones' text embeddings, normalised (what ``tag_space_map`` matches). ``new``: (version, mask) of
-        the tags to count as without examples beside those (``Recaller.new_tags``). None above ``limit`` such
-        tags (a huge library of mostly unused tags: C2T alone then fills the reserved slots)."""
+        example learned moves it towards what the tag looks like in use), which of them are new (no example at
+        all, or as ``new`` says: (version, mask) from ``Recaller.new_tags``), and those ones' text embeddings,
+        normalised (what ``tag_space_map`` matches). None above ``limit`` such tags (a huge library of mostly
+        unused tags: C2T alone then fills the reserved slots)."""
         a = self.annotations
-        key = (max_examples, self.n_contents, self.n_tags, a.nnz, int(self.active_tags.sum()), new and new[0])
+        key = (
+            max_examples,
+            self.n_contents,
+            self.n_tags,
+            a.nnz,
+            int(self.active_tags.sum()),
+            None if new is None else new[0],
+        )
         if self._prototypes is not None and self._prototypes[0] == key:
             return self._prototypes[1:]
         frequency = self.tag_frequency

@@ -89,8 +89,8 @@ class RecallConfig:
     # examples, so without these the LLM judge never sees it
     thin_slots: int = 3
     thin_examples: int = 10
-    # for the tags without any example: the share, in their similarity, of their text's similarity to the content
-    # mapped into the tag texts' space (``ContentTagGraph.tag_space_map``); 0: their text's plain similarity alone
+    # for new tags (no example, or none the learned paths saw): the share, in their slot score, of their text's
+    # similarity to the content mapped into the tag texts' space (``ContentTagGraph.tag_space_map``); 0: none
     thin_map_weight: float = 0.5
     # a tag whose examples all came after the learned paths were last fitted is new to them too: only the slots
     # can propose it, so it keeps the new tags' turn in the slots and their map (its examples in its prototype)
@@ -451,11 +451,11 @@ class Recaller:
         cooccurrence = graph.cooccurrence
         prototypes, mapping = self._thin_inputs()
         # tags with few examples, for their reserved slots: their prototype (text + examples) and their text's
-        # lexical match, once for the batch; those without any example also through the map
+        # lexical match, once for the batch; new ones (``new_tags``) also through the map
         if prototypes is not None:
             thin_positions, prototype_sims = prototypes[0], np.clip(vectors @ prototypes[1].T, 0, 1)
             if mapping is not None:
-                unused, unused_texts = prototypes[2], prototypes[3]  # a tag with examples is known by them
+                unused, unused_texts = prototypes[2], prototypes[3]  # the others are known by their examples
                 mapped = vectors @ mapping
                 mapped /= np.maximum(np.linalg.norm(mapped, axis=1, keepdims=True), 1e-12)
                 mapped_sims = np.clip(mapped @ unused_texts.T, 0, 1)
@@ -609,8 +609,9 @@ class Recaller:
     ) -> dict[int, float]:
         """The ``thin_slots`` tags with few examples most similar to the content, ranked or not (the slots
         reserved for them), with that similarity: to their prototype (text and examples), or C2T where there is
-        none. Tags without any example and tags with some take turns, new ones first: a prototype built from
-        contents is closer to a content than a tag's text is, so one list would starve the new tags."""
+        none. New tags (``new``: no example, or none the learned paths saw; else those without any example) and
+        the others take turns, new ones first: a prototype built from contents is closer to a content than a
+        tag's text is, so one list would starve the new tags."""
         cfg = self.config
         scores = path_scores.thin
         if scores is None:
