@@ -62,3 +62,35 @@ def test_concurrent_small_searches_leave_blas_threads_as_they_found_them():
     with ThreadPoolExecutor(4) as pool:
         list(pool.map(lambda _: index.search(queries, 5), range(400)))
     assert blas_threads() == before
+
+
+def test_small_batches_on_a_large_collection_find_the_same_neighbours_as_a_full_product():
+    """Past ``SCREEN_FROM_VECTORS`` a few queries are screened in half precision, then scored exactly: the k
+    best are those of the full float32 product, ties (duplicates at the k-th place) by position, also after
+    vectors are added to an index that was already searched."""
+    from llm4tag.index.dense import SCREEN_FROM_VECTORS
+
+    base = _unit(50, 32, 5)
+    stored = np.vstack([base[i % 50] + 0.3 * _unit(1, 32, 100 + i)[0] for i in range(SCREEN_FROM_VECTORS + 500)])
+    stored /= np.linalg.norm(stored, axis=1, keepdims=True)
+    queries = _unit(6, 32, 6)
+    k = 40
+    stored[3000:3010] = stored[10]  # duplicates: whichever of them reach the k-th place, lower positions first
+    index = DenseIndex(32)
+    index.add(stored[:-100])
+    index.search(queries[:2], k)  # the screen is made here, before the last vectors arrive
+    index.add(stored[-100:])
+    assert index.is_exact
+    for asked in (queries[:3], queries, stored[10:11]):
+        similarities, positions = index.search(asked, k)
+        full = asked @ stored.T
+        for row in range(len(asked)):
+            expected = np.lexsort((np.arange(len(stored)), -full[row]))[:k]
+            assert set(positions[row].tolist()) == set(expected.tolist())
+            assert np.allclose(similarities[row], full[row, positions[row]], atol=1e-6)
+            assert np.all(np.diff(similarities[row]) <= 1e-6)
+    assert index._screen is not None and index._screen.ntotal == len(stored)  # these went through the screen
+    _, last = index.search(stored[-3:], 1)  # vectors added after the screen was made are found
+    assert last[:, 0].tolist() == list(range(len(stored) - 3, len(stored)))
+    _, duplicates = index.search(stored[10:11], 11)
+    assert sorted(duplicates[0].tolist()) == [10, *range(3000, 3010)] and duplicates[0][0] == 10

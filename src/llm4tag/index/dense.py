@@ -1,10 +1,12 @@
 """Dense nearest-neighbour search over unit vectors (faiss, inner product = cosine).
 
-Small collections are searched exactly: one matrix product of the queries with every stored vector and a
-partial sort, 2-5x faster than faiss's flat index on the small batches a service tags (measured on debtags'
-MiniLM vectors; ``docs/benchmarks.md``). Past ``exact_limit`` vectors a faiss IVF index trades a little
-recall for speed; ``bench/bench_recall_scale.py`` measures that loss. Positions are insertion order, so
-appending keeps every existing position valid (incremental updates).
+Up to ``exact_limit`` vectors the search is exact: the k most similar, by float32 similarity, ties by position.
+Large batches take one matrix product of the queries with every stored vector and a partial sort. Small
+batches, as a service tags them, first screen a half-precision copy of the vectors with faiss's SIMD scan
+(half the memory read, no product matrix to sort), then score the best ``k`` plus a margin exactly: 3x faster
+for a few queries on debtags, with the same neighbours (``docs/benchmarks.md``). Past ``exact_limit`` vectors a
+faiss IVF index trades a little recall for speed; ``bench/bench_recall_scale.py`` measures that loss.
+Positions are insertion order, so appending keeps every existing position valid (incremental updates).
 """
 
 from __future__ import annotations
@@ -22,6 +24,14 @@ QUERY_BLOCK = 256  # queries per matrix product in exact search: 256 x 200,000 s
 # gains little, and once woken they spin for up to about 0.1 s, fighting torch's threads and the recall
 # stage's own (one new content: 110 ms instead of 30 ms on two cores; docs/benchmarks.md)
 PARALLEL_FROM_QUERIES = 32
+# Collections this large are screened in half precision for small batches (smaller ones: the product is cheap).
+SCREEN_FROM_VECTORS = 4096
+
+
+def screen_margin(k: int) -> int:
+    """Extra candidates the half-precision screen passes on to exact scoring. Its similarities are off by about
+    1e-4, so a true top-k vector can rank a little below k there; on debtags a margin of k/4 lost none of 200,000."""
+    return max(32, k // 4)
 
 
 class _OneBlasThread:
@@ -69,6 +79,7 @@ class DenseIndex:
         self.nprobe = nprobe
         self._ivf = None  # the approximate index, past exact_limit vectors
         self._vectors: np.ndarray = np.zeros((0, dim), dtype=np.float32)
+        self._screen = None  # a half-precision faiss copy of the vectors, made (and grown) when small batches search
 
     @property
     def size(self) -> int:
@@ -92,6 +103,7 @@ class DenseIndex:
             self._ivf.add(vectors)
         elif self.size > self.exact_limit:
             self._ivf = self._build_ivf(self._vectors)
+            self._screen = None
 
     def _build_ivf(self, vectors: np.ndarray):
         faiss = _faiss()
@@ -113,24 +125,42 @@ class DenseIndex:
             return np.zeros((len(queries), 0), np.float32), np.zeros((len(queries), 0), np.int64)
         if self._ivf is not None:
             return self._ivf.search(queries, k)
-        if len(queries) < PARALLEL_FROM_QUERIES:
-            with one_blas_thread:
-                return self._exact_search(queries, k)
-        return self._exact_search(queries, k)
+        if len(queries) >= PARALLEL_FROM_QUERIES:
+            return self._exact_search(queries, k)
+        with one_blas_thread:
+            if self.size >= SCREEN_FROM_VECTORS and k + screen_margin(k) < self.size:
+                return self._screened_search(queries, k)
+            return self._exact_search(queries, k)
 
     def _exact_search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         similarities, positions = [], []
+        wanted = min(self.size, k + screen_margin(k))  # enough that ties at the k-th place are all seen
         for start in range(0, len(queries), QUERY_BLOCK):  # bounds the similarity matrix's memory
             block = queries[start : start + QUERY_BLOCK] @ self._vectors.T
-            if k < self.size:  # the k best, in position order so that ties rank the same in every batch
-                top = np.sort(np.argpartition(-block, k - 1, axis=1)[:, :k], axis=1)
+            if wanted < self.size:
+                top = np.argpartition(-block, wanted - 1, axis=1)[:, :wanted]
             else:
-                top = np.tile(np.arange(k), (len(block), 1))
-            scores = np.take_along_axis(block, top, axis=1)
-            order = np.argsort(-scores, axis=1, kind="stable")
-            similarities.append(np.take_along_axis(scores, order, axis=1))
-            positions.append(np.take_along_axis(top, order, axis=1).astype(np.int64))
+                top = np.tile(np.arange(self.size), (len(block), 1))
+            scores, top = _best_by_score(np.take_along_axis(block, top, axis=1), top, k)
+            similarities.append(scores)
+            positions.append(top)
         return np.vstack(similarities), np.vstack(positions)
+
+    def _screened_search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Exact top ``k`` of a few queries: candidates from the half-precision screen, scored in float32."""
+        faiss = _faiss()
+        screen = self._screen
+        vectors = self._vectors  # read after the screen, which was made from these vectors or fewer
+        if screen is None or screen.ntotal != len(vectors):
+            screen = self._screen = _grown_screen(screen, vectors)
+        threads = faiss.omp_get_max_threads()
+        faiss.omp_set_num_threads(1)  # this thread only (OpenMP's setting is per thread); a few queries gain nothing
+        try:
+            _, candidates = screen.search(queries, k + screen_margin(k))
+        finally:
+            faiss.omp_set_num_threads(threads)
+        scores = np.einsum("qkd,qd->qk", vectors[candidates], queries)
+        return _best_by_score(scores, candidates, k)
 
     def save(self, path: Path) -> None:
         """Write the vectors (``.npy``) and, for an approximate index, the trained faiss index beside them."""
@@ -159,3 +189,26 @@ class DenseIndex:
                 return index
         index.add(vectors)
         return index
+
+
+def _grown_screen(screen, vectors: np.ndarray):
+    """A half-precision faiss copy of ``vectors``: ``screen`` with the vectors added since (a copy, as searches
+    on other threads may be reading it; a tenth of the cost of encoding them all again), or a new one."""
+    faiss = _faiss()
+    if screen is None or screen.ntotal > len(vectors):
+        grown = faiss.IndexScalarQuantizer(vectors.shape[1], faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT)
+        grown.add(vectors)
+        return grown
+    grown = faiss.clone_index(screen)
+    grown.add(vectors[screen.ntotal :])
+    return grown
+
+
+def _best_by_score(scores: np.ndarray, positions: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, the ``k`` highest scores best first, ties by position, so a content gets the same neighbours in a
+    batch of one or of a thousand (scores that differ by float rounding alone may swap places between the two)."""
+    order = np.lexsort((positions, -scores), axis=1)[:, :k]
+    return (
+        np.take_along_axis(scores, order, axis=1).astype(np.float32),
+        np.take_along_axis(positions, order, axis=1).astype(np.int64),
+    )
