@@ -23,6 +23,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 
 from llm4tag.errors import ConfigError
 from llm4tag.fileio import load_pickle, save_pickle
+from llm4tag.index.dense import PARALLEL_FROM_QUERIES
 
 
 @contextlib.contextmanager
@@ -118,7 +119,9 @@ class TreeScorer:
             return {self.classes[i]: float(score) for i, score in found}
 
         workers = min(self.threads or os.cpu_count() or 1, X.shape[0])
-        if workers <= 1:
+        if workers <= 1 or X.shape[0] < PARALLEL_FROM_QUERIES:
+            # a small batch (a service's) is predicted here: this runs beside the recall stage's own Python
+            # already, and starting threads for a few contents cost 5% of a content's CPU at batch 4
             return [predict(row) for row in range(X.shape[0])]
         # omikuji's predict reads the model only and its C call releases the GIL: threads halve a batch's time
         with ThreadPoolExecutor(workers) as pool:
