@@ -1,0 +1,65 @@
+"""Does a content get the same tags in a service's small batches as in one large batch?
+
+    .venv/bin/python bench/bench_batch_parity.py --project debtags --documents 500 --batch-size 4
+
+Tags the first ``--documents`` test contents (no LLM) twice: in batches of ``--batch-size`` (as two service
+workers under load batch them) and in one call (as ``tag`` and ``eval`` batch them). Reports how many contents
+got a different tag set, the largest confidence difference, and each run's document F1 against the gold tags.
+Small and large batches take different routes through the dense search (``llm4tag.index.dense``); this checks
+that they agree.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import machine, project_parser  # noqa: E402
+from llm4tag.corpus import Document  # noqa: E402
+from llm4tag.corpus.loaders import load_corpus  # noqa: E402
+from llm4tag.project import Project  # noqa: E402
+
+
+def document_f1(predicted: list[set[str]], gold: list[set[str]]) -> float:
+    scores = []
+    for p, g in zip(predicted, gold):
+        right = len(p & g)
+        scores.append(2 * right / (len(p) + len(g)) if p or g else 1.0)
+    return sum(scores) / max(len(scores), 1)
+
+
+def main() -> None:
+    parser = project_parser()
+    parser.add_argument("--documents", type=int, default=500)
+    parser.add_argument("--batch-size", type=int, default=4)
+    args = parser.parse_args()
+    with Project.open(args.project) as project:
+        annotated = load_corpus(Path(args.data) / "test.jsonl", library=project.library, on_unknown="skip")
+        annotated = annotated[: args.documents]
+        docs = [Document(d.id, d.text) for d in annotated]
+        gold = [set(d.tags) for d in annotated]
+        pipeline = project.pipeline(llm=False)
+        large = pipeline.run(docs, batch_size=len(docs))
+        small = []
+        for start in range(0, len(docs), args.batch_size):
+            small.extend(pipeline.run(docs[start : start + args.batch_size]))
+    tags = [[{t.tag_id: t.score for t in r.tags} for r in run] for run in (large, small)]
+    differ = sum(set(a) != set(b) for a, b in zip(*tags))
+    gap = max((abs(a[t] - b[t]) for a, b in zip(*tags) for t in set(a) & set(b)), default=0.0)
+    report = {
+        "machine": machine(),
+        "project": args.project,
+        "documents": len(docs),
+        "batch_size": args.batch_size,
+        "contents_with_other_tags": differ,
+        "largest_confidence_difference": gap,
+        "document_f1_one_batch": round(document_f1([set(t) for t in tags[0]], gold), 4),
+        "document_f1_small_batches": round(document_f1([set(t) for t in tags[1]], gold), 4),
+    }
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
