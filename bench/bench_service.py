@@ -1,5 +1,6 @@
 """Service latency and throughput under a bounded local load: ``llm4tag serve`` in one process, 16
-concurrent clients in this one, on loopback.
+concurrent clients in this one, on loopback. The clients share the server's cores, so the lightest client
+library is the default (aiohttp; ``--client httpx``, or ``both`` for four loads alternating the two).
 
     .venv/bin/python bench/bench_service.py --project debtags --requests 256 --no-generation --judge none
     .venv/bin/python bench/bench_service.py --project debtags --requests 48 --no-generation --judge candidates

@@ -134,7 +134,7 @@ class DenseIndex:
 
     def _exact_search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         similarities, positions = [], []
-        wanted = min(self.size, k + screen_margin(k))  # enough that ties at the k-th place are all seen
+        wanted = min(self.size, k + screen_margin(k))  # room for ties at the k-th place, settled by position
         for start in range(0, len(queries), QUERY_BLOCK):  # bounds the similarity matrix's memory
             block = queries[start : start + QUERY_BLOCK] @ self._vectors.T
             if wanted < self.size:
