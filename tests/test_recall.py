@@ -1,5 +1,7 @@
 """Meta-paths on a tiny hand-made corpus where the right answer is known."""
 
+import os
+
 import numpy as np
 import pytest
 
@@ -429,3 +431,38 @@ def test_the_map_for_new_tags_is_the_same_whatever_the_blas_thread_count():
         with threadpool_limits(threads):
             maps.append(graph.tag_space_map(min_contents=10))
     assert np.array_equal(maps[0], maps[1])
+
+
+def test_the_supervised_paths_worker_processes_do_not_import_what_warning_filters_name(tmp_path, monkeypatch):
+    """scikit-learn hands the warning filters to the worker processes that fit the supervised path, and a worker
+    imports each category's module to read them: torch's, once MiniLM is loaded (3 s a worker). The fit hands
+    over only light filters, so a worker imports nothing for them."""
+    import sys
+    import warnings
+
+    from llm4tag.recall.supervised import PARALLEL_FROM_CONTENTS, SupervisedScorer
+
+    (tmp_path / "heavy_marker.py").write_text(
+        "import os\n"
+        "open(os.path.join(os.environ['HEAVY_MARKERS'], str(os.getpid())), 'w').close()\n"
+        "class HeavyWarning(UserWarning):\n"
+        "    pass\n"
+    )
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    monkeypatch.setenv("HEAVY_MARKERS", str(markers))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import heavy_marker
+
+    texts = [f"{'kitten purrs' if i % 2 else 'puppy barks'} number {i}" for i in range(PARALLEL_FROM_CONTENTS)]
+    tags = [["cats"] if i % 2 else ["dogs", "pets"] for i in range(PARALLEL_FROM_CONTENTS)]
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=heavy_marker.HeavyWarning)
+            scorer = SupervisedScorer(n_jobs=2, min_df=1).fit(texts, tags)
+            assert any(f[2] is heavy_marker.HeavyWarning for f in warnings.filters)  # the filter is back
+    finally:
+        sys.modules.pop("heavy_marker", None)
+    [scores] = scorer.scores(["a kitten purrs"])
+    assert max(scores, key=scores.get) == "cats"  # the fit itself worked
+    assert [p.name for p in markers.iterdir()] == [str(os.getpid())]  # only this process imported it

@@ -10,6 +10,9 @@ annotated tags, where a dense per-tag model would not fit.
 
 from __future__ import annotations
 
+import contextlib
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +24,19 @@ from sklearn.preprocessing import MultiLabelBinarizer
 from llm4tag.fileio import load_pickle, save_pickle
 
 PARALLEL_FROM_CONTENTS = 2000  # below this, starting worker processes costs more than it saves
+# packages a fresh worker process imports anyway: warning filters whose category one of them defines are light
+_LIGHT_WARNING_MODULES = ("builtins", "warnings", "numpy", "scipy", "sklearn", "joblib")
+
+
+@contextlib.contextmanager
+def _light_warning_filters() -> Iterator[None]:
+    """scikit-learn hands this process's warning filters to its worker processes, and a worker imports every
+    module that defines one of their categories: torch (``TracerWarning``) and sympy once MiniLM is loaded,
+    about 3 s in each worker before it fits anything. Inside, only the filters of light categories are in
+    force (and handed over); the rest are back on exit."""
+    with warnings.catch_warnings():
+        warnings.filters[:] = [f for f in warnings.filters if f[2].__module__.split(".")[0] in _LIGHT_WARNING_MODULES]
+        yield
 
 
 class SupervisedScorer:
@@ -55,7 +71,8 @@ class SupervisedScorer:
         Y = binarizer.fit_transform([tags for _, tags in pairs])
         # liblinear holds the GIL: processes (joblib's default), not threads, fit the tags side by side
         n_jobs = self.n_jobs if len(pairs) >= PARALLEL_FROM_CONTENTS else None
-        model = OneVsRestClassifier(LogisticRegression(C=self.C, solver="liblinear"), n_jobs=n_jobs).fit(X, Y)
+        with _light_warning_filters():
+            model = OneVsRestClassifier(LogisticRegression(C=self.C, solver="liblinear"), n_jobs=n_jobs).fit(X, Y)
         self.classes = [str(c) for c in binarizer.classes_]
         weights, bias = [], []
         for estimator in model.estimators_:
