@@ -19,15 +19,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import machine, project_parser  # noqa: E402
 from llm4tag.corpus import Document  # noqa: E402
 from llm4tag.corpus.loaders import load_corpus  # noqa: E402
+from llm4tag.metrics.sets import set_scores  # noqa: E402
 from llm4tag.project import Project  # noqa: E402
-
-
-def document_f1(predicted: list[set[str]], gold: list[set[str]]) -> float:
-    scores = []
-    for p, g in zip(predicted, gold):
-        right = len(p & g)
-        scores.append(2 * right / (len(p) + len(g)) if p or g else 1.0)
-    return sum(scores) / max(len(scores), 1)
 
 
 def main() -> None:
@@ -55,8 +48,8 @@ def main() -> None:
         "batch_size": args.batch_size,
         "contents_with_other_tags": differ,
         "largest_confidence_difference": gap,
-        "document_f1_one_batch": round(document_f1([set(t) for t in tags[0]], gold), 4),
-        "document_f1_small_batches": round(document_f1([set(t) for t in tags[1]], gold), 4),
+        "document_f1_one_batch": round(set_scores(gold, [list(t) for t in tags[0]]).f1, 4),
+        "document_f1_small_batches": round(set_scores(gold, [list(t) for t in tags[1]]).f1, 4),
     }
     print(json.dumps(report, indent=2))
 

@@ -161,17 +161,19 @@ class Project:
         if self._embedder is None:
             cfg = self.config.embedding
             self._embedder = CachedEmbedder(create_embedder(cfg.backend, **cfg.options), self.store)
-            if self._query_memory is not None:
-                self._embedder.persist_queries, self._embedder.memory_items = False, self._query_memory
+            self._keep_queries_of(self._embedder)
         return self._embedder
+
+    def _keep_queries_of(self, embedder: CachedEmbedder | None) -> None:
+        if embedder is not None and self._query_memory is not None:
+            embedder.persist_queries, embedder.memory_items = False, self._query_memory
 
     def keep_queries_in_memory(self, vectors: int, judgements: int | None = None) -> None:
         """What a service asks: a tagged text's vector (and, with ``judgements``, the LLM's judgements of it)
         is kept in memory, the ``vectors`` (``judgements``) most recent, not in the store, so traffic cannot
         grow it. Contents and tags keep theirs stored. The embedder is not loaded for this."""
         self._query_memory = vectors
-        if self._embedder is not None:
-            self._embedder.persist_queries, self._embedder.memory_items = False, vectors
+        self._keep_queries_of(self._embedder)  # one not loaded yet is set when it is
         if judgements is not None:
             self.components.judgements = RecentJudgements(self.store, judgements)
             self._pipelines = Pipelines(self.components)  # the judge stages are built again with it
