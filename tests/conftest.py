@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import socket
 import subprocess
@@ -130,12 +131,14 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(directory: Path, *options: str) -> tuple[subprocess.Popen, str]:
-    """``llm4tag serve`` on a free loopback port, once it is ready; returns the process and its URL."""
+def start_server(directory: Path, *options: str, env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
+    """``llm4tag serve`` on a free loopback port, once it is ready; returns the process and its URL. ``env``:
+    variables set for the server beside this process's own."""
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "llm4tag.cli", "serve", "-p", str(directory), "--port", str(port), "-q", *options],
         cwd=Path(__file__).resolve().parents[1],  # so that the test embedder (tests.conftest:HashingEmbedder) imports
+        env={**os.environ, **env} if env else None,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60

@@ -452,9 +452,13 @@ def test_several_workers_serve_one_port_and_see_each_others_writes(tmp_path):
 
 
 def test_workers_stop_when_their_supervisor_is_killed_outright(tmp_path):
-    """SIGKILL leaves the supervisor no chance to stop its workers: each notices it is orphaned and stops."""
+    """SIGKILL leaves the supervisor no chance to stop its workers: each notices it is orphaned and stops, and
+    the last one out removes the metrics directory the supervisor made in the temporary directory."""
     directory = debtags_project(tmp_path / "p")
-    process, url = start_server(directory, "--workers", "2")
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    process, url = start_server(directory, "--workers", "2", env={"TMPDIR": str(temporary)})
+    assert [p.name[:16] for p in temporary.iterdir()] == ["llm4tag-metrics-"]
     seen, deadline = set(), time.time() + 120
     try:
         while len(seen) < 2 and time.time() < deadline:
@@ -474,6 +478,7 @@ def test_workers_stop_when_their_supervisor_is_killed_outright(tmp_path):
     for pid in alive:  # leave nothing behind, then fail
         os.kill(pid, signal.SIGKILL)
     assert not alive, "workers outlived their killed supervisor"
+    assert list(temporary.iterdir()) == []
 
 
 def _alive(pid: int) -> bool:

@@ -186,16 +186,58 @@ def _serve_one(host: str, port: int, options: dict, supervisor: int) -> None:
     """One worker: its own socket on the shared port (bound now, listening once the project is loaded)."""
     import uvicorn
 
-    threading.Thread(target=_stop_when_orphaned, args=(supervisor,), name="llm4tag-orphan", daemon=True).start()
-    sock = _bound(host, port, reuse_port=True)
-    uvicorn.Server(uvicorn.Config(APP, factory=True, **options)).run(sockets=[sock])
+    metrics_dir = Path(os.environ[METRICS_VARIABLE])
+    presence = _hold_presence(metrics_dir)
+    server = uvicorn.Server(uvicorn.Config(APP, factory=True, **options))
+    orphaned = threading.Event()
+    threading.Thread(
+        target=_stop_when_orphaned, args=(supervisor, server, orphaned), name="llm4tag-orphan", daemon=True
+    ).start()
+    server.run(sockets=[_bound(host, port, reuse_port=True)])
+    # stopped by SIGTERM, uvicorn ends the process with that signal once it has shut down: this is an orphan's
+    if orphaned.is_set():  # no supervisor is left to remove the metrics directory: the last worker out does
+        _leave_metrics(metrics_dir, presence)
 
 
-def _stop_when_orphaned(supervisor: int, every_seconds: float = 1.0) -> None:
-    """Stop this worker (SIGTERM: it finishes its requests) once its supervisor is gone. A supervisor killed
-    outright (SIGKILL, the OOM killer) cannot stop its workers, and they would otherwise keep the port and
-    serve on, unsupervised, from a project no one restarts."""
+def _stop_when_orphaned(supervisor: int, server, orphaned: threading.Event, every_seconds: float = 1.0) -> None:
+    """Stop this worker (as SIGTERM does: it finishes its requests) once its supervisor is gone. A supervisor
+    killed outright (SIGKILL, the OOM killer) cannot stop its workers, and they would otherwise keep the port
+    and serve on, unsupervised, from a project no one restarts."""
     while os.getppid() == supervisor:
         time.sleep(every_seconds)
     log.warning("the supervisor (pid %d) is gone; worker %d stops", supervisor, os.getpid())
-    os.kill(os.getpid(), signal.SIGTERM)
+    orphaned.set()
+    server.should_exit = True
+
+
+def _hold_presence(metrics_dir: Path) -> int:
+    """A file in the metrics directory locked for as long as this worker lives: the kernel lets go of the lock
+    however the process ends, so a lock that can be taken is a worker that is gone (prometheus_client reads
+    only the ``.db`` files there)."""
+    import fcntl
+
+    fd = os.open(metrics_dir / f"worker_{os.getpid()}.lock", os.O_CREAT | os.O_RDWR, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    return fd
+
+
+def _leave_metrics(metrics_dir: Path, presence: int) -> None:
+    """An orphaned worker on its way out: the last one removes the metrics directory, so a killed supervisor
+    leaves nothing in the temporary directory. Each first withdraws its own lock file and only then looks for
+    the others', so of two leaving at once the later one to look sees none and removes it."""
+    import fcntl
+
+    (metrics_dir / f"worker_{os.getpid()}.lock").unlink(missing_ok=True)
+    os.close(presence)
+    for lock in metrics_dir.glob("worker_*.lock"):
+        try:
+            fd = os.open(lock, os.O_RDWR)
+        except FileNotFoundError:  # withdrawn meanwhile: that worker is leaving too
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:  # a worker still serving: it removes the directory when it leaves
+            return
+        finally:
+            os.close(fd)
+    shutil.rmtree(metrics_dir, ignore_errors=True)
