@@ -221,6 +221,29 @@ def test_supervised_path_learns_words_that_predict_a_tag_and_refits_when_content
         assert all("supervised" not in c.paths for c in result.candidates)
 
 
+def test_the_supervised_path_learns_the_same_model_with_either_liblinear_solver(monkeypatch):
+    """The dual solver is picked for speed when words far outnumber contents; the tags' scores must not move."""
+    from llm4tag.recall import supervised
+
+    rng = np.random.default_rng(0)
+    words = {"audio": "sound mixer synth", "graphics": "image pixel canvas", "network": "socket proxy packet"}
+    texts, tags = [], []
+    for _ in range(60):
+        chosen = sorted(rng.choice(list(words), size=int(rng.integers(1, 3)), replace=False))
+        pool = " ".join(words[t] for t in chosen).split() + [f"filler{j}" for j in rng.integers(0, 40, size=6)]
+        texts.append(" ".join(rng.choice(pool, size=8)))
+        tags.append(list(chosen))
+    queries = ["a synth with a canvas", "proxy for sound packets", "filler3 filler7"]
+    fitted = {}
+    for name, threshold in (("dual", 0), ("primal", 10**9)):
+        monkeypatch.setattr(supervised, "DUAL_FROM_FEATURES_PER_CONTENT", threshold)
+        fitted[name] = supervised.SupervisedScorer(min_df=1).fit(texts, tags).scores(queries)
+    for dual, primal in zip(fitted["dual"], fitted["primal"]):
+        assert dual.keys() == primal.keys()
+        assert max(abs(dual[t] - primal[t]) for t in dual) < 2e-3
+        assert max(dual, key=dual.get) == max(primal, key=primal.get)
+
+
 def test_processes_that_see_the_same_growth_refit_a_learned_path_once(tmp_path):
     """Two service workers (here two open projects, each with its own connection) recall at once after the
     contents grew past ``refit_growth``: one refits and saves, the other waits and loads what it saved."""
