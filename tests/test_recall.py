@@ -301,6 +301,51 @@ def test_a_new_tag_gets_a_reserved_slot_and_learned_examples_move_its_prototype(
     assert learned.reserved and learned.examples == 2 and learned.prototype > new.prototype + 0.1
 
 
+@pytest.mark.parametrize("trainer", ["_train_with_torch", "_train_with_sklearn"])
+def test_either_trainer_of_the_perceptron_path_learns_where_each_tag_lies(trainer):
+    """torch trains it where installed, scikit-learn elsewhere: both must learn the same thing."""
+    if trainer == "_train_with_torch":
+        pytest.importorskip("torch")
+    from llm4tag.recall import perceptron
+
+    rng = np.random.default_rng(1)
+    centres = rng.normal(size=(3, 24)).astype(np.float32)
+    X = np.vstack([centres[i % 3] + 0.2 * rng.normal(size=24) for i in range(90)]).astype(np.float32)
+    Y = np.zeros((90, 4), dtype=bool)
+    Y[np.arange(90), np.arange(90) % 3] = True
+    Y[np.arange(90) % 3 == 2, 3] = True  # a second tag on the third group
+    layers = getattr(perceptron, trainer)(X, Y, hidden=32, alpha=1e-3, epochs=150, batch_size=32, seed=0)
+    scorer = perceptron.PerceptronScorer()
+    scorer._layers, scorer.classes = layers, ["a", "b", "c", "c2"]
+    probabilities = scorer.predict_proba(centres)
+    assert (np.argmax(probabilities[:, :3], axis=1) == [0, 1, 2]).all()
+    assert probabilities[2, 3] > 0.8 and probabilities[:2, 3].max() < 0.2
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_a_perceptron_path_saved_with_its_scikit_learn_model_still_scores_as_that_model(tmp_path):
+    """Projects indexed before the weights were kept as arrays saved the fitted ``MLPClassifier`` itself."""
+    from sklearn.neural_network import MLPClassifier
+
+    from llm4tag.fileio import save_pickle
+    from llm4tag.recall.perceptron import PerceptronScorer
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 8)).astype(np.float32)
+    Y = np.stack([X[:, 0] > 0, X[:, 1] > 0], axis=1)
+    model = MLPClassifier(hidden_layer_sizes=(16,), max_iter=50, random_state=0).fit(X, Y)
+    old = PerceptronScorer()
+    old.classes, old.contents = ["first", "second"], 60
+    del old._layers
+    old._model = model  # what such a pickle holds
+    save_pickle(old, tmp_path / "mlp.pkl")
+    loaded = PerceptronScorer.load(tmp_path / "mlp.pkl")
+    assert np.allclose(loaded.predict_proba(X[:5]), model.predict_proba(X[:5]), atol=1e-6)
+    assert loaded.scores(["x"], X[:1])[0] == pytest.approx(
+        dict(zip(["first", "second"], model.predict_proba(X[:1])[0]))
+    )
+
+
 def test_perceptron_path_learns_tags_from_the_content_vectors_alone(tmp_path, hashing_embedder):
     from llm4tag.recall.perceptron import PerceptronScorer
 
