@@ -39,10 +39,14 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 
 from llm4tag.errors import Llm4tagError
+
+if TYPE_CHECKING:
+    import uvicorn
 
 log = logging.getLogger(__name__)
 
@@ -194,12 +198,14 @@ def _serve_one(host: str, port: int, options: dict, supervisor: int) -> None:
         target=_stop_when_orphaned, args=(supervisor, server, orphaned), name="llm4tag-orphan", daemon=True
     ).start()
     server.run(sockets=[_bound(host, port, reuse_port=True)])
-    # stopped by SIGTERM, uvicorn ends the process with that signal once it has shut down: this is an orphan's
+    # reached by an orphan only: after SIGTERM, uvicorn ends the process with that signal once it has shut down
     if orphaned.is_set():  # no supervisor is left to remove the metrics directory: the last worker out does
         _leave_metrics(metrics_dir, presence)
 
 
-def _stop_when_orphaned(supervisor: int, server, orphaned: threading.Event, every_seconds: float = 1.0) -> None:
+def _stop_when_orphaned(
+    supervisor: int, server: uvicorn.Server, orphaned: threading.Event, every_seconds: float = 1.0
+) -> None:
     """Stop this worker (as SIGTERM does: it finishes its requests) once its supervisor is gone. A supervisor
     killed outright (SIGKILL, the OOM killer) cannot stop its workers, and they would otherwise keep the port
     and serve on, unsupervised, from a project no one restarts."""
