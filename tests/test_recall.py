@@ -314,7 +314,13 @@ def test_either_trainer_of_the_perceptron_path_learns_where_each_tag_lies(traine
     Y = np.zeros((90, 4), dtype=bool)
     Y[np.arange(90), np.arange(90) % 3] = True
     Y[np.arange(90) % 3 == 2, 3] = True  # a second tag on the third group
+    if trainer == "_train_with_torch":
+        import torch
+
+        state = torch.random.get_rng_state()
     layers = getattr(perceptron, trainer)(X, Y, hidden=32, alpha=1e-3, epochs=150, batch_size=32, seed=0)
+    if trainer == "_train_with_torch":  # its own seeded generator: torch's global one is left as it was
+        assert torch.equal(torch.random.get_rng_state(), state)
     scorer = perceptron.PerceptronScorer()
     scorer._layers, scorer.classes = layers, ["a", "b", "c", "c2"]
     probabilities = scorer.predict_proba(centres)

@@ -115,7 +115,8 @@ def _train_with_torch(
     from llm4tag.embedding.sentence_transformer import native_bfloat16
 
     generator = torch.Generator().manual_seed(seed)
-    layers = [torch.nn.Linear(X.shape[1], hidden), torch.nn.Linear(hidden, Y.shape[1])]
+    with torch.random.fork_rng(devices=[]):  # torch's own start draws from the global generator: leave it be
+        layers = [torch.nn.Linear(X.shape[1], hidden), torch.nn.Linear(hidden, Y.shape[1])]
     with torch.no_grad():
         for layer in layers:
             bound = (6.0 / (layer.in_features + layer.out_features)) ** 0.5
