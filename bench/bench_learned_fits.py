@@ -11,6 +11,7 @@ the machine is shared, so alternate them.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import sys
 import time
@@ -20,6 +21,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import project_parser  # noqa: E402
+from llm4tag.metrics.retrieval import mean_recall_at, precision_at  # noqa: E402
 from llm4tag.project import Project  # noqa: E402
 from llm4tag.recall.recall_index import _SCORERS  # noqa: E402
 
@@ -38,6 +40,8 @@ def main() -> None:
         vectors = graph.content_dense.vectors[[graph.content_position[r.id] for r in rows]]
         test_vectors = project.embedder.encode([d["text"] for d in test])
     texts, tags = [r.text for r in rows], [tags_by_seq[r.seq] for r in rows]
+    if importlib.util.find_spec("torch") is not None:
+        import torch  # noqa: F401  (imported now: its import is not the first fit's time)
     for name in args.paths.split(","):
         for size in (int(s) or len(rows) for s in args.sizes.split(",")):
             options = {"seed": args.seed} if name == "mlp" and args.seed is not None else {}
@@ -46,8 +50,9 @@ def main() -> None:
             seconds = time.perf_counter() - started
             scores = scorer.scores([d["text"] for d in test], test_vectors)
             top = [sorted(s, key=s.get, reverse=True) for s in scores]
-            p1 = np.mean([bool(t) and t[0] in d["tags"] for t, d in zip(top, test)])
-            r10 = np.mean([len(set(t[:10]) & set(d["tags"])) / len(d["tags"]) for t, d in zip(top, test) if d["tags"]])
+            golds = [set(d["tags"]) for d in test]
+            p1 = np.mean([precision_at(gold, ranked, 1) for gold, ranked in zip(golds, top)])
+            r10 = mean_recall_at(golds, top, 10)
             row = {"path": name, "contents": size, "fit_seconds": round(seconds, 1)}
             print(json.dumps(row | {"p_at_1": round(float(p1), 4), "recall_at_10": round(float(r10), 4)}), flush=True)
 
