@@ -11,7 +11,7 @@ import re
 
 import numpy as np
 import pytest
-from tests.conftest import DEBTAGS, HashingEmbedder, debtags_project, debtags_slice
+from tests.conftest import DEBTAGS_TAGS, HashingEmbedder, debtags_project, debtags_slice
 
 from llm4tag.calibration import (
     ConfidenceSettings,
@@ -63,11 +63,11 @@ def judged_project(tmp_path_factory):
     train, held_out = debtags_slice("train", 400), debtags_slice("dev", 160)
     directory = tmp_path_factory.mktemp("judged")
     gold = {_key(r["text"]): set(r["tags"]) for r in train + held_out}
-    llm = FakeJudgeLLM(gold, load_tag_library(DEBTAGS / "tags.jsonl").display_names())
+    llm = FakeJudgeLLM(gold, load_tag_library(DEBTAGS_TAGS).display_names())
     config = ProjectConfig()
     config.generation.enabled = False
     config.confidence.judge_top_n = 6
-    project = Project.init(directory / "p", config, embedder=HashingEmbedder(), llm=llm, tags=DEBTAGS / "tags.jsonl")
+    project = Project.init(directory / "p", config, embedder=HashingEmbedder(), llm=llm, tags=DEBTAGS_TAGS)
     project.add_contents([Document(r["id"], r["text"], r["tags"]) for r in train])
     docs = [Document(r["id"], r["text"], r["tags"]) for r in held_out]
     yield project, llm, docs[:100], docs[100:]

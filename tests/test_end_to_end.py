@@ -3,16 +3,13 @@
 import json
 
 import pytest
-from tests.conftest import DEBTAGS, debtags_slice, write_jsonl
+from tests.conftest import DEBTAGS_TAGS, debtags_slice, write_jsonl
 
 from llm4tag.corpus import load_corpus
 from llm4tag.evaluation.recall_eval import evaluate_recall
 from llm4tag.project import Project
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not DEBTAGS.exists(), reason="debtags data set not found beside the checkout"),
-]
+pytestmark = pytest.mark.slow
 
 NEW_TAG = {"id": "team::zephyr", "label": "Zephyr team", "description": ""}
 ZEPHYR_EXAMPLES = [
@@ -37,7 +34,7 @@ def debtags_project(tmp_path_factory, embedder, small_llm):
     root = tmp_path_factory.mktemp("e2e")
     train = write_jsonl(root / "train.jsonl", debtags_slice("train", 400))
     project = Project.init(root / "proj", embedder=embedder, llm=small_llm)
-    project.add_tags(DEBTAGS / "tags.jsonl")
+    project.add_tags(DEBTAGS_TAGS)
     project.add_contents(train)
     project.index()
     yield project

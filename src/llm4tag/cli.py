@@ -412,7 +412,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
     from llm4tag.demo import run_demo
 
     run_demo(
-        Path(args.data),
+        Path(args.data) if args.data else None,
         Path(args.project),
         train_limit=args.train_limit,
         documents=args.documents,
@@ -421,9 +421,19 @@ def cmd_demo(args: argparse.Namespace) -> None:
     )
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("llm4tag")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="llm4tag", description="Automatic tagging with LLMs.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress and details")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     def add(name: str, func: Callable, help_text: str, project: bool = True) -> argparse.ArgumentParser:
@@ -616,7 +626,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_pipeline_overrides(p)
 
     p = add("demo", cmd_demo, "build a sample project from debtags and tag a few test documents", project=False)
-    p.add_argument("--data", default="../shared/data/debtags", help="debtags directory")
+    p.add_argument(
+        "--data", help="a debtags directory (tags, train, dev, test .jsonl[.gz]; default: the sample in the package)"
+    )
     p.add_argument("--project", default="sample-project", help="where to build the sample project")
     p.add_argument("--train-limit", type=int, default=5000, help="annotated documents to index (0 = all)")
     p.add_argument("--documents", type=int, default=5, help="test documents to tag")

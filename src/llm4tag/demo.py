@@ -1,4 +1,9 @@
-"""The quick-start job: build a sample project from debtags and tag a few unseen documents."""
+"""The quick-start job: build a sample project from debtags and tag a few unseen documents.
+
+The sample it reads by default ships inside the package (``llm4tag/data/debtags-sample``, its source and
+licence in the README beside it); ``--data`` points it at the full data set, with the same file names,
+compressed (``.jsonl.gz``) or not.
+"""
 
 from __future__ import annotations
 
@@ -11,9 +16,20 @@ from llm4tag.corpus.loaders import iter_corpus
 from llm4tag.errors import InputError
 from llm4tag.project import Project
 
+#: the debtags sample shipped with the package: the full tag library, 5,000 train, 500 dev, 500 test contents
+SAMPLE_DATA = Path(__file__).resolve().parent / "data" / "debtags-sample"
+
+
+def data_file(data: Path, split: str) -> Path:
+    """``data/<split>.jsonl``, or its gzip-compressed ``.jsonl.gz``; an :class:`InputError` when neither is there."""
+    for name in (f"{split}.jsonl", f"{split}.jsonl.gz"):
+        if (data / name).is_file():
+            return data / name
+    raise InputError(f"expected the debtags data set here ({split}.jsonl or {split}.jsonl.gz is missing)", path=data)
+
 
 def run_demo(
-    data: Path,
+    data: Path | None,
     project_dir: Path,
     *,
     train_limit: int = 5000,
@@ -24,9 +40,8 @@ def run_demo(
 ) -> None:
     """Build (or reuse) the sample project and tag ``documents`` test contents; ``embedding`` picks the
     embedder of a new sample project (``model2vec``: seconds instead of about a minute of MiniLM encoding)."""
-    for name in ("tags.jsonl", "train.jsonl", "test.jsonl"):
-        if not (data / name).exists():
-            raise InputError(f"expected the debtags data set here ({name} is missing)", path=data)
+    data = SAMPLE_DATA if data is None else data
+    tags, train_file, dev_file, test_file = (data_file(data, split) for split in ("tags", "train", "dev", "test"))
     started = time.perf_counter()
     exists = (project_dir / "llm4tag.toml").exists()
     config = ProjectConfig(name=project_dir.name)
@@ -35,21 +50,21 @@ def run_demo(
     else:  # MiniLM on the first 64 tokens: 1.6x the encoding speed of 128, and as good on debtags (benchmarks)
         config.embedding.options["max_seq_length"] = 64
     with Project.open(project_dir) if exists else Project.init(project_dir, config) as project:
-        project.add_tags(data / "tags.jsonl")
+        project.add_tags(tags)
         library = project.library
-        train = iter_corpus(data / "train.jsonl", library=library, on_unknown="skip")
+        train = iter_corpus(train_file, library=library, on_unknown="skip")
         if train_limit:
             train = itertools.islice(train, train_limit)
         project.add_contents(list(train))
         print(f"project {project_dir}: {len(library)} tags, {project.store.count_contents()} annotated contents")
         print(project.index())
-        dev = list(itertools.islice(iter_corpus(data / "dev.jsonl", library=library, on_unknown="skip"), 500))
+        dev = list(itertools.islice(iter_corpus(dev_file, library=library, on_unknown="skip"), 500))
         report = project.calibrate(dev, overrides={"judge": "none"})["recall"]
         print(
             f"confidence calibrated on {len(dev)} dev documents: ECE {report['raw_fused_score']['ece']:.3f} (raw score)"
             f" -> {report['calibrated_in_sample']['ece']:.3f}"
         )
-        docs = list(itertools.islice(iter_corpus(data / "test.jsonl", library=library, on_unknown="skip"), documents))
+        docs = list(itertools.islice(iter_corpus(test_file, library=library, on_unknown="skip"), documents))
         tagged = project.tag(docs)  # the default pipeline: calibrated recall, pruned (no LLM until it pays)
         judged = {}
         if use_llm:  # what the LLM judge thinks of the same candidates: its P(Yes) beside the confidence

@@ -7,6 +7,7 @@ problems the same way, and by writers that must never leave half a file.
 from __future__ import annotations
 
 import csv
+import gzip
 import hashlib
 import json
 import os
@@ -20,16 +21,27 @@ from typing import IO, Any
 from llm4tag.errors import InputError
 
 
+def format_suffix(path: str | Path) -> str:
+    """The suffix that names a file's format, lower-case, looking through a trailing ``.gz``
+    (``train.jsonl.gz`` is ``.jsonl``)."""
+    path = Path(path)
+    if path.suffix.lower() == ".gz":
+        path = path.with_suffix("")
+    return path.suffix.lower()
+
+
 def read_text_lines(path: str | Path, *, keep_ends: bool = False) -> Iterator[tuple[int, str]]:
-    """Yield ``(line_number, line)`` of a UTF-8 text file, without line endings unless ``keep_ends``."""
+    """Yield ``(line_number, line)`` of a UTF-8 text file, without line endings unless ``keep_ends``;
+    a file whose name ends in ``.gz`` is read through gzip."""
     path = Path(path)
     if not path.exists():
         raise InputError("file not found", path=path)
     if path.is_dir():
         raise InputError("expected a file, found a directory", path=path)
-    with path.open("rb") as handle:
+    compressed = path.suffix.lower() == ".gz"
+    with gzip.open(path, "rb") if compressed else path.open("rb") as handle:
         seen_any = False
-        for number, raw in enumerate(handle, start=1):
+        for number, raw in _numbered_lines(handle, path, compressed):
             try:
                 line = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
@@ -44,6 +56,18 @@ def read_text_lines(path: str | Path, *, keep_ends: bool = False) -> Iterator[tu
             yield number, line if keep_ends else line.rstrip("\r\n")
     if not seen_any:
         raise InputError("file is empty", path=path)
+
+
+def _numbered_lines(handle: IO[bytes], path: Path, compressed: bool) -> Iterator[tuple[int, bytes]]:
+    """``enumerate(handle, start=1)``, with a damaged gzip stream reported as the file's error."""
+    number = 0
+    try:
+        for number, raw in enumerate(handle, start=1):
+            yield number, raw
+    except (OSError, EOFError) as exc:
+        if not compressed:
+            raise
+        raise InputError(f"not a readable gzip file ({exc})", path=path, line=number + 1) from None
 
 
 def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:

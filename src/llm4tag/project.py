@@ -186,6 +186,12 @@ class Project:
         self.recall_index.mark_stale()
         return result
 
+    def deprecate_tags(self, tag_ids: Iterable[str]) -> int:
+        """Deprecate stored tags by id (also a row the library leaves out as invalid); returns rows changed."""
+        changed = self.store.deprecate_tags(tag_ids)
+        self.recall_index.mark_stale()
+        return changed
+
     def add_contents(
         self,
         contents: str | Path | Iterable[Document],

@@ -39,6 +39,7 @@ class KnowledgeItem:
     note: str = ""
     created_at: float | None = None  # seconds since the epoch; None: when it is stored
     seq: int | None = None  # the store's row number, once stored
+    replace_text: bool = False  # a stored content's text is replaced by this item's only when asked (not stored)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -47,9 +48,13 @@ class KnowledgeItem:
             self.content_id = f"learn:{text_hash(self.text)[:16]}"
 
     @classmethod
-    def feedback(cls, text: str, right: list[str], wrong: list[str], content_id: str | None = None) -> KnowledgeItem:
-        """A reviewer's verdict on one content: a correction when something was wrong, else an example."""
-        return cls("correction" if wrong else "example", content_id, text, list(right), list(wrong))
+    def feedback(
+        cls, text: str, right: list[str], wrong: list[str], content_id: str | None = None, *, replace_text: bool = False
+    ) -> KnowledgeItem:
+        """A reviewer's verdict on one content: a correction when something was wrong, else an example. Either
+        adds the right tags to the content's annotations and removes the wrong ones (never replaces the set)."""
+        kind = "correction" if wrong else "example"
+        return cls(kind, content_id, text, list(right), list(wrong), replace_text=replace_text)
 
     def tag_ids(self) -> list[str]:
         """Every tag id the item names (checked against the library before it is stored)."""

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from llm4tag.corpus.documents import Document
 from llm4tag.errors import InputError
-from llm4tag.fileio import iter_delimited, iter_jsonl, optional_str_list, read_text_lines, require_str
+from llm4tag.fileio import format_suffix, iter_delimited, iter_jsonl, optional_str_list, read_text_lines, require_str
 from llm4tag.library.loaders import strip_uri
 from llm4tag.library.tags import TagLibrary
 
@@ -42,7 +42,7 @@ class LoadReport:
 def detect_corpus_format(path: Path) -> str:
     if path.is_dir():
         return "dir"
-    suffix = path.suffix.lower()
+    suffix = format_suffix(path)
     if suffix in (".jsonl", ".json", ".ndjson"):
         return "jsonl"
     if suffix == ".csv":

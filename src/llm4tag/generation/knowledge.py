@@ -17,25 +17,35 @@ from llm4tag.store.sqlite import Store
 
 
 def store_knowledge(store: Store, items: list[KnowledgeItem]) -> dict[str, int]:
-    """Store items so they take effect on the very next content: examples and corrected contents become
-    annotated contents (the graph follows on the next index), wrong annotations are removed."""
+    """Store items so they take effect on the very next content, by one rule for every example and correction:
+    the tags it names as right are added to the content's annotations, the tags it rejects are removed, and a
+    content the store already holds keeps its text unless the item asks to replace it (``replace_text``).
+    A content the store does not hold is added with the item's text and right tags (if it names any). Items
+    about the same content in one call apply in order. The graph follows on the next index."""
     counts = {"example": 0, "correction": 0, "note": 0}
-    docs = []
+    merged: dict[str, Document] = {}
     for item in items:
         counts[item.kind] += 1
-        if item.kind == "example":
-            docs.append(Document(item.content_id, item.text, list(item.tags)))
-        elif item.kind == "correction":
+        if item.kind == "note":
+            continue
+        current = merged.get(item.content_id)
+        if current is None:
             stored = store.get_contents([item.content_id])
-            if stored:
+            current = Document(stored[0].id, stored[0].text, list(stored[0].tags)) if stored else None
+        if current is None:
+            if item.tags:
+                merged[item.content_id] = Document(item.content_id, item.text, list(dict.fromkeys(item.tags)))
+            continue
+        kept = [t for t in current.tags if t not in item.rejected]
+        tags = kept + [t for t in dict.fromkeys(item.tags) if t not in kept]
+        merged[item.content_id] = Document(current.id, item.text if item.replace_text else current.text, tags)
+    with store.transaction():  # the knowledge rows and the contents they change: all of them or none
+        store.add_knowledge(items)
+        for item in items:
+            if item.kind != "note" and item.rejected:
                 store.remove_annotations(item.content_id, item.rejected)
-                kept = [t for t in stored[0].tags if t not in item.rejected]
-                docs.append(Document(item.content_id, stored[0].text, kept + [t for t in item.tags if t not in kept]))
-            elif item.tags:
-                docs.append(Document(item.content_id, item.text, list(item.tags)))
-    store.add_knowledge(items)
-    if docs:
-        store.upsert_contents(docs, source="learn")
+        if merged:
+            store.upsert_contents(list(merged.values()), source="learn")
     return counts
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from llm4tag.errors import InputError
-from llm4tag.fileio import iter_delimited, iter_jsonl, optional_str_list, read_text_lines, require_str
+from llm4tag.fileio import format_suffix, iter_delimited, iter_jsonl, optional_str_list, read_text_lines, require_str
 from llm4tag.library.tags import Tag, TagLibrary
 
 FORMATS = ("jsonl", "csv", "tsv", "annif-tsv", "skos")
@@ -24,7 +24,7 @@ def strip_uri(value: str) -> str:
 def detect_library_format(path: Path) -> str:
     from llm4tag.library.skos import SUFFIXES
 
-    suffix = path.suffix.lower()
+    suffix = format_suffix(path)
     if suffix in SUFFIXES:
         return "skos"
     if suffix in (".jsonl", ".json", ".ndjson"):
@@ -110,7 +110,10 @@ def load_tag_library(path: str | Path, fmt: str | None = None, *, language: str 
                 field="id",
             )
         first_line[tag.id] = line
-        library.add(tag)
+        try:
+            library.add(tag)
+        except InputError as exc:  # the library's own check: say where in the file
+            raise InputError(exc.reason, path=path, line=line, field=exc.field) from None
     for tag in library:
         if tag.parent and tag.parent not in library:
             raise InputError(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -10,6 +11,54 @@ from typing import Any
 from llm4tag.errors import InputError
 
 _SPACES = re.compile(r"\s+")
+
+#: limits every writer of a tag obeys (files, the API, the store): a tag is a name, not a document
+MAX_ID_CHARS = 1_000
+MAX_LABEL_CHARS = 1_000
+MAX_DESCRIPTION_CHARS = 20_000
+MAX_ALIASES = 200
+
+
+def _control_character(text: str, *, allow_layout: bool) -> str | None:
+    """The first control character of ``text`` (NUL included) as ``U+XXXX``, or None; ``allow_layout`` lets
+    newlines and tabs through (descriptions are paragraphs)."""
+    for char in text:
+        if unicodedata.category(char) == "Cc" and not (allow_layout and char in "\n\r\t"):
+            return f"U+{ord(char):04X}"
+    return None
+
+
+def check_tag(tag: Tag) -> None:
+    """Raise an :class:`InputError` naming the field when ``tag`` is not one the library may hold.
+
+    The loaders, the store and the HTTP API all call it, so a tag refused from a file is refused from every
+    other way in: a blank id or label, a control character (NUL included) in a name, a name longer than the
+    limits above, an id with surrounding spaces (ids are compared exactly)."""
+    names = (("id", [tag.id], MAX_ID_CHARS), ("label", [tag.label], MAX_LABEL_CHARS),
+             ("aliases", list(tag.aliases), MAX_LABEL_CHARS))  # fmt: skip
+    if tag.parent is not None:
+        names += (("parent", [tag.parent], MAX_ID_CHARS),)
+    for field_name, values, limit in names:
+        for value in values:
+            if not isinstance(value, str):
+                raise InputError(f"tag {tag.id!r}: expected a string, got {type(value).__name__}", field=field_name)
+            if not value.strip():
+                raise InputError(f"tag {tag.id!r}: {field_name} must not be blank", field=field_name)
+            if len(value) > limit:
+                raise InputError(f"tag {tag.id[:80]!r}: {field_name} is over {limit:,} characters", field=field_name)
+            bad = _control_character(value, allow_layout=False)
+            if bad:
+                raise InputError(f"tag {tag.id!r}: {field_name} holds the control character {bad}", field=field_name)
+    if tag.id != tag.id.strip():
+        raise InputError(f"tag {tag.id!r}: the id has spaces around it", field="id")
+    if len(tag.aliases) > MAX_ALIASES:
+        raise InputError(f"tag {tag.id!r}: more than {MAX_ALIASES} aliases", field="aliases")
+    if len(tag.description) > MAX_DESCRIPTION_CHARS:
+        raise InputError(f"tag {tag.id!r}: description is over {MAX_DESCRIPTION_CHARS:,} characters",
+                         field="description")  # fmt: skip
+    bad = _control_character(tag.description, allow_layout=True)
+    if bad:
+        raise InputError(f"tag {tag.id!r}: description holds the control character {bad}", field="description")
 
 
 def normalize_label(text: str) -> str:
@@ -67,10 +116,7 @@ class TagLibrary:
             self.add(tag, replace=replace)
 
     def add(self, tag: Tag, *, replace: bool = False) -> None:
-        if not tag.id:
-            raise InputError("tag id must not be empty", field="id")
-        if not tag.label.strip():
-            raise InputError(f"tag {tag.id!r} has an empty label", field="label")
+        check_tag(tag)
         if tag.id in self._tags and not replace:
             raise InputError(f"duplicate tag id {tag.id!r}", field="id")
         self._tags[tag.id] = tag

@@ -40,8 +40,8 @@ from pydantic import Field
 from llm4tag.config import ServiceConfig
 from llm4tag.corpus.documents import Document, text_hash
 from llm4tag.corpus.knowledge import KnowledgeItem
-from llm4tag.errors import BackendError, ConfigError, Llm4tagError
-from llm4tag.library.tags import Tag
+from llm4tag.errors import BackendError, ConfigError, InputError, Llm4tagError
+from llm4tag.library.tags import Tag, check_tag
 from llm4tag.pipeline import TaggingResult
 from llm4tag.service.annif import annif_router
 from llm4tag.service.metrics import ServiceMetrics
@@ -354,7 +354,7 @@ def create_app(
             raise ServiceError(422, "feedback needs at least one of accept, reject, add")
         content_id = body.content_id or f"text:{text_hash(body.text)[:16]}"
         right = list(dict.fromkeys(body.accept + body.add))
-        item = KnowledgeItem.feedback(body.text, right, list(body.reject), content_id)
+        item = KnowledgeItem.feedback(body.text, right, list(body.reject), content_id, replace_text=body.replace_text)
 
         def store() -> None:
             project.learn([item])  # committed to SQLite before the response goes out
@@ -395,20 +395,24 @@ def create_app(
     @app.post("/v1/tags", tags=["tag library"], dependencies=writer, status_code=201, summary="add or update a tag")
     async def add_tag(body: TagIn) -> dict:
         library = project.library
-        if body.parent and body.parent not in library:
-            raise ServiceError(422, f"unknown parent {body.parent!r}")
-        tag = Tag(body.id, body.label, tuple(body.aliases), body.description, body.parent)
+        parent = body.parent.strip() if body.parent else None
+        if parent and parent not in library:
+            raise ServiceError(422, f"unknown parent {parent!r}")
+        aliases = tuple(alias.strip() for alias in body.aliases if alias.strip())
+        tag = Tag(body.id.strip(), body.label.strip(), aliases, body.description.strip(), parent)
+        try:
+            check_tag(tag)  # the loaders' rules: a tag the library could not read back is never written
+        except InputError as exc:
+            raise ServiceError(422, exc.reason) from None
         added, updated = await worker.call(project.add_tags, [tag])
         return {"added": added, "updated": updated, "tag": tag.to_dict()}
 
     @app.post("/v1/tags/{tag_id:path}/deprecate", tags=["tag library"], dependencies=writer, summary="deprecate")
     async def deprecate_tag(tag_id: str) -> dict:
-        library = project.library
-        if tag_id not in library:
+        known = tag_id in project.library or tag_id in dict(project.store.invalid_tags())
+        if not known:
             raise ServiceError(404, f"no tag {tag_id!r}")
-        old = library[tag_id]
-        tag = Tag(old.id, old.label, old.aliases, old.description, old.parent, True, old.meta)
-        await worker.call(project.add_tags, [tag])
+        await worker.call(project.deprecate_tags, [tag_id])  # a stored row the library leaves out too
         return {"deprecated": tag_id}
 
     # -- operations ----------------------------------------------------------------------

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from llm4tag.library.tags import MAX_ALIASES, MAX_DESCRIPTION_CHARS, MAX_ID_CHARS, MAX_LABEL_CHARS
+
 
 class ServiceError(Exception):
     """An error with an HTTP status, rendered as JSON (problem+json on Annif's endpoints)."""
@@ -42,11 +44,17 @@ class FeedbackIn(BaseModel):
     accept: list[str] = Field(default_factory=list, description="tags confirmed right")
     reject: list[str] = Field(default_factory=list, description="tags that are wrong")
     add: list[str] = Field(default_factory=list, description="tags that were missing")
+    replace_text: bool = Field(
+        default=False,
+        description="true: the text replaces the stored text of a known content_id (by default the stored one stays)",
+    )
 
 
 class TagIn(BaseModel):
-    id: str = Field(min_length=1)
-    label: str = Field(min_length=1)
-    description: str = ""
-    aliases: list[str] = Field(default_factory=list)
-    parent: str | None = None
+    """A tag to add or update; checked as the loaders check a tag file (``llm4tag.library.tags.check_tag``)."""
+
+    id: str = Field(min_length=1, max_length=MAX_ID_CHARS)
+    label: str = Field(min_length=1, max_length=MAX_LABEL_CHARS)
+    description: str = Field(default="", max_length=MAX_DESCRIPTION_CHARS)
+    aliases: list[str] = Field(default_factory=list, max_length=MAX_ALIASES)
+    parent: str | None = Field(default=None, max_length=MAX_ID_CHARS)

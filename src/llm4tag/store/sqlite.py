@@ -9,6 +9,7 @@ without re-encoding anything (embeddings are cached by text hash).
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
 import time
@@ -20,8 +21,10 @@ import numpy as np
 
 from llm4tag.corpus.documents import ContentRow, Document, text_hash
 from llm4tag.corpus.knowledge import KnowledgeItem
-from llm4tag.errors import ProjectError
-from llm4tag.library.tags import Tag, TagLibrary
+from llm4tag.errors import InputError, ProjectError
+from llm4tag.library.tags import Tag, TagLibrary, check_tag
+
+log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 
@@ -66,6 +69,7 @@ CREATE TABLE IF NOT EXISTS knowledge (
     created_at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS knowledge_by_tag ON knowledge(tag_id);
+CREATE INDEX IF NOT EXISTS knowledge_by_content ON knowledge(content_id);
 CREATE TABLE IF NOT EXISTS embeddings (
     model TEXT NOT NULL,
     text_hash TEXT NOT NULL,
@@ -132,7 +136,9 @@ class Store:
             )
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
+        self._transaction_depth = 0
         self._library: tuple[str | None, TagLibrary] | None = None
+        self._invalid_tags: list[tuple[str, str]] = []
         self._data_version: int | None = None
         self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         try:
@@ -188,14 +194,25 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One atomic unit of work: all of it is committed, or none of it."""
+        """One atomic unit of work: all of it is committed, or none of it. A transaction opened inside another
+        (on the same thread: the lock is held) joins it, so a caller can make several writes one unit."""
         with self._lock:
+            if self._transaction_depth:
+                self._transaction_depth += 1
+                try:
+                    yield self._conn
+                finally:
+                    self._transaction_depth -= 1
+                return
             self._conn.execute("BEGIN IMMEDIATE")
+            self._transaction_depth = 1
             try:
                 yield self._conn
             except BaseException:
+                self._transaction_depth = 0
                 self._conn.execute("ROLLBACK")
                 raise
+            self._transaction_depth = 0
             self._conn.execute("COMMIT")
 
     def changed_elsewhere(self) -> bool:
@@ -232,6 +249,9 @@ class Store:
     # -- tags --------------------------------------------------------------
     def upsert_tags(self, tags: Iterable[Tag]) -> tuple[int, int]:
         """Add new tags and update changed ones; returns (added, updated)."""
+        tags = list(tags)
+        for tag in tags:  # whoever writes (a file, the API, a script): the rows the library will read back
+            check_tag(tag)
         added = updated = 0
         now = time.time()
         with self.transaction() as conn:
@@ -276,19 +296,51 @@ class Store:
         return cached[1]
 
     def _read_tag_library(self) -> TagLibrary:
+        """The stored tags as a library. A row that fails the library's check (written by an older version, or
+        by hand) is left out with a warning naming it, so that the project still opens and the row can be
+        fixed (``add-tags``, ``POST /v1/tags``) or deprecated; :meth:`invalid_tags` lists such rows."""
         rows = self._query("SELECT id, label, aliases, description, parent, deprecated, meta FROM tags ORDER BY seq")
-        return TagLibrary(
-            Tag(
-                id=r[0],
-                label=r[1],
-                aliases=tuple(json.loads(r[2])),
-                description=r[3],
-                parent=r[4],
-                deprecated=bool(r[5]),
-                meta=json.loads(r[6]),
-            )
-            for r in rows
-        )
+        library, invalid = TagLibrary(), []
+        for r in rows:
+            try:
+                tag = Tag(
+                    id=r[0],
+                    label=r[1],
+                    aliases=tuple(json.loads(r[2])),
+                    description=r[3] or "",
+                    parent=r[4],
+                    deprecated=bool(r[5]),
+                    meta=json.loads(r[6] or "{}"),
+                )
+                library.add(tag)
+            except (InputError, ValueError, TypeError) as exc:
+                invalid.append((r[0], str(exc)))
+        self._invalid_tags = invalid
+        for tag_id, reason in invalid:
+            log.warning("the stored tag %r is left out of the library: %s (fix it with add-tags, or deprecate it)",
+                        tag_id, reason)  # fmt: skip
+        return library
+
+    def invalid_tags(self) -> list[tuple[str, str]]:
+        """``(id, reason)`` of the stored rows the library leaves out (see :meth:`_read_tag_library`)."""
+        self.tag_library()
+        return [(tag_id, reason) for tag_id, reason in self._invalid_tags]
+
+    def deprecate_tags(self, tag_ids: Iterable[str]) -> int:
+        """Mark stored tags deprecated by id, valid rows or not; returns how many rows changed."""
+        with self.transaction() as conn:
+            changed = sum(
+                conn.execute("UPDATE tags SET deprecated = 1, updated_at = ? WHERE id = ? AND deprecated = 0",
+                             (time.time(), tag_id)).rowcount
+                for tag_id in tag_ids
+            )  # fmt: skip
+            if changed:
+                self._bump_revision(conn)
+                conn.execute(
+                    "INSERT INTO meta(key, value) VALUES ('tags_version', '1') ON CONFLICT(key)"
+                    " DO UPDATE SET value = CAST(value AS INTEGER) + 1"
+                )
+        return changed
 
     def count_tags(self) -> int:
         return self._query("SELECT COUNT(*) FROM tags")[0][0]
@@ -367,22 +419,27 @@ class Store:
 
     # -- short-term knowledge ---------------------------------------------
     def add_knowledge(self, items: Iterable[KnowledgeItem]) -> int:
-        """Append knowledge items (examples, corrections, notes) in one transaction."""
+        """Append knowledge items (examples, corrections, notes) in one transaction; returns how many were new.
+
+        An item equal to one already stored (same kind, content, text, tags and note; the time aside) is not
+        stored again, so a learn file run twice, or re-run after a kill, converges to one copy."""
         now = time.time()
-        rows = [
-            (
-                item.kind,
-                item.content_id,
-                item.text,
-                json.dumps(item.tags),
-                json.dumps(item.rejected),
-                item.tag_id,
-                item.note,
-                item.created_at if item.created_at is not None else now,
-            )
-            for item in items
-        ]
         with self.transaction() as conn:
+            rows, seen = [], set()
+            for item in items:
+                row = (item.kind, item.content_id, item.text, json.dumps(item.tags), json.dumps(item.rejected),
+                       item.tag_id, item.note)  # fmt: skip
+                if (
+                    row in seen
+                    or conn.execute(
+                        "SELECT 1 FROM knowledge WHERE kind = ? AND content_id IS ? AND text = ? AND tags = ?"
+                        " AND rejected = ? AND tag_id IS ? AND note = ? LIMIT 1",
+                        row,
+                    ).fetchone()
+                ):
+                    continue
+                seen.add(row)
+                rows.append((*row, item.created_at if item.created_at is not None else now))
             conn.executemany(
                 "INSERT INTO knowledge(kind, content_id, text, tags, rejected, tag_id, note, created_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
