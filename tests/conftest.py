@@ -24,6 +24,8 @@ from llm4tag.embedding.base import Embedder, normalize_rows
 DEBTAGS = SAMPLE_DATA
 DEBTAGS_TAGS = DEBTAGS / "tags.jsonl.gz"
 TEST_DATA = Path(__file__).resolve().parent / "data"
+#: the base URL in-process test clients use: the service answers loopback names only unless told otherwise
+LOOPBACK = "http://127.0.0.1"
 
 
 def pytest_configure(config):

@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 
 import pytest
 from fastapi.testclient import TestClient
-from tests.conftest import TEST_DATA, debtags_project
+from tests.conftest import LOOPBACK, TEST_DATA, debtags_project
 
 from llm4tag.project import Project
 from llm4tag.service import create_app
@@ -36,7 +36,7 @@ def spec():
 @pytest.fixture(scope="module")
 def client(tmp_path_factory):
     directory = debtags_project(tmp_path_factory.mktemp("annif") / "p", train=150, name="debtags-test")
-    with Project.open(directory) as project, TestClient(create_app(project)) as test_client:
+    with Project.open(directory) as project, TestClient(create_app(project), base_url=LOOPBACK) as test_client:
         yield test_client
 
 

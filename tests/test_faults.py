@@ -20,7 +20,7 @@ import httpx
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from tests.conftest import debtags_project, start_server
+from tests.conftest import LOOPBACK, debtags_project, start_server
 from tests.fake_openai_server import FakeServer
 
 from llm4tag.cli import main
@@ -128,7 +128,7 @@ def test_service_answers_503_while_the_llm_hangs_and_keeps_serving_the_rest(endp
         project.config.confidence.judge = "candidates"
         project.config.confidence.use_llm = "always"
         project.config.generation.enabled = False
-        with TestClient(create_app(project, config)) as client:
+        with TestClient(create_app(project, config), base_url=LOOPBACK) as client:
             assert client.get("/readyz").status_code == 200
             started = time.monotonic()
             hung = client.post("/v1/tag", json={"text": TEXT})
@@ -170,7 +170,7 @@ def test_a_slow_llm_that_makes_progress_is_not_cut_off(project_copy):
         project.config.confidence.use_llm = "always"
         project.config.confidence.cache = False
         project.config.generation.enabled = False
-        with TestClient(create_app(project, config)) as client:
+        with TestClient(create_app(project, config), base_url=LOOPBACK) as client:
             started = time.monotonic()
             response = client.post("/v1/tag", json={"text": TEXT})
             assert response.status_code == 200 and time.monotonic() - started > 2.0  # 8 judgements, 0.3 s each
@@ -213,7 +213,7 @@ def test_an_empty_api_key_is_refused_not_a_key_that_opens_writes(built, host):
 def test_review_queue_needs_the_key_and_anonymous_tagging_writes_nothing(project_copy):
     config = ServiceConfig(api_keys=["s3cret"], review_below=1.01)
     key = {"X-API-Key": "s3cret"}
-    with Project.open(project_copy) as project, TestClient(create_app(project, config)) as client:
+    with Project.open(project_copy) as project, TestClient(create_app(project, config), base_url=LOOPBACK) as client:
         assert client.post("/v1/tag", json={"text": TEXT}).status_code == 200
         assert project.store.pending_reviews() == []
         assert client.get("/v1/review").status_code == 401
@@ -224,7 +224,7 @@ def test_review_queue_needs_the_key_and_anonymous_tagging_writes_nothing(project
 
 def test_chunked_body_over_the_limit_is_413_and_feedback_has_tagging_limits(project_copy):
     config = ServiceConfig(max_request_bytes=2000, max_text_chars=300)
-    with Project.open(project_copy) as project, TestClient(create_app(project, config)) as client:
+    with Project.open(project_copy) as project, TestClient(create_app(project, config), base_url=LOOPBACK) as client:
 
         def chunks():
             yield b'{"text": "'
@@ -345,7 +345,10 @@ def test_schema_from_a_newer_llm4tag_is_refused(project_copy):
 
 
 def test_store_damage_while_serving_is_a_clear_500_not_a_traceback(project_copy):
-    with Project.open(project_copy) as project, TestClient(create_app(project, ServiceConfig())) as client:
+    with (
+        Project.open(project_copy) as project,
+        TestClient(create_app(project, ServiceConfig()), base_url=LOOPBACK) as client,
+    ):
         other = sqlite3.connect(project_copy / "store.sqlite")
         other.execute("DROP TABLE knowledge")  # the store changes under the running service
         other.commit()

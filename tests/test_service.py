@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from tests.conftest import debtags_project, start_server
+from tests.conftest import LOOPBACK, debtags_project, start_server
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from llm4tag.config import ServiceConfig
@@ -38,7 +38,7 @@ def project_dir(tmp_path_factory):
 
 @pytest.fixture
 def client(project_dir):
-    with Project.open(project_dir) as project, TestClient(create_app(project)) as test_client:
+    with Project.open(project_dir) as project, TestClient(create_app(project), base_url=LOOPBACK) as test_client:
         test_client.project = project
         yield test_client
 
@@ -65,7 +65,7 @@ def test_tag_one_and_a_batch(client):
 
 def test_bad_input_gets_clear_4xx(project_dir):
     config = ServiceConfig(max_request_bytes=2000, max_batch=4, max_text_chars=500)
-    with Project.open(project_dir) as project, TestClient(create_app(project, config)) as client:
+    with Project.open(project_dir) as project, TestClient(create_app(project, config), base_url=LOOPBACK) as client:
         assert client.post("/v1/tag", json={"text": ""}).status_code == 422
         assert (
             client.post("/v1/tag", content=b"{not json", headers={"content-type": "application/json"}).status_code
@@ -130,7 +130,7 @@ def test_annif_compatible_endpoints_follow_annifs_shapes(client):
 
 def test_write_endpoints_need_an_api_key(project_dir):
     config = ServiceConfig(api_keys=["s3cret"])
-    with Project.open(project_dir) as project, TestClient(create_app(project, config)) as client:
+    with Project.open(project_dir) as project, TestClient(create_app(project, config), base_url=LOOPBACK) as client:
         feedback = {"text": TEXT, "add": ["use::monitor"]}
         assert client.post("/v1/feedback", json=feedback).status_code == 401
         assert client.post("/v1/feedback", json=feedback, headers={"X-API-Key": "wrong"}).status_code == 401
@@ -145,7 +145,7 @@ def test_write_endpoints_need_an_api_key(project_dir):
 
 def test_feedback_review_queue_and_tag_library(project_dir, tmp_path):
     directory = debtags_project(tmp_path / "p2", review_below=1.01)  # every served tag goes to review
-    with Project.open(directory) as project, TestClient(create_app(project)) as client:
+    with Project.open(directory) as project, TestClient(create_app(project), base_url=LOOPBACK) as client:
         served = client.post("/v1/tag", json={"text": TEXT, "id": "doc-7"}).json()
         queue = client.get("/v1/review").json()["items"]
         assert {i["tag_id"] for i in queue} == {t["tag_id"] for t in served["tags"]}
@@ -169,7 +169,7 @@ def test_feedback_review_queue_and_tag_library(project_dir, tmp_path):
 def test_tagging_traffic_grows_neither_the_store_nor_the_review_queue(tmp_path):
     directory = debtags_project(tmp_path / "p", review_below=1.01, review_limit=5)  # every served tag: review
     texts = [f"{TEXT} Variant {i}: it also rotates log file number {i}." for i in range(8)]
-    with Project.open(directory) as project, TestClient(create_app(project)) as client:
+    with Project.open(directory) as project, TestClient(create_app(project), base_url=LOOPBACK) as client:
         store, embedder = project.store, project.embedder
 
         def vectors() -> int:
@@ -192,7 +192,7 @@ def test_tagging_traffic_grows_neither_the_store_nor_the_review_queue(tmp_path):
         judge_llm = CountingYesLLM()
         with Project.open(directory, llm=judge_llm) as judged:  # the LLM's judgements: in memory too
             judged.config.confidence.judge, judged.config.confidence.use_llm = "candidates", "always"
-            with TestClient(create_app(judged)) as llm_client:
+            with TestClient(create_app(judged), base_url=LOOPBACK) as llm_client:
                 assert llm_client.post("/v1/tag", json={"text": texts[1]}).status_code == 200
                 calls = judge_llm.calls
                 assert calls > 0 and llm_client.post("/v1/tag", json={"text": texts[1]}).status_code == 200
@@ -234,7 +234,7 @@ def test_llm_backend_down_gives_503_with_retry_after(project_dir):
     with Project.open(project_dir, llm=DownLLM(max_retries=1, backoff_seconds=0.0)) as project:
         project.config.confidence.judge = "candidates"
         project.config.confidence.use_llm = "always"
-        with TestClient(create_app(project)) as client:
+        with TestClient(create_app(project), base_url=LOOPBACK) as client:
             response = client.post("/v1/tag", json={"text": TEXT})
             assert response.status_code == 503
             assert response.headers["retry-after"] == "30" and "LLM backend" in response.json()["detail"]
@@ -249,7 +249,7 @@ def test_the_loaded_project_is_left_out_of_full_garbage_collections(project_dir)
     # a full collection walking the loaded project stalls every request in flight; the service freezes what
     # it loaded once it is ready, and lets it go again when it stops
     assert gc.get_freeze_count() == 0
-    with Project.open(project_dir) as project, TestClient(create_app(project)) as client:
+    with Project.open(project_dir) as project, TestClient(create_app(project), base_url=LOOPBACK) as client:
         assert client.get("/readyz").status_code == 200
         frozen = gc.get_freeze_count()
         assert frozen > 1000
@@ -316,7 +316,7 @@ def test_concurrent_requests_share_pipeline_batches(tmp_path):
 def test_the_service_fsyncs_every_acknowledged_write(project_dir):
     with Project.open(project_dir) as project:
         assert not project.store.durable  # the CLI and the Python API: a killed process loses nothing already
-        with TestClient(create_app(project)) as client:
+        with TestClient(create_app(project), base_url=LOOPBACK) as client:
             assert project.store.durable  # the service: not even a power cut loses acknowledged feedback
             saved = client.post("/v1/feedback", json={"text": TEXT, "add": ["use::monitor"]})
             assert saved.status_code == 200

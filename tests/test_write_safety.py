@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from tests.conftest import debtags_project, write_jsonl
+from tests.conftest import LOOPBACK, debtags_project, debtags_slice, write_jsonl
 
 from llm4tag.cli import main
 from llm4tag.corpus.documents import Document
@@ -48,7 +48,7 @@ def project_copy(built, tmp_path):
     ],
 )
 def test_a_tag_the_loaders_refuse_is_refused_by_the_api_and_the_service_keeps_working(project_copy, tag):
-    with Project.open(project_copy) as project, TestClient(create_app(project)) as client:
+    with Project.open(project_copy) as project, TestClient(create_app(project), base_url=LOOPBACK) as client:
         refused = client.post("/v1/tags", json=tag)
         assert refused.status_code == 422, refused.text
         assert client.get("/v1/tags").status_code == 200
@@ -64,7 +64,7 @@ def test_a_stored_tag_row_that_fails_the_check_is_named_and_can_be_fixed_or_depr
             conn.execute("INSERT INTO tags(id, label, updated_at) VALUES (?, ?, 0)", (tag_id, label))
         conn.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'tags_version'")
     assert main(["recall", "-p", str(project_copy), "--text", TEXT]) == 0  # opens, warns, recalls
-    with Project.open(project_copy) as project, TestClient(create_app(project)) as client:
+    with Project.open(project_copy) as project, TestClient(create_app(project), base_url=LOOPBACK) as client:
         assert "bad::blank-label" not in project.library
         assert {tag_id for tag_id, _ in project.store.invalid_tags()} == {"bad::blank-label", "bad::nul"}
         assert client.get("/v1/tags").status_code == 200
@@ -104,7 +104,7 @@ def test_feedback_adds_what_it_accepts_removes_what_it_rejects_and_keeps_the_sto
     project_copy, fields, expected
 ):
     stored_text = "A turn-based strategy game of empires, with a map editor and network play."
-    with Project.open(project_copy) as project, TestClient(create_app(project)) as client:
+    with Project.open(project_copy) as project, TestClient(create_app(project), base_url=LOOPBACK) as client:
         project.add_contents([Document("pkg-1", stored_text, ["game::strategy", "use::gameplaying"])])
         body = {"text": "a shorter text the reviewer saw", "content_id": "pkg-1", **fields}
         assert client.post("/v1/feedback", json=body).status_code == 200
@@ -114,7 +114,7 @@ def test_feedback_adds_what_it_accepts_removes_what_it_rejects_and_keeps_the_sto
 
 
 def test_two_accepts_one_request_each_keep_both_tags(project_copy):
-    with Project.open(project_copy) as project, TestClient(create_app(project)) as client:
+    with Project.open(project_copy) as project, TestClient(create_app(project), base_url=LOOPBACK) as client:
         for tag in ("game::strategy", "use::gameplaying"):
             body = {"text": "a strategy game", "content_id": "doc-9", "accept": [tag]}
             assert client.post("/v1/feedback", json=body).status_code == 200
@@ -123,7 +123,7 @@ def test_two_accepts_one_request_each_keep_both_tags(project_copy):
 
 
 def test_feedback_replaces_the_stored_text_only_when_asked(project_copy):
-    with Project.open(project_copy) as project, TestClient(create_app(project)) as client:
+    with Project.open(project_copy) as project, TestClient(create_app(project), base_url=LOOPBACK) as client:
         project.add_contents([Document("pkg-2", "the old text", ["game::strategy"])])
         body = {"text": "the new text", "content_id": "pkg-2", "accept": ["game::strategy"], "replace_text": True}
         assert client.post("/v1/feedback", json=body).status_code == 200
@@ -132,7 +132,7 @@ def test_feedback_replaces_the_stored_text_only_when_asked(project_copy):
 
 
 def test_reject_only_feedback_on_an_unknown_content_stores_a_correction_and_no_content(project_copy):
-    with Project.open(project_copy) as project, TestClient(create_app(project)) as client:
+    with Project.open(project_copy) as project, TestClient(create_app(project), base_url=LOOPBACK) as client:
         body = {"text": "never seen", "content_id": "new-1", "reject": ["game::strategy"]}
         assert client.post("/v1/feedback", json=body).status_code == 200
         assert project.store.get_contents(["new-1"]) == []
@@ -208,3 +208,63 @@ def test_learn_file_items_about_one_content_apply_in_order(project_copy, tmp_pat
     with Project.open(project_copy) as project:
         [content] = project.store.get_contents(["doc-1"])
         assert content.tags == ["use::gameplaying"]
+
+
+# -- calibrate / optimize: a set is used whole or not at all ---------------------------------------------
+def test_a_calibration_set_left_half_written_is_refused_and_a_rerun_repairs_it(project_copy, monkeypatch):
+    from llm4tag.calibration.calibrator import Calibrator
+    from llm4tag.errors import ProjectError
+
+    dev = [Document(r["id"], r["text"], r["tags"]) for r in debtags_slice("dev", 80)]
+    with Project.open(project_copy) as project:
+        project.calibrate(dev)
+        project.optimize(dev)
+        whole = [[(t.tag_id, round(t.score, 6)) for t in r.tags] for r in project.tag([TEXT])]
+    real_save = Calibrator.save
+
+    def killed_after_writing(self, path):  # the first new file lands, then the process dies
+        real_save(self, path)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Calibrator, "save", killed_after_writing)
+    with Project.open(project_copy) as project, pytest.raises(KeyboardInterrupt):
+        project.calibrate(dev[:60])
+    monkeypatch.setattr(Calibrator, "save", real_save)
+    with Project.open(project_copy) as project, pytest.raises(ProjectError, match="half-written"):
+        project.tag([TEXT])
+    assert main(["tag", "-p", str(project_copy), "--text", TEXT]) == 2  # one line, no traceback
+    with Project.open(project_copy) as project:
+        project.calibrate(dev)
+        project.optimize(dev)
+        assert [[(t.tag_id, round(t.score, 6)) for t in r.tags] for r in project.tag([TEXT])] == whole
+
+
+# -- init --force keeps the configuration ------------------------------------------------------------------
+def test_init_force_keeps_the_configuration_and_reset_config_sets_the_old_calibration_aside(project_copy, tmp_path):
+    from llm4tag.config import ProjectConfig
+
+    config = ProjectConfig.load(project_copy)
+    config.service.api_keys = ["a-long-secret-key"]
+    config.recall.thin_slots = 5
+    config.save(project_copy)
+    dev = [Document(r["id"], r["text"], r["tags"]) for r in debtags_slice("dev", 60)]
+    with Project.open(project_copy) as project:
+        project.calibrate(dev)
+    tags = write_jsonl(tmp_path / "more-tags.jsonl", [{"id": "team::zephyr", "label": "Zephyr"}])
+
+    assert main(["init", str(project_copy), "--force", "--tags", str(tags)]) == 0
+    kept = ProjectConfig.load(project_copy)
+    assert kept == config and kept.service.api_keys == ["a-long-secret-key"] and kept.name == config.name
+    assert (project_copy / "calibration" / "recall.pkl").exists()
+    with Project.open(project_copy) as project:
+        assert "team::zephyr" in project.library
+
+    assert main(["init", str(project_copy), "--force", "--llm", "openai"]) == 2  # would change it: refused
+    assert ProjectConfig.load(project_copy) == config
+
+    assert main(["init", str(project_copy), "--force", "--reset-config"]) == 0
+    reset = ProjectConfig.load(project_copy)
+    assert reset.service.api_keys == [] and reset.recall.thin_slots != 5
+    assert not (project_copy / "calibration" / "recall.pkl").exists()
+    [aside] = project_copy.glob("calibration.replaced-*")
+    assert (aside / "recall.pkl").exists()

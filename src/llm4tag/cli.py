@@ -39,9 +39,32 @@ def _write_jsonl(records, output: str | None) -> None:
 
 def cmd_init(args: argparse.Namespace) -> None:
     from llm4tag.config import ProjectConfig
+    from llm4tag.errors import ConfigError
     from llm4tag.project import Project
 
-    config = ProjectConfig(name=Path(args.directory).name, language=args.language)
+    directory = Path(args.directory)
+    existing = args.force and (directory / "llm4tag.toml").exists()
+    changes = [f"--{name.replace('_', '-')}" for name in _CONFIG_OPTIONS if getattr(args, name) not in (None, "")]
+    if existing and not args.reset_config:
+        if changes:
+            raise ConfigError(
+                f"{directory} is a project: 'init --force' keeps its llm4tag.toml and the calibration fitted under"
+                f" it, so {', '.join(changes)} would not apply; edit llm4tag.toml, or add --reset-config to start"
+                " from the defaults (its calibration is set aside)"
+            )
+        with Project.init(
+            directory,
+            ProjectConfig.load(directory),  # keys, embedder, LLM, recall settings and project id stay
+            exist_ok=True,
+            tags=args.tags,
+            tags_format=args.tags_format,
+            corpus=args.corpus,
+            corpus_format=args.corpus_format,
+            on_unknown="skip" if args.skip_unknown else "error",
+        ) as project:
+            _print_init(project, args)
+        return
+    config = ProjectConfig(name=directory.name, language=args.language or "en")
     if args.embedding:
         config.embedding.backend = args.embedding
         config.embedding.options = {} if args.embedding != "sentence-transformers" else config.embedding.options
@@ -55,20 +78,31 @@ def cmd_init(args: argparse.Namespace) -> None:
     if args.llm_base_url:
         config.llm.options["base_url"] = args.llm_base_url
     with Project.init(
-        args.directory,
+        directory,
         config,
         exist_ok=args.force,
+        reset_config=bool(existing),
         tags=args.tags,
         tags_format=args.tags_format,
         corpus=args.corpus,
         corpus_format=args.corpus_format,
         on_unknown="skip" if args.skip_unknown else "error",
     ) as project:
-        done = project.init_report
-        if args.tags:
-            print("tags: {} added, {} updated".format(*done["tags"]))
-        if args.corpus:
-            _print_contents(*done["contents"], done["load"])
+        _print_init(project, args)
+
+
+#: ``init`` options that write the configuration (refused by ``init --force`` without ``--reset-config``)
+_CONFIG_OPTIONS = ("language", "embedding", "embedding_model", "llm", "llm_model", "llm_base_url")
+
+
+def _print_init(project, args: argparse.Namespace) -> None:
+    done = project.init_report
+    if args.tags:
+        print("tags: {} added, {} updated".format(*done["tags"]))
+    if args.corpus:
+        _print_contents(*done["contents"], done["load"])
+    if done.get("set_aside"):
+        print(f"calibration fitted under the old configuration set aside in {done['set_aside']}")
     print(f"project ready in {args.directory}; next: llm4tag index -p {args.directory}")
 
 
@@ -447,7 +481,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("directory")
     p.add_argument("--tags", help="tag library file (JSONL, CSV/TSV, Annif vocabulary TSV, SKOS .ttl/.rdf)")
     p.add_argument("--tags-format", choices=("jsonl", "csv", "tsv", "annif-tsv", "skos"))
-    p.add_argument("--language", default="en", help="language of the tag labels (SKOS prefLabels); default en")
+    p.add_argument("--language", help="language of the tag labels (SKOS prefLabels); default en")
     p.add_argument("--corpus", help="annotated corpus (JSONL, Annif corpus TSV, CSV/TSV, directory)")
     p.add_argument("--corpus-format", choices=("jsonl", "annif-tsv", "csv", "tsv", "dir"))
     p.add_argument("--skip-unknown", action="store_true", help="drop annotations with unknown tag ids (counted)")
@@ -463,7 +497,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--llm", choices=("llamacpp", "openai", "transformers"), help="LLM backend (default llamacpp)")
     p.add_argument("--llm-model", help="preset name or GGUF path (llamacpp), model name (openai), directory")
     p.add_argument("--llm-base-url", help="OpenAI-compatible server, e.g. http://localhost:8000/v1")
-    p.add_argument("--force", action="store_true", help="re-initialise an existing project directory")
+    p.add_argument(
+        "--force", action="store_true", help="add tags and contents to an existing project, keeping its llm4tag.toml"
+    )
+    p.add_argument(
+        "--reset-config",
+        action="store_true",
+        help="with --force: write a new llm4tag.toml from the defaults and these options; calibration is set aside",
+    )
 
     p = add("add-tags", cmd_add_tags, "add or update tags")
     p.add_argument("file")

@@ -67,6 +67,9 @@ class ServiceConfig:
     llm_deadline_seconds: float = 60.0  # tagging that calls the LLM answers 503 past this
     shutdown_seconds: int = 5  # on SIGTERM, in-flight requests get this long before the server stops
     workers: int = 1  # processes serving on the port (``serve --workers``): each holds its own copy of the models
+    # Host headers answered (a browser page that rebinds its name to this machine sends its own): empty = the
+    # loopback names and the bound host when no API keys are set, any host when keys are set; "*" = any host
+    allowed_hosts: list[str] = field(default_factory=list)
 
 
 _TYPE_NAMES = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}

@@ -12,6 +12,7 @@ Tagging is done by a ``Pipeline`` of stages (``llm4tag.pipeline``); ``pipeline(*
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -93,8 +94,13 @@ class Project:
         corpus: str | Path | None = None,
         corpus_format: str | None = None,
         on_unknown: str = "error",
+        reset_config: bool = False,
     ) -> Project:
         """Create a project, optionally with a tag library and an annotated corpus.
+
+        On an existing project (``exist_ok``) without a ``config``, its ``llm4tag.toml`` is kept as it is. A
+        ``config`` that differs from it, or ``reset_config``, replaces it, and the calibration fitted under the
+        old one is moved aside (``calibration.replaced-<time>``), never used with settings it was not fitted on.
 
         Both files are read and validated completely before anything is written, and the configuration is
         written last: a mistake in either leaves the directory as it was (``exist_ok`` keeps the old
@@ -103,7 +109,9 @@ class Project:
         directory = Path(directory)
         if (directory / CONFIG_NAME).exists() and not exist_ok:
             raise ProjectError(f"{directory} is already an llm4tag project")
-        config = config or ProjectConfig(name=directory.name)
+        existing = ProjectConfig.load(directory) if (directory / CONFIG_NAME).exists() and exist_ok else None
+        config = config or existing or ProjectConfig(name=directory.name)
+        replaces = existing is not None and (reset_config or config != existing)
         library = load_tag_library(tags, tags_format, language=config.language) if tags is not None else TagLibrary()
         report, docs = LoadReport(), []
         if corpus is not None:  # it may use tags already stored (--force) and the new ones
@@ -113,6 +121,7 @@ class Project:
                 corpus, corpus_format, library=known, on_unknown=on_unknown, report=report, max_text_chars=limit
             )
         directory.mkdir(parents=True, exist_ok=True)
+        set_aside = _set_calibration_aside(directory) if replaces else None
         project = cls(directory, config, embedder=embedder, llm=llm, create=True)
         try:
             tags_added = project.add_tags(library) if len(library) else (0, 0)
@@ -121,7 +130,7 @@ class Project:
         except BaseException:
             project.close()
             raise
-        project.init_report = {"tags": tags_added, "contents": contents_added, "load": report}
+        project.init_report = {"tags": tags_added, "contents": contents_added, "load": report, "set_aside": set_aside}
         return project
 
     @classmethod
@@ -261,12 +270,14 @@ class Project:
     ) -> dict:
         """Fit calibrators on held-out annotated ``docs`` (default: a share of the project's own) for the offered
         pipeline (``overrides`` give another shape of it); ``options``: ``llm4tag.calibration.fitting.calibrate``."""
-        docs, overrides = self._tuning_data(docs, overrides)
-        judges = self.pipeline(**overrides).options.judge != "none"
-        judged = self._judged(overrides, progress) if judges else None
-        recall = self.recall_index.recall_held_out if overrides.get("held_out") else self.recall_index.recall_documents
-        paths = self.recall_index.config.active_paths  # what the recall above runs with
-        return fitting.calibrate(docs, self.artifacts, recall=recall, judged=judged, paths=paths, **options)
+        with self.artifacts.writing():  # a run may repair a half-written set: it reads what it writes, not that
+            docs, overrides = self._tuning_data(docs, overrides)
+            judges = self.pipeline(**overrides).options.judge != "none"
+            judged = self._judged(overrides, progress) if judges else None
+            held_out = overrides.get("held_out")
+            recall = self.recall_index.recall_held_out if held_out else self.recall_index.recall_documents
+            paths = self.recall_index.config.active_paths  # what the recall above runs with
+            return fitting.calibrate(docs, self.artifacts, recall=recall, judged=judged, paths=paths, **options)
 
     def optimize(
         self, docs: list[Document] | None = None, *, overrides: dict | None = None, progress: bool = False, **options
@@ -274,6 +285,10 @@ class Project:
         """Choose recall settings, the pruning rule, threshold, tag limit and routing band on held-out annotated
         ``docs`` (default: the share ``calibrate`` used) and, with ``[confidence] use_llm = "auto"``, whether the
         LLM stages run at all; ``options``: ``llm4tag.calibration.fitting.optimize``."""
+        with self.artifacts.writing():
+            return self._optimize(docs, overrides=overrides, progress=progress, **options)
+
+    def _optimize(self, docs: list[Document] | None, *, overrides: dict | None, progress: bool, **options) -> dict:
         docs, overrides = self._tuning_data(docs, overrides)
         shape = self.pipeline(**overrides).options
         if not shape.uses_llm and not overrides.get("held_out"):  # recall settings may be tuned (tune_seconds)
@@ -301,3 +316,14 @@ class Project:
                 f" not the {report['thin_floor']:.3f} measured here (half the held-out F1); remove the line to use it"
             )
         return report if recall_only is None else {**recall_only, "llm": report}
+
+
+def _set_calibration_aside(directory: Path) -> Path | None:
+    """Move ``calibration/`` to ``calibration.replaced-<UTC time>`` (its files were fitted under a configuration
+    being replaced); returns where, or None when there was nothing to move."""
+    calibration = directory / "calibration"
+    if not calibration.is_dir() or not any(calibration.iterdir()):
+        return None
+    target = directory / f"calibration.replaced-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"
+    calibration.rename(target)
+    return target

@@ -8,11 +8,18 @@
 * ``llm-decision.json``: whether the LLM stages pay on this project's held-out contents (``decision.py``).
 
 Each file is read once and again only when it changes on disk.
+
+``manifest.json`` names the set a finished ``calibrate`` or ``optimize`` left (each file's sha256); it is
+written last, atomically. A file that differs from it, or is not in it, is a set that a killed or failed run
+left half-written: it is refused with one line rather than used beside files fitted under other settings.
+A folder without a manifest (written by an earlier llm4tag) is used as it is until the next run writes one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +28,13 @@ from llm4tag.calibration.confidence import ConfidenceSettings, pipeline_shape
 from llm4tag.calibration.decision import LLMDecision
 from llm4tag.calibration.pruning import Pruning
 from llm4tag.errors import ProjectError
+from llm4tag.fileio import atomic_write, sha256_of
 
 RECALL_CALIBRATOR = "recall.pkl"
 JUDGE_CALIBRATOR = "judge.pkl"
 LLM_DECISION = "llm-decision.json"
 ZERO_SHOT_CALIBRATOR = "judge-zero-shot.pkl"
+MANIFEST = "manifest.json"
 
 
 def settings_name(judge: str, generation: bool) -> str:
@@ -38,8 +47,65 @@ class CalibrationArtifacts:
     def __init__(self, directory: str | Path) -> None:
         self.directory = Path(directory)
         self._loaded: dict[str, tuple[int, Any]] = {}
+        self._checked: tuple | None = None  # the stamp() of the set last found whole
+        self._writing = 0  # inside writing(): this process's own run reads what it has just written
+
+    def _files(self) -> list[Path]:
+        try:
+            return sorted(p for p in self.directory.iterdir() if p.is_file() and not p.name.startswith(".")
+                          and p.name != MANIFEST)  # fmt: skip
+        except FileNotFoundError:
+            return []
+
+    def _write_manifest(self) -> None:
+        files = {path.name: sha256_of(path) for path in self._files()}
+        with atomic_write(self.directory / MANIFEST) as handle:
+            json.dump({"format": 1, "files": files}, handle, indent=2, sort_keys=True)
+
+    def check_whole(self) -> None:
+        """Raise a :class:`ProjectError` (one line) when the files are not the set the manifest names."""
+        stamp = self.stamp()
+        if stamp == self._checked or self._writing:
+            return
+        manifest = self.directory / MANIFEST
+        if manifest.exists():
+            try:
+                listed = json.loads(manifest.read_text(encoding="utf-8"))["files"]
+            except (ValueError, KeyError, TypeError):
+                listed = None
+            present = {path.name: path for path in self._files()}
+            if (
+                listed is None
+                or set(listed) != set(present)
+                or any(sha256_of(present[name]) != digest for name, digest in listed.items())
+            ):
+                raise ProjectError(
+                    f"{self.directory} holds a half-written set of calibration files (a calibrate or optimize"
+                    " did not finish); run 'llm4tag calibrate' and 'llm4tag optimize' again"
+                )
+        self._checked = stamp
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """Around one ``calibrate`` or ``optimize``: the new set counts as whole only once it all is written."""
+        if self._files() and not (self.directory / MANIFEST).exists():
+            self._write_manifest()  # the set before this run, so that a run killed midway is caught
+        self._writing += 1
+        try:
+            yield
+        finally:
+            self._writing -= 1
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self._write_manifest()
+        self._checked = None
 
     def _load(self, name: str, loader: Callable[[Path], Any]) -> Any:
+        try:
+            self.check_whole()
+        except ProjectError:
+            if name in self._loaded:  # another process is writing a new set: keep the whole one loaded here
+                return self._loaded[name][1]
+            raise
         path = self.directory / name
         try:
             stamp = path.stat().st_mtime_ns

@@ -10,6 +10,7 @@ the tag deprecated.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from llm4tag.errors import ConfigError, InputError
@@ -19,11 +20,60 @@ from llm4tag.library.tags import Tag, TagLibrary
 SUFFIXES = {".ttl": "turtle", ".rdf": "xml", ".owl": "xml", ".nt": "nt", ".jsonld": "json-ld"}
 
 
+def _refuse_what_would_reach_out(path: Path, rdf_format: str) -> None:
+    """Raise an :class:`InputError` for what a parser would fetch or expand: nothing is downloaded at run time,
+    and an entity declared in a DTD can expand a 1 KB file into gigabytes (and quadratic parse time).
+
+    RDF/XML: ``defusedxml`` reads the file once first and refuses any entity declaration. JSON-LD: a
+    ``@context`` (or ``@import``) given by reference, a URL or a ``file:`` path, would be fetched; only
+    contexts written inline in the file are read."""
+    if rdf_format == "xml":
+        import xml.sax
+
+        from defusedxml import DefusedXmlException
+        from defusedxml.sax import parse as defused_parse
+
+        try:
+            defused_parse(str(path), xml.sax.ContentHandler(), forbid_dtd=False, forbid_entities=True)
+        except DefusedXmlException as exc:
+            raise InputError(f"refused: the file declares XML entities ({exc}); remove its DTD", path=path) from None
+        except xml.sax.SAXParseException as exc:
+            raise InputError(f"not valid xml RDF: {exc.getMessage()}", path=path, line=exc.getLineNumber()) from None
+    elif rdf_format == "json-ld":
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise InputError(f"not valid JSON-LD: {exc}", path=path) from None
+        reference = _context_reference(document)
+        if reference is not None:
+            raise InputError(
+                f"the JSON-LD @context refers to {reference!r}, which would be fetched; llm4tag downloads nothing"
+                " at run time: write the context into the file (an inline @context object)",
+                path=path,
+                field="@context",
+            )
+
+
+def _context_reference(node) -> str | None:
+    """The first ``@context``/``@import`` in a JSON-LD document that names a context instead of holding it."""
+    if isinstance(node, list):
+        return next((found for item in node if (found := _context_reference(item)) is not None), None)
+    if not isinstance(node, dict):
+        return None
+    for key in ("@context", "@import"):
+        value = node.get(key)
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, str):
+                return item
+    return next((found for value in node.values() if (found := _context_reference(value)) is not None), None)
+
+
 def _parse(path: Path, rdf_format: str):
     try:
         import rdflib
     except ImportError:
         raise ConfigError("SKOS vocabularies need rdflib: pip install 'llm4tag[skos]'") from None
+    _refuse_what_would_reach_out(path, rdf_format)
     graph = rdflib.Graph()
     try:
         graph.parse(path, format=rdf_format)

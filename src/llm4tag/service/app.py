@@ -21,7 +21,9 @@ from __future__ import annotations
 import asyncio
 import gc
 import hmac
+import html
 import ipaddress
+import json
 import logging
 import os
 import sqlite3
@@ -33,7 +35,7 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Request
 from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from prometheus_client import generate_latest
 from pydantic import Field
 
@@ -111,6 +113,53 @@ class _BodyLimit:
             }
         )
         await send({"type": "http.response.body", "body": body})
+
+
+class _HostCheck:
+    """ASGI middleware: 403 for a ``Host`` header outside ``allowed`` (DNS rebinding: a web page whose name now
+    points at 127.0.0.1 would otherwise reach an open loopback service from the user's browser)."""
+
+    def __init__(self, app, allowed: frozenset[str]) -> None:
+        self.app, self.allowed = app, allowed
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        host = _host_name(dict(scope.get("headers") or []).get(b"host", b"").decode("latin-1"))
+        if host in self.allowed:
+            return await self.app(scope, receive, send)
+        body = json.dumps(
+            {"detail": f"Host {host!r} is not served here; add it to [service] allowed_hosts to allow it"}
+        ).encode()
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+        await send({"type": "http.response.start", "status": 403, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+
+def _host_name(header: str) -> str:
+    """The name in a ``Host`` header, lower-case, without its port (``[::1]:8080`` is ``::1``)."""
+    header = header.strip().lower()
+    if header.startswith("["):
+        return header[1 : header.find("]")] if "]" in header else header
+    return header.rsplit(":", 1)[0] if header.count(":") == 1 else header
+
+
+def _allowed_hosts(config: ServiceConfig, keys: list[str]) -> frozenset[str] | None:
+    """The Host names answered, or None for any (see ``ServiceConfig.allowed_hosts``)."""
+    if "*" in config.allowed_hosts or (keys and not config.allowed_hosts):
+        return None
+    names = {"localhost", "127.0.0.1", "::1", config.host.lower()} if not config.allowed_hosts else set()
+    return frozenset(names | {host.strip().lower() for host in config.allowed_hosts})
+
+
+#: the web UI's policy: its script is a file of this service, never inline, and it talks to this service only
+_UI_SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline';"
+    " img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none';"
+    " form-action 'self'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
 
 
 class _Observe:
@@ -233,6 +282,9 @@ def create_app(
     app.state.worker, app.state.metrics = worker, metrics
 
     app.add_middleware(_Observe, metrics=metrics)
+    allowed_hosts = _allowed_hosts(config, keys)
+    if allowed_hosts is not None:
+        app.add_middleware(_HostCheck, allowed=allowed_hosts)
 
     def problem(status: int, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
         """Annif's error shape (RFC 7807 problem+json), as its clients parse it."""
@@ -439,7 +491,12 @@ def create_app(
     @app.get("/", include_in_schema=False, response_class=HTMLResponse)
     async def ui():
         page = resources.files("llm4tag.service").joinpath("static/index.html").read_text(encoding="utf-8")
-        return HTMLResponse(page.replace("{{PROJECT}}", project.config.name))
+        return HTMLResponse(page.replace("{{PROJECT}}", html.escape(project.config.name)), headers=_UI_SECURITY_HEADERS)
+
+    @app.get("/static/app.js", include_in_schema=False)
+    async def ui_script():
+        script = resources.files("llm4tag.service").joinpath("static/app.js").read_text(encoding="utf-8")
+        return Response(script, media_type="text/javascript", headers=_UI_SECURITY_HEADERS)
 
     app.include_router(annif_router(project, run_pipeline, worker, writer, check_texts))
     return app

@@ -1,0 +1,129 @@
+// The web UI's code, served as a file: the page's Content-Security-Policy allows no inline script.
+const $ = (id) => document.getElementById(id);
+const keyInput = $("api-key");
+keyInput.value = sessionStorage.getItem("llm4tag-key") || "";
+keyInput.addEventListener("change", () => sessionStorage.setItem("llm4tag-key", keyInput.value));
+let current = null;          // the last tagging result
+const verdict = new Map();   // tag id -> "accept" | "reject" | "add"
+
+function status(message, isError = false) { $("status").textContent = message; $("status").className = isError ? "error" : ""; }
+
+async function api(path, body) {
+  const headers = { "Content-Type": "application/json" };
+  if (keyInput.value) headers["X-API-Key"] = keyInput.value;
+  const response = await fetch(path, body === undefined ? { headers } : { method: "POST", headers, body: JSON.stringify(body) });
+  const data = await response.json().catch(() => ({}));
+  if (!response.ok) throw new Error(typeof data.detail === "string" ? data.detail : JSON.stringify(data.detail || data));
+  return data;
+}
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) (k === "class" ? node.className = v : node.setAttribute(k, v));
+  for (const child of children) node.append(child);
+  return node;
+}
+
+function paths(p) { return Object.entries(p || {}).map(([k, v]) => `${k.toUpperCase()} ${v.toFixed(2)}`).join(" · "); }
+
+function renderTags() {
+  const box = $("tags"); box.replaceChildren();
+  const rows = [...current.tags];
+  for (const [id, v] of verdict) if (v === "add" && !rows.some((t) => t.tag_id === id)) rows.push({ tag_id: id, label: id, score: null, paths: {}, added: true });
+  for (const t of rows) {
+    const state = verdict.get(t.tag_id);
+    const row = el("div", { class: "row" + (state === "accept" ? " accepted" : state === "reject" ? " rejected" : state === "add" ? " added" : ""), "data-tag": t.tag_id });
+    const bar = el("div", { class: "bar" }, el("div", { style: `width:${Math.round((t.score || 0) * 100)}%` }));
+    const why = el("span", { class: "why" }, t.added ? "added by you" : `${t.source}${t.p_yes != null ? ` (LLM P(yes) ${t.p_yes.toFixed(2)})` : ""} · ${paths(t.paths)}`);
+    const accept = el("button", { class: "accept", title: "right" }, "✓");
+    const reject = el("button", { class: "reject", title: "wrong" }, "✗");
+    accept.onclick = () => { verdict.set(t.tag_id, "accept"); renderTags(); };
+    reject.onclick = () => { verdict.set(t.tag_id, "reject"); renderTags(); };
+    row.append(el("strong", {}, `${t.label} `, el("small", {}, t.tag_id)), bar,
+               el("span", { class: "score" }, t.score == null ? "" : t.score.toFixed(2)), why, el("span", {}, accept, reject));
+    box.append(row);
+  }
+  if (!rows.length) box.append(el("p", {}, "No tag cleared the confidence threshold; see the candidates below."));
+}
+
+function renderCandidates() {
+  const body = $("candidates"); body.replaceChildren();
+  for (const c of current.candidates || []) {
+    const via = (c.via || []).map(([t, s]) => `${t} (${s.toFixed(2)})`).join(", ");
+    const neighbours = (c.neighbours || []).slice(0, 3).map(([id, s]) => `${id} (${s.toFixed(2)})`).join(", ");
+    const why = [neighbours && `similar: ${neighbours}`, via && `via tags: ${via}`].filter(Boolean).join("; ");
+    body.append(el("tr", { "data-tag": c.tag_id }, el("td", {}, `${c.label} `, el("small", {}, c.tag_id)),
+      el("td", {}, c.confidence == null ? "" : c.confidence.toFixed(2)), el("td", {}, c.score.toFixed(3)),
+      el("td", {}, paths(c.paths)), el("td", { class: "why" }, why)));
+  }
+}
+
+$("upload").addEventListener("change", async (event) => {
+  const file = event.target.files[0];
+  if (file) $("text").value = await file.text();
+});
+
+$("tag-button").addEventListener("click", async () => {
+  const text = $("text").value.trim();
+  if (!text) { status("Paste or upload a text first.", true); return; }
+  $("tag-button").disabled = true; status("Tagging ...");
+  try {
+    current = await api("/v1/tag", { text, candidates: true });
+    verdict.clear(); renderTags(); renderCandidates();
+    $("result").classList.remove("hidden");
+    status(`${current.tags.length} tag(s), ${current.candidates.length} candidates.`);
+  } catch (error) { status(`Tagging failed: ${error.message}`, true); }
+  $("tag-button").disabled = false;
+});
+
+$("add-tag").addEventListener("input", async (event) => {
+  const q = event.target.value.trim();
+  if (q.length < 2) return;
+  const found = await api(`/v1/tags?limit=20&q=${encodeURIComponent(q)}`).catch(() => ({ tags: [] }));
+  $("tag-options").replaceChildren(...found.tags.map((t) => el("option", { value: t.id }, t.label)));
+});
+
+$("add-button").addEventListener("click", () => {
+  const id = $("add-tag").value.trim();
+  if (id) { verdict.set(id, "add"); $("add-tag").value = ""; renderTags(); }
+});
+
+async function sendFeedback(text, contentId, choices) {
+  const body = { text, content_id: contentId, accept: [], reject: [], add: [] };
+  for (const [id, v] of choices) body[v].push(id);
+  return api("/v1/feedback", body);
+}
+
+$("send-feedback").addEventListener("click", async () => {
+  if (!current || !verdict.size) { status("Mark tags right or wrong, or add one, first.", true); return; }
+  try {
+    const saved = await sendFeedback($("text").value.trim(), current.id, verdict);
+    status(`Feedback stored (${saved.kind}) for ${saved.content_id}; it applies from the next content on.`);
+  } catch (error) { status(`Feedback failed: ${error.message}`, true); }
+});
+
+async function loadReview() {
+  const box = $("review"); box.replaceChildren();
+  try {
+    const { items } = await api("/v1/review?limit=50");
+    if (!items.length) box.append(el("p", {}, "Nothing to review."));
+    for (const item of items) {
+      const accept = el("button", { class: "accept" }, "✓ right");
+      const reject = el("button", { class: "reject" }, "✗ wrong");
+      const node = el("div", { class: "review-item", "data-tag": item.tag_id, "data-content": item.content_id },
+        el("strong", {}, `${item.label} `), el("small", {}, `${item.tag_id} · confidence ${item.score.toFixed(2)}`),
+        el("div", { class: "why" }, item.text.slice(0, 300)), accept, reject);
+      const decide = (v) => async () => {
+        try { await sendFeedback(item.text, item.content_id, new Map([[item.tag_id, v]])); node.remove(); status("Feedback stored."); }
+        catch (error) { status(`Feedback failed: ${error.message}`, true); }
+      };
+      accept.onclick = decide("accept"); reject.onclick = decide("reject");
+      box.append(node);
+    }
+  } catch (error) { status(`Review queue failed: ${error.message}`, true); }
+}
+
+$("tag-tab").onclick = () => { $("tag-view").classList.remove("hidden"); $("review-view").classList.add("hidden");
+  $("tag-tab").classList.add("active"); $("review-tab").classList.remove("active"); };
+$("review-tab").onclick = () => { $("review-view").classList.remove("hidden"); $("tag-view").classList.add("hidden");
+  $("review-tab").classList.add("active"); $("tag-tab").classList.remove("active"); loadReview(); };
