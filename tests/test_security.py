@@ -104,7 +104,7 @@ def test_a_json_ld_vocabulary_with_an_inline_context_loads(tmp_path):
 
 
 def test_rdf_xml_with_entity_declarations_is_refused_at_once(tmp_path):
-    lol = "".join(f'<!ENTITY l{i} "{"&l%d;" % (i - 1) * 10}">' for i in range(1, 10))
+    lol = "".join(f'<!ENTITY l{i} "{f"&l{i - 1};" * 10}">' for i in range(1, 10))
     path = tmp_path / "bomb.rdf"
     path.write_text(
         f'<?xml version="1.0"?><!DOCTYPE rdf:RDF [<!ENTITY l0 "lol">{lol}]>'
