@@ -691,11 +691,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Llm4tagError as exc:
         print(f"llm4tag: error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
-    except sqlite3.DatabaseError as exc:  # damage found after the store was opened (its check passed)
-        from llm4tag.store.sqlite import corrupt_store_message
+    except sqlite3.Error as exc:  # after the store was opened (its check passed): a full disk, a lock, damage
+        from llm4tag.store.sqlite import store_error_message
 
         where = Path(getattr(args, "project", ".") or ".") / "store.sqlite"
-        print(f"llm4tag: error: {corrupt_store_message(where, exc)}", file=sys.stderr)
+        print(f"llm4tag: error: {store_error_message(where, exc)}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("llm4tag: interrupted", file=sys.stderr)

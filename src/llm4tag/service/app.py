@@ -50,7 +50,7 @@ from llm4tag.service.metrics import ServiceMetrics
 from llm4tag.service.schemas import ContentIn, FeedbackIn, ServiceError, TagBatchRequest, TagIn, TagRequest
 from llm4tag.service.worker import PipelineWorker
 from llm4tag.service.workers import multiprocess_metrics
-from llm4tag.store.sqlite import corrupt_store_message
+from llm4tag.store.sqlite import store_error_message
 
 log = logging.getLogger(__name__)
 
@@ -151,6 +151,9 @@ def _allowed_hosts(config: ServiceConfig, keys: list[str]) -> frozenset[str] | N
     names = {"localhost", "127.0.0.1", "::1", config.host.lower()} if not config.allowed_hosts else set()
     return frozenset(names | {host.strip().lower() for host in config.allowed_hosts})
 
+
+#: SQLite errors that pass by themselves (space freed, a lock released): 503 + Retry-After, not 500
+_TRANSIENT_STORE_ERRORS = ("SQLITE_FULL", "SQLITE_BUSY", "SQLITE_LOCKED")
 
 #: the web UI's policy: its script is a file of this service, never inline, and it talks to this service only
 _UI_SECURITY_HEADERS = {
@@ -298,12 +301,16 @@ def create_app(
             return problem(exc.status, exc.detail, exc.headers)
         return JSONResponse({"detail": exc.detail}, exc.status, headers=exc.headers)
 
-    @app.exception_handler(sqlite3.DatabaseError)
-    async def damaged_store(request: Request, exc: sqlite3.DatabaseError):
+    @app.exception_handler(sqlite3.Error)
+    async def damaged_store(request: Request, exc: sqlite3.Error):
         metrics.errors.labels("store").inc()
         log.error("store error: %s", exc)
-        detail = corrupt_store_message(project.store.path, exc)
-        return problem(500, detail) if _is_annif_path(request.url.path) else JSONResponse({"detail": detail}, 500)
+        detail = store_error_message(project.store.path, exc)
+        transient = (getattr(exc, "sqlite_errorname", "") or "").startswith(_TRANSIENT_STORE_ERRORS)
+        status, headers = (503, retry_after) if transient else (500, None)  # a full disk or a lock passes
+        if _is_annif_path(request.url.path):
+            return problem(status, detail, headers)
+        return JSONResponse({"detail": detail}, status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError):
