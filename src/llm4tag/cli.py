@@ -697,6 +697,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         where = Path(getattr(args, "project", ".") or ".") / "store.sqlite"
         print(f"llm4tag: error: {store_error_message(where, exc)}", file=sys.stderr)
         return EXIT_USER_ERROR
+    except OSError as exc:  # a full disk, a read-only mount, an unwritable cache: the path and the cause
+        from llm4tag.errors import os_error_message
+
+        print(f"llm4tag: error: {os_error_message(exc)}", file=sys.stderr)
+        return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("llm4tag: interrupted", file=sys.stderr)
         return 130

@@ -52,5 +52,33 @@ class ProjectError(Llm4tagError):
     """The project directory is missing, incomplete or in an unexpected state."""
 
 
+class StorageError(Llm4tagError, OSError):
+    """A file could not be written (a full disk, a read-only mount, a directory this user may not write); the
+    message names the path and what to do. Still an ``OSError``, so code that handles those keeps working."""
+
+    def __init__(self, message: str, errno: int | None = None) -> None:
+        super().__init__(message)
+        self.errno = errno
+
+    def __str__(self) -> str:
+        return self.args[0]
+
+
+def os_error_message(exc: OSError, path: object = None) -> str:
+    """One line for an ``OSError`` met while writing ``path`` (default: the error's own file name)."""
+    import errno
+
+    where = path or exc.filename or "a file"
+    hints = {
+        errno.ENOSPC: "the disk is full: free some space and run the command again",
+        errno.EDQUOT: "the disk quota is used up",
+        errno.EROFS: "the file system is mounted read-only",
+        errno.EACCES: "this user may not write there",
+        errno.EPERM: "this user may not write there",
+    }
+    hint = hints.get(exc.errno)
+    return f"cannot write {where}: {exc.strerror or exc}" + (f" ({hint})" if hint else "")
+
+
 class BackendError(Llm4tagError):
     """A model backend (embedding or LLM) failed after its retries."""

@@ -9,6 +9,7 @@ resumable JSONL spool (``OUTPUT.partial.jsonl``) once all contents are done.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Callable, Iterable, Iterator
@@ -19,7 +20,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from llm4tag.corpus.documents import Document
-from llm4tag.errors import ConfigError, InputError
+from llm4tag.errors import ConfigError, InputError, StorageError, os_error_message
 from llm4tag.pipeline import TaggingResult
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
@@ -79,12 +80,24 @@ class ResultWriter:
         return done
 
     def append(self, records: list[dict]) -> None:
-        self.spool.parent.mkdir(parents=True, exist_ok=True)
-        with self.spool.open("a", encoding="utf-8") as handle:
-            for record in records:
-                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
+        """Append whole lines, synced; a write that fails (a full disk) is cut back to the lines before it, and
+        the error names the file and says that a re-run resumes after them."""
+        before = self.spool.stat().st_size if self.spool.exists() else 0
+        try:
+            self.spool.parent.mkdir(parents=True, exist_ok=True)
+            with self.spool.open("a", encoding="utf-8") as handle:
+                for record in records:
+                    handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.truncate(self.spool, before)
+            raise StorageError(
+                f"{os_error_message(exc, self.spool)}; the results written before are kept: run the same command"
+                " again to resume after them",
+                exc.errno,
+            ) from None
 
     def finish(self) -> None:
         if self.parquet:

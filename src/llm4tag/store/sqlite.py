@@ -112,6 +112,8 @@ def store_error_message(path: Path, exc: Exception, *, opening: bool = False) ->
         if opening
         else "What the command had committed before this error stays; the step that failed was not written."
     )
+    if kind in ("SQLITE_IOERR", "SQLITE_CANTOPEN") and _disk_full(path):  # SQLite says I/O where write() said ENOSPC
+        kind = "SQLITE_FULL"
     if kind == "SQLITE_FULL":
         return f"the disk holding {path} is full ({exc}). {changed} Free some space and run the command again"
     if kind in ("SQLITE_BUSY", "SQLITE_LOCKED"):
@@ -142,6 +144,15 @@ def store_error_message(path: Path, exc: Exception, *, opening: bool = False) ->
 def corrupt_store_message(path: Path, exc: Exception) -> str:
     """The message for an error found after the store was opened (kept for callers of earlier versions)."""
     return store_error_message(path, exc)
+
+
+def _disk_full(path: Path) -> bool:
+    import shutil
+
+    try:
+        return shutil.disk_usage(Path(path).parent).free < 64 * 1024
+    except OSError:
+        return False
 
 
 def _looks_whole(path: Path) -> bool:
