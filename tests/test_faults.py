@@ -11,7 +11,9 @@ import json
 import os
 import shutil
 import signal
+import subprocess
 import sqlite3
+import sys
 import threading
 import time
 from pathlib import Path
@@ -365,3 +367,40 @@ def test_healthy_graph_files_are_loaded_not_rebuilt(project_copy, caplog):
     assert "rebuilding" not in caplog.text
     after = {p.name: p.stat().st_mtime_ns for p in (project_copy / "graph").iterdir()}
     assert {name: after[name] for name in before} == before  # nothing rewritten (a lazily fitted model may join)
+
+
+def test_worker_processes_of_a_killed_fit_end_with_it(tmp_path):
+    """A learned path's fit in joblib's worker processes, its parent killed outright: the workers end too."""
+    script = (
+        "from tests.conftest import debtags_slice\n"
+        "from llm4tag.recall.supervised import SupervisedScorer\n"
+        "rows = debtags_slice('train', 3000)\n"
+        "SupervisedScorer(n_jobs=2).fit([r['text'] for r in rows] * 3, [r['tags'] for r in rows] * 3)\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT)
+
+    def children() -> list[int]:
+        found = subprocess.run(["pgrep", "-P", str(parent.pid)], capture_output=True, text=True).stdout
+        return [int(pid) for pid in found.split()]
+
+    deadline = time.time() + 120
+    while time.time() < deadline and len(children()) < 2 and parent.poll() is None:
+        time.sleep(0.1)
+    workers = children()
+    assert parent.poll() is None and workers, "the fit never started its worker processes"
+    parent.kill()
+    parent.wait()
+
+    def running(pid: int) -> bool:  # a zombie has ended; reaping it is init's work, not ours
+        try:
+            return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+        except OSError:
+            return False
+
+    deadline = time.time() + 30
+    while time.time() < deadline and any(running(pid) for pid in workers):
+        time.sleep(0.2)
+    alive = [pid for pid in workers if running(pid)]
+    for pid in alive:
+        os.kill(pid, signal.SIGKILL)
+    assert not alive, f"worker processes {alive} outlived their killed parent"

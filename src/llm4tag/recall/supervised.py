@@ -11,17 +11,20 @@ annotated tags, where a dense per-tag model would not fit.
 from __future__ import annotations
 
 import contextlib
+import os
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+from joblib import parallel_config
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.multiclass import OneVsRestClassifier
 from sklearn.preprocessing import MultiLabelBinarizer
 
 from llm4tag.fileio import load_pickle, save_pickle
+from llm4tag.processes import exit_with_parent
 
 PARALLEL_FROM_CONTENTS = 2000  # below this, starting worker processes costs more than it saves
 DUAL_FROM_FEATURES_PER_CONTENT = 8  # liblinear's dual solver from this many words (features) per content
@@ -76,7 +79,10 @@ class SupervisedScorer:
         # contents (debtags: 2,500 contents 25-40%, 5,000 15-25%; from 10,000 none; docs/benchmarks.md)
         dual = X.shape[1] >= DUAL_FROM_FEATURES_PER_CONTENT * X.shape[0]
         per_tag = LogisticRegression(C=self.C, solver="liblinear", dual=dual)
-        with _light_warning_filters():
+        with (
+            _light_warning_filters(),
+            parallel_config(backend="loky", initializer=exit_with_parent, initargs=(os.getpid(),)),
+        ):
             model = OneVsRestClassifier(per_tag, n_jobs=n_jobs).fit(X, Y)
         self.classes = [str(c) for c in binarizer.classes_]
         weights, bias = [], []
