@@ -11,8 +11,8 @@ import json
 import os
 import shutil
 import signal
-import subprocess
 import sqlite3
+import subprocess
 import sys
 import threading
 import time
