@@ -334,7 +334,7 @@ def test_a_corrupt_calibrator_is_a_clear_error(project_copy, capsys):
     assert main(["recall", "-p", str(project_copy), "--text", TEXT]) == 0  # recall does not need it
     assert main(["tag", "-p", str(project_copy), "--text", TEXT, "-q"]) == 2
     err = capsys.readouterr().err
-    assert "recall.pkl is unreadable" in err and "calibrate" in err and "Traceback" not in err
+    assert "recall.pkl" in err and "calibrate" in err and "Traceback" not in err
 
 
 def test_schema_from_a_newer_llm4tag_is_refused(project_copy):

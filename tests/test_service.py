@@ -523,3 +523,30 @@ def test_a_worker_that_dies_is_replaced_and_stopping_the_service_stops_every_wor
             while time.time() < deadline:
                 os.kill(pid, 0)
                 time.sleep(0.2)
+
+
+def test_an_edit_refits_the_learned_paths_in_the_background_while_tagging_goes_on(tmp_path):
+    from tests.conftest import debtags_slice
+
+    directory = debtags_project(tmp_path / "p", train=2500)
+    stored = debtags_slice("train", 1)[0]
+    with Project.open(directory) as project, TestClient(create_app(project), base_url=LOOPBACK) as client:
+        assert client.post("/v1/tag", json={"text": TEXT}).status_code == 200
+        fitted = {name: scorer.stamp for name, scorer in project.recall_index._scorers.items()}
+        assert fitted, "the project has learned paths to refit"
+        reject = {"text": stored["text"], "content_id": stored["id"], "reject": stored["tags"][:1]}
+        assert client.post("/v1/feedback", json=reject).status_code == 200  # an edit: the store's revision moves
+        assert client.post("/v1/tag", json={"text": TEXT}).status_code == 200  # answered with the fitted paths
+        ready = client.get("/readyz")
+        assert ready.status_code == 200 and ready.json()["refitting"], "the request waited for the refit"
+        gauge = [line for line in client.get("/metrics").text.splitlines() if line.startswith("llm4tag_refits_in")]
+        assert gauge and float(gauge[0].split()[-1]) >= 1
+        deadline = time.time() + 300
+        while project.recall_index.refitting() and time.time() < deadline:
+            assert client.post("/v1/tag", json={"text": TEXT}).status_code == 200
+            time.sleep(0.5)
+        assert not project.recall_index.refitting() and project.recall_index.refits_done >= len(fitted)
+        assert client.post("/v1/tag", json={"text": TEXT}).status_code == 200
+        revision = project.store.revision
+        assert all(s.stamp[0] == revision for s in project.recall_index._scorers.values())
+        assert "refitting" not in client.get("/readyz").json()

@@ -74,14 +74,16 @@ class CalibrationArtifacts:
             except (ValueError, KeyError, TypeError):
                 listed = None
             present = {path.name: path for path in self._files()}
-            if (
-                listed is None
-                or set(listed) != set(present)
-                or any(sha256_of(present[name]) != digest for name, digest in listed.items())
-            ):
+            if listed is None:
+                differ = [MANIFEST]
+            else:
+                differ = sorted(set(listed) ^ set(present))
+                differ += sorted(n for n in set(listed) & set(present) if sha256_of(present[n]) != listed[n])
+            if differ:
                 raise ProjectError(
-                    f"{self.directory} holds a half-written set of calibration files (a calibrate or optimize"
-                    " did not finish); run 'llm4tag calibrate' and 'llm4tag optimize' again"
+                    f"{self.directory}: {', '.join(differ)} differ from the set the last calibrate or optimize"
+                    " wrote (a run that did not finish, or a damaged file); run 'llm4tag calibrate' and"
+                    " 'llm4tag optimize' again"
                 )
         self._checked = stamp
 

@@ -90,6 +90,11 @@ class RecallIndex:
         self._scorers: dict[str, object] = {}  # the learned paths in memory, by name: a few new contents reuse them
         self._stale = True
         self._lock = threading.RLock()
+        # a service sets this: a learned path that no longer fits is refitted in a thread of its own while
+        # recall goes on with the fitted one, and swapped in once ready (a refit takes minutes on a large project)
+        self.refit_in_background = False
+        self._refitting: dict[str, threading.Thread] = {}
+        self.refits_done = 0  # background refits swapped in since this index was made (tests, /metrics)
 
     @property
     def embedder(self) -> CachedEmbedder:
@@ -257,8 +262,40 @@ class RecallIndex:
         held = self._scorers.get(name)
         if held is not None and self._still_fits(getattr(held, "stamp", None), stamp, config):
             return held  # not read again from disk after every learned content (0.2 s on debtags)
+        if held is not None and self.refit_in_background and not self._refit:
+            self._refit_later(name, path, stamp, graph, config)
+            return held
         self._scorers[name] = self._loaded_or_fitted(name, path, stamp, graph, config)
         return self._scorers[name]
+
+    def refitting(self) -> list[str]:
+        """The learned paths being refitted in the background now."""
+        with self._lock:
+            return sorted(name for name, thread in self._refitting.items() if thread.is_alive())
+
+    def _refit_later(self, name: str, path: Path, stamp: tuple, graph: ContentTagGraph, config: RecallConfig) -> None:
+        """Refit ``name`` in a thread (one at a time per path) and swap it in when it is ready: recallers made
+        after that use it; those in use keep the fitted one until then. A write during the refit starts another
+        once this one is in (its stamp no longer fits)."""
+        running = self._refitting.get(name)
+        if running is not None and running.is_alive():
+            return
+
+        def refit() -> None:
+            try:
+                scorer = self._loaded_or_fitted(name, path, stamp, graph, config)
+            except Exception:  # noqa: BLE001 - the fitted path keeps serving; the next batch tries again
+                log.exception("background refit of the %s recall path failed; the fitted one keeps serving", name)
+                return
+            with self._lock:
+                self._scorers[name] = scorer
+                self._recallers = {}
+                self.refits_done += 1
+            log.info("the %s recall path was refitted in the background and is in use", name)
+
+        thread = threading.Thread(target=refit, name=f"llm4tag-refit-{name}", daemon=True)
+        self._refitting[name] = thread
+        thread.start()
 
     def _loaded_or_fitted(self, name: str, path: Path, stamp: tuple, graph: ContentTagGraph, config: RecallConfig):
         self.directory.mkdir(parents=True, exist_ok=True)

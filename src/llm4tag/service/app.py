@@ -217,6 +217,9 @@ def create_app(
     # a tagged text's vector and the LLM's judgements of it stay in memory, not in the store: traffic cannot fill
     # the disk, and an anonymous request writes nothing (a learned content's vector is stored with it)
     project.keep_queries_in_memory(config.recent_vectors, config.recent_judgements)
+    # an edit (a reject, a deprecation, a CLI learn beside the service) makes the learned paths refit: in the
+    # background, while requests are answered with the fitted ones (docs/reliability.md)
+    project.recall_index.refit_in_background = True
     pipeline = project.pipeline(**overrides)  # checks the overrides now, not on the first request
     keys = _api_keys(config)
     if not keys and not _is_loopback(config.host):
@@ -488,10 +491,13 @@ def create_app(
             return JSONResponse({"status": "not ready", "reason": reason}, 503)
         if uses_llm and state["llm_error"]:
             return JSONResponse({"status": "not ready", "reason": f"LLM backend failing: {state['llm_error']}"}, 503)
-        return {"status": "ready"}
+        refitting = project.recall_index.refitting()
+        return {"status": "ready", "refitting": refitting} if refitting else {"status": "ready"}
 
     @app.get("/metrics", tags=["operations"], summary="Prometheus metrics", response_class=PlainTextResponse)
     async def prometheus_metrics():
+        metrics.refitting.set(len(project.recall_index.refitting()))
+        metrics.refits.set(project.recall_index.refits_done)
         exposition = multiprocess_metrics() or generate_latest(metrics.registry)  # summed over the workers
         return PlainTextResponse(exposition, media_type="text/plain; version=0.0.4")
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 
 class ServiceMetrics:
@@ -23,3 +23,15 @@ class ServiceMetrics:
             "llm4tag_pipeline_batches", "Pipeline batches (concurrent requests share one)", registry=self.registry
         )
         self.feedback = Counter("llm4tag_feedback", "Feedback items stored", ["kind"], registry=self.registry)
+        self.refitting = Gauge(
+            "llm4tag_refits_in_progress",
+            "Learned recall paths being refitted in the background (requests are answered meanwhile)",
+            multiprocess_mode="max",
+            registry=self.registry,
+        )
+        self.refits = Gauge(
+            "llm4tag_refits_done",
+            "Background refits swapped in since this worker started",
+            multiprocess_mode="sum",
+            registry=self.registry,
+        )
