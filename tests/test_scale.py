@@ -107,3 +107,38 @@ def test_ray_engine_matches_one_process_and_resumes(project_dir, contents, tmp_p
         assert record["id"] not in got  # nothing tagged twice
         got[record["id"]] = record["tags"]
     assert got == expected
+
+
+@pytest.mark.slow
+def test_ray_engine_resumes_numeric_ids_exactly_once(project_dir, tmp_path):
+    pytest.importorskip("ray")
+    rows = [{"id": i, "text": r["text"]} for i, r in enumerate(debtags_slice("test", 40))]  # numbers, not strings
+    source = write_jsonl(tmp_path / "numeric.jsonl", rows)
+    output = tmp_path / "out.jsonl"
+    command = [sys.executable, "-m", "llm4tag.cli", "tag", "-p", str(project_dir), "--input", str(source)]
+    command += ["-o", str(output), "--engine", "ray", "--actors", "1", "--batch-size", "8", "-q"]
+    assert main(["tag", "-p", str(project_dir), "--input", str(source), "-o", str(output), "--limit", "10", "-q"]) == 0
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "tagged 30 content(s)" in done.stderr
+    ids = [json.loads(line)["id"] for line in output.read_text().splitlines()]
+    assert sorted(ids, key=int) == [str(i) for i in range(40)]  # each once, as the strings a local run writes
+
+
+@pytest.mark.parametrize(
+    ("rows", "expected"),
+    [
+        ([{"id": "a", "text": "x"}, {"id": "a", "text": "y"}], "line 2, field 'id': duplicate document id 'a'"),
+        ([{"id": "a", "text": "x"}, {"id": "b"}], "line 2, field 'text': missing required field"),
+        ([{"text": "x"}], "line 1, field 'id': missing required field"),
+        ([{"id": "a", "text": "   "}], "line 1, field 'text': must not be empty"),
+    ],
+)
+def test_ray_engine_checks_its_input_as_a_local_run_does(project_dir, tmp_path, capsys, rows, expected):
+    source = write_jsonl(tmp_path / "bad.jsonl", rows)
+    output = tmp_path / "out.jsonl"
+    for engine in ("local", "ray"):
+        code = main(["tag", "-p", str(project_dir), "--input", str(source), "-o", str(output), "--engine", engine])
+        err = capsys.readouterr().err
+        assert code == 2 and expected in err and "Traceback" not in err, (engine, err)
+        assert not output.exists() or output.read_text() == ""

@@ -7,8 +7,12 @@ The project directory must be readable at the same path on every node (shared st
 or other OpenAI-compatible backend the actors only send requests, so CPU nodes suffice for them while
 the LLM runs on GPU nodes (docs/scale.md).
 
+The input is read on the driver by llm4tag's own loaders, with the checks a local run makes (a missing id
+or text, a duplicate id, a text over the limit: one line naming the file, line and field, before anything
+is tagged), and ids are strings either way (``7`` and ``"7"`` are one content). What scales is the tagging.
+
 Resume: ids already in the output are filtered out before the job starts, so a rerun after an
-interruption tags only what is missing.
+interruption tags only what is missing, exactly once.
 """
 
 from __future__ import annotations
@@ -59,20 +63,26 @@ def tag_with_ray(
         import ray
     except ImportError:
         raise ConfigError("the Ray engine needs its extra: pip install 'llm4tag[scale]'") from None
-    from llm4tag.corpus.loaders import detect_corpus_format, iter_corpus
+    from llm4tag.config import ProjectConfig
+    from llm4tag.corpus.loaders import iter_corpus
 
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     writer = ResultWriter(output)
     done = writer.done_ids()
+    limit = ProjectConfig.load(Path(project_dir)).index.max_text_chars
+    # validated whole before Ray starts: a bad line is one clear error, not a job that half ran
+    todo = [
+        {"id": doc.id, "text": doc.text}
+        for doc in iter_corpus(input_path, fmt, max_text_chars=limit)
+        if doc.id not in done
+    ]
+    report = BatchReport(skipped_done=len(done), output=str(output))
+    if not todo:
+        writer.finish()
+        return report
     if not ray.is_initialized():
         ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
-    fmt = fmt or detect_corpus_format(Path(input_path))
-    if fmt == "jsonl":  # read in parallel by Ray (on a cluster, on the nodes)
-        dataset = ray.data.read_json(str(input_path), lines=True).select_columns(["id", "text"])
-    else:  # other formats stream through llm4tag's own loaders on the driver
-        dataset = ray.data.from_items([{"id": d.id, "text": d.text} for d in iter_corpus(input_path, fmt)])
-    if done:
-        dataset = dataset.filter(lambda row: row["id"] not in done)
+    dataset = ray.data.from_items(todo)
     # Ray Data reserves part of a small cluster for each operator; a fixed pool that needs every core
     # would then wait forever for its last actor. Let the pool grow from one actor to ``actors``.
     ray.data.DataContext.get_current().op_resource_reservation_enabled = False
@@ -88,7 +98,6 @@ def tag_with_ray(
         num_cpus=cpus_per_actor,
         num_gpus=gpus_per_actor or None,
     )
-    report = BatchReport(skipped_done=len(done), output=str(output))
     for batch in tagged.iter_batches(batch_size=None, batch_format="numpy"):
         records = [json.loads(r) for r in batch["record"]]
         writer.append(records)  # on the driver, as results stream in: same file format and resume as one process
