@@ -38,6 +38,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from prometheus_client import generate_latest
 from pydantic import Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from llm4tag.config import ServiceConfig
 from llm4tag.corpus.documents import Document, text_hash
@@ -314,6 +315,15 @@ def create_app(
         if _is_annif_path(request.url.path):
             return problem(status, detail, headers)
         return JSONResponse({"detail": detail}, status, headers=headers)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        """The framework's own errors (a body that is not UTF-8 JSON, an unknown route, a wrong method) in the
+        same shapes as ours: problem+json on Annif's endpoints."""
+        metrics.errors.labels(str(exc.status_code)).inc()
+        if _is_annif_path(request.url.path):
+            return problem(exc.status_code, str(exc.detail), exc.headers)
+        return JSONResponse({"detail": exc.detail}, exc.status_code, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError):
