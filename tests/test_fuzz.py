@@ -88,28 +88,29 @@ def test_no_request_breaks_the_service_or_slips_past_its_limits_and_keys(servers
     assert {op.path for op in operations} >= {"/v1/tag", "/v1/feedback", "/v1/projects/{project_id}/suggest"}
     for operation in operations:
         for generation in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
-
-            @settings(max_examples=EXAMPLES, deadline=None, derandomize=DERANDOMIZE, database=None,
-                      suppress_health_check=list(HealthCheck))  # fmt: skip
-            @given(case=operation.as_strategy(generation_mode=generation))
-            def run(case):
-                response = case.call(base_url=base, headers=headers, timeout=60)
-                for problem in _problems(case, response, mode=mode, path=operation.path):
-                    findings.append(
-                        f"{generation.value} {operation.method.upper()} {operation.path}: {problem}"
-                        + (
-                            f" [{case.media_type} {str(case.body)[:80]!r} {case.headers}]"
-                            if os.environ.get("FUZZ_DEBUG")
-                            else ""
-                        )
-                    )
-
-            try:
-                run()
-            except Unsatisfiable:  # nothing to make invalid (no parameters, no body): the valid cases ran
-                assert generation is GenerationMode.NEGATIVE
-
+            findings += _fuzz(operation, generation, base=base, headers=headers, mode=mode)
     assert not findings, "\n".join(sorted(set(findings))[:40])
+
+
+def _fuzz(operation, generation, *, base: str, headers: dict, mode: str) -> list[str]:
+    """Send up to ``EXAMPLES`` generated requests for one operation; what each breaks, as lines."""
+    findings = []
+    where = f"{generation.value} {operation.method.upper()} {operation.path}"
+
+    @settings(max_examples=EXAMPLES, deadline=None, derandomize=DERANDOMIZE, database=None,
+              suppress_health_check=list(HealthCheck))  # fmt: skip
+    @given(case=operation.as_strategy(generation_mode=generation))
+    def run(case):
+        response = case.call(base_url=base, headers=headers, timeout=60)
+        for problem in _problems(case, response, mode=mode, path=operation.path):
+            detail = f" [{case.media_type} {str(case.body)[:80]!r}]" if os.environ.get("FUZZ_DEBUG") else ""
+            findings.append(f"{where}: {problem}{detail}")
+
+    try:
+        run()
+    except Unsatisfiable:  # nothing to make invalid (no parameters, no body): the valid cases ran
+        assert generation is GenerationMode.NEGATIVE
+    return findings
 
 
 # -- the loaders -----------------------------------------------------------------------------------------
