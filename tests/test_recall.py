@@ -540,3 +540,26 @@ def test_the_supervised_paths_worker_processes_do_not_import_what_warning_filter
     [scores] = scorer.scores(["a kitten purrs"])
     assert max(scores, key=scores.get) == "cats"  # the fit itself worked
     assert [p.name for p in markers.iterdir()] == [str(os.getpid())]  # only this process imported it
+
+
+def test_the_fitted_tree_path_is_the_unit_of_reproducibility(tmp_path):
+    """omikuji's fit is not repeatable (docs/benchmarks.md, "Reproducibility"), so the fitted model is saved with
+    the project: every copy, opened anew, recalls the same candidates with the same scores, and opening one
+    never refits it."""
+    import shutil
+
+    from tests.conftest import debtags_project, debtags_slice
+
+    built = debtags_project(tmp_path / "p", train=400)
+    assert (built / "graph" / "tree.pkl").exists()
+    texts = [r["text"] for r in debtags_slice("test", 40)]
+    recalled = []
+    for name in ("a", "b"):
+        copy = shutil.copytree(built, tmp_path / name)
+        with Project.open(copy) as project:
+            stamp = (copy / "graph" / "tree.pkl").stat().st_mtime_ns
+            results = project.recall(texts)
+            assert (copy / "graph" / "tree.pkl").stat().st_mtime_ns == stamp  # loaded, not refitted
+            assert project.recall_index._scorers.get("tree") is not None
+            recalled.append([[(c.tag_id, c.score, sorted(c.paths)) for c in r.candidates] for r in results])
+    assert recalled[0] == recalled[1]

@@ -595,7 +595,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=0,
         help="recall-only pipelines with a dev file: seconds to search recall settings (neighbours, vote power,"
         " dense/lexical mix) before choosing the pruning, e.g. 300; default 0: keep them (on debtags and"
-        " debtags-short the search found no gain that held on test: docs/benchmarks.md)",
+        " debtags-short the search found no gain that held on test: docs/experiments/ranking.md)",
     )
 
     p = add("finetune", None, "long-term knowledge: export SFT data, train a LoRA adapter", project=False)

@@ -30,7 +30,7 @@ CONFIG_NAME = "llm4tag.toml"
 class EmbeddingConfig:
     backend: str = "sentence-transformers"
     # max_seq_length 128 for new projects: on debtags as good as 256 or better, and encoding 1.4x as fast
-    # (docs/benchmarks.md); projects made before keep the model's 256 (their cached vectors stay valid)
+    # (docs/experiments/recall-speed.md); projects made before keep the model's 256 (their cached vectors stay valid)
     options: dict[str, Any] = field(
         default_factory=lambda: {"model": "default", "batch_size": 32, "max_seq_length": 128}
     )

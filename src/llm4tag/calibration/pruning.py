@@ -58,7 +58,7 @@ def expected_f1_of_prefixes(ranked: np.ndarray, max_k: int, elsewhere: float = 0
     independent tags, E[2·TP / (k + |gold|)] over the distributions of right tags inside the prefix and outside
     it (sums of Bernoullis; the ``elsewhere`` right tags beyond these candidates a Poisson count). The
     shortcut 2·E[TP] / (k + E|gold|) underrates short sets where |gold| is uncertain; exact, document F1 on
-    debtags and debtags-short rose by about .002 (docs/benchmarks.md)."""
+    debtags and debtags-short rose by about .002 (docs/experiments/ranking.md)."""
     values = np.zeros(max_k)
     if max_k <= 0:
         return values

@@ -21,7 +21,7 @@ from llm4tag.llm.base import ChatRequest, ChatResult, LLMBackend
 
 @dataclass
 class GenerationConfig:
-    # off by default: on every data set measured, LLM selection lowered F1 (docs/benchmarks.md); with
+    # off by default: on every data set measured, LLM selection lowered F1 (docs/experiments/judge.md); with
     # [confidence] use_llm = "auto", `optimize` switches it on only where it pays
     enabled: bool = False
     candidates: int = 15

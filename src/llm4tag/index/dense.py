@@ -4,7 +4,7 @@ Up to ``exact_limit`` vectors the search is exact: the k most similar, by float3
 Large batches take one matrix product of the queries with every stored vector and a partial sort. Small
 batches, as a service tags them, first screen a half-precision copy of the vectors with faiss's SIMD scan
 (half the memory read, no product matrix to sort), then score the best ``k`` plus a margin exactly: 3x faster
-for a few queries on debtags, with the same neighbours (``docs/benchmarks.md``). Past ``exact_limit`` vectors a
+for a few queries on debtags, with the same neighbours (``docs/experiments/recall-speed.md``). Past ``exact_limit`` vectors a
 faiss IVF index trades a little recall for speed; ``bench/bench_recall_scale.py`` measures that loss.
 Positions are insertion order, so appending keeps every existing position valid (incremental updates).
 """
@@ -22,7 +22,7 @@ from llm4tag.fileio import atomic_write
 QUERY_BLOCK = 256  # queries per matrix product in exact search: 256 x 200,000 similarities = 200 MB at most
 # Fewer queries than this are searched on one BLAS thread: waking OpenBLAS's threads for a small product
 # gains little, and once woken they spin for up to about 0.1 s, fighting torch's threads and the recall
-# stage's own (one new content: 110 ms instead of 30 ms on two cores; docs/benchmarks.md)
+# stage's own (one new content: 110 ms instead of 30 ms on two cores; docs/experiments/recall-speed.md)
 PARALLEL_FROM_QUERIES = 32
 # Collections this large are screened in half precision for small batches (smaller ones: the product is cheap).
 SCREEN_FROM_VECTORS = 4096

@@ -76,7 +76,7 @@ class SupervisedScorer:
         # liblinear holds the GIL: processes (joblib's default), not threads, fit the tags side by side
         n_jobs = self.n_jobs if len(pairs) >= PARALLEL_FROM_CONTENTS else None
         # the same model either way; liblinear's dual solver is the faster one with many more words than
-        # contents (debtags: 2,500 contents 25-40%, 5,000 15-25%; from 10,000 none; docs/benchmarks.md)
+        # contents (debtags: 2,500 contents 25-40%, 5,000 15-25%; from 10,000 none; docs/experiments/recall-speed.md)
         dual = X.shape[1] >= DUAL_FROM_FEATURES_PER_CONTENT * X.shape[0]
         per_tag = LogisticRegression(C=self.C, solver="liblinear", dual=dual)
         with (

@@ -148,7 +148,7 @@ class PipelineWorker:
     async def _gather(self, inbox: asyncio.Queue, lane: Lane, llm: bool) -> None:
         # a batch is gathered once the one before it is done: the requests that arrived meanwhile join it and it
         # starts at once. Only a request that finds the lane idle waits ``window`` for companions; waiting it
-        # after every busy batch too cost about 6% of requests/s (docs/benchmarks.md). Gathering the next batch
+        # after every busy batch too cost about 6% of requests/s (docs/experiments/service.md). Gathering the next batch
         # while one runs (double-buffering) made smaller batches and measured slower.
         while True:
             idle = inbox.empty()

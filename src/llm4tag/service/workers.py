@@ -3,7 +3,7 @@
 One process serves recall-only tagging with its pipeline batches on one lane, and that lane, the HTTP
 event loop and the recall stage's threads share one GIL: on two cores a debtags service keeps a third of a
 core idle. A second process on the same port uses it (1.04-1.26x the requests per second of one on this
-machine's two cores; docs/benchmarks.md). Each worker is started afresh (spawned, not forked) and opens the
+machine's two cores; docs/experiments/service.md). Each worker is started afresh (spawned, not forked) and opens the
 project itself; one that dies is started again.
 
 The workers stay one service:
