@@ -127,7 +127,7 @@ def decide_llm(
     Each variant (the full pipeline; where it judges candidates, judging only the tags with few examples) is
     switched on only when its gain is significant (95% interval above zero); of two, the cheaper one unless
     the full pipeline gains more than ``CHEAPER_MARGIN``. Else recall only. (New tags have no annotated
-    examples on held-out contents either, so what judging them brings shows in ``bench/bench_cold_start.py``,
+    examples on held-out contents either, so what judging them brings shows in ``bench.quality.cold_start``,
     not here: ``judge = "thin"`` with ``use_llm = "always"`` switches it on regardless.)"""
     shape = pipeline_shape(judge, generation)
     keep = [i for i, g in enumerate(golds) if g]

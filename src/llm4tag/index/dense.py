@@ -4,8 +4,9 @@ Up to ``exact_limit`` vectors the search is exact: the k most similar, by float3
 Large batches take one matrix product of the queries with every stored vector and a partial sort. Small
 batches, as a service tags them, first screen a half-precision copy of the vectors with faiss's SIMD scan
 (half the memory read, no product matrix to sort), then score the best ``k`` plus a margin exactly: 3x faster
-for a few queries on debtags, with the same neighbours (``docs/experiments/recall-speed.md``). Past ``exact_limit`` vectors a
-faiss IVF index trades a little recall for speed; ``bench/bench_recall_scale.py`` measures that loss.
+for a few queries on debtags, with the same neighbours (``docs/experiments/recall-speed.md``). Past
+``exact_limit`` vectors a faiss IVF index trades a little recall for speed; ``bench.speed.recall_scale``
+measures that loss.
 Positions are insertion order, so appending keeps every existing position valid (incremental updates).
 """
 

@@ -11,8 +11,8 @@ learned paths, when the annotated contents change.
 Trained with torch where it is installed (it comes with the default embedder): the same network, loss,
 initialisation and optimiser as scikit-learn's ``MLPClassifier``, in bfloat16 on CPUs that multiply it in
 hardware, about twice as fast (17-21 s instead of 33-41 s for 17,000 debtags contents on two cores, of the
-same quality; docs/experiments/recall-speed.md). Without torch, ``MLPClassifier`` trains it. Either way the fitted weights are kept as
-arrays and scored with numpy, so scoring needs neither.
+same quality; docs/experiments/recall-speed.md). Without torch, ``MLPClassifier`` trains it. Either way the
+fitted weights are kept as arrays and scored with numpy, so scoring needs neither.
 """
 
 from __future__ import annotations
