@@ -8,8 +8,8 @@ model name already in the local Hugging Face cache. Nothing is downloaded.
 in bfloat16 encode batches 2.5x as fast, and its vectors keep a cosine of at least 0.9999 to float32's
 (debtags texts, ``docs/experiments/recall-speed.md``), so ``auto`` uses it there and float32 elsewhere,
 where bfloat16 is emulated and slower. Vectors of either precision are interchangeable at that level: the
-cache and the index keep one model name for both. (bfloat16 autocast instead of bfloat16 weights: as fast in batches, but it
-casts every weight again on each call, a quarter slower for one content.)
+cache and the index keep one model name for both. (bfloat16 autocast instead of bfloat16 weights: as fast in
+batches, but it casts every weight again on each call, a quarter slower for one content.)
 """
 
 from __future__ import annotations
