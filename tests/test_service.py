@@ -79,6 +79,7 @@ def test_bad_input_gets_clear_4xx(project_dir):
         assert huge.status_code == 413 and "too large" in huge.json()["detail"]
         unknown = client.post("/v1/feedback", json={"text": TEXT, "accept": ["no::such-tag"]})
         assert unknown.status_code == 422 and "no::such-tag" in unknown.json()["detail"]
+        assert client.get("/v1/tags", params={"offset": -5}).status_code == 422  # not a slice from the end
 
 
 def test_annif_compatible_endpoints_follow_annifs_shapes(client):

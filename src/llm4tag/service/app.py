@@ -450,7 +450,9 @@ def create_app(
         return {"items": items}
 
     @app.get("/v1/tags", tags=["tag library"], summary="list or search tags")
-    async def list_tags(q: str = "", offset: int = 0, limit: Annotated[int, Field(ge=1, le=1000)] = 100) -> dict:
+    async def list_tags(
+        q: str = "", offset: Annotated[int, Field(ge=0)] = 0, limit: Annotated[int, Field(ge=1, le=1000)] = 100
+    ) -> dict:
         library = list(project.library)
         if q:
             needle = q.lower()
