@@ -43,8 +43,11 @@ def pytest_runtest_makereport(item, call):
         report.outcome, report.longrepr = "failed", f"skipped under CI=true, which allows no skip: {reason}"
 
 
-def pytest_collectreport(report):
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector):
     """A module skipped at collection (``importorskip`` at its top) fails the same way under ``CI=true``."""
+    outcome = yield
+    report = outcome.get_result()
     if report.skipped and os.environ.get("CI") == "true":
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
         report.outcome, report.longrepr = "failed", f"skipped under CI=true, which allows no skip: {reason}"
