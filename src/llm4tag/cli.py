@@ -44,26 +44,33 @@ def cmd_init(args: argparse.Namespace) -> None:
 
     directory = Path(args.directory)
     existing = args.force and (directory / "llm4tag.toml").exists()
-    changes = [f"--{name.replace('_', '-')}" for name in _CONFIG_OPTIONS if getattr(args, name) not in (None, "")]
     if existing and not args.reset_config:
+        changes = [f"--{name.replace('_', '-')}" for name in _CONFIG_OPTIONS if getattr(args, name) not in (None, "")]
         if changes:
             raise ConfigError(
                 f"{directory} is a project: 'init --force' keeps its llm4tag.toml and the calibration fitted under"
                 f" it, so {', '.join(changes)} would not apply; edit llm4tag.toml, or add --reset-config to start"
                 " from the defaults (its calibration is set aside)"
             )
-        with Project.init(
-            directory,
-            ProjectConfig.load(directory),  # keys, embedder, LLM, recall settings and project id stay
-            exist_ok=True,
-            tags=args.tags,
-            tags_format=args.tags_format,
-            corpus=args.corpus,
-            corpus_format=args.corpus_format,
-            on_unknown="skip" if args.skip_unknown else "error",
-        ) as project:
-            _print_init(project, args)
-        return
+        config = ProjectConfig.load(directory)  # keys, embedder, LLM, recall settings and project id stay
+    else:
+        config = _new_config(directory, args, ProjectConfig)
+    with Project.init(
+        directory,
+        config,
+        exist_ok=args.force,
+        reset_config=bool(existing and args.reset_config),
+        tags=args.tags,
+        tags_format=args.tags_format,
+        corpus=args.corpus,
+        corpus_format=args.corpus_format,
+        on_unknown="skip" if args.skip_unknown else "error",
+    ) as project:
+        _print_init(project, args)
+
+
+def _new_config(directory: Path, args: argparse.Namespace, ProjectConfig):  # noqa: N803 - the class, imported late
+    """A project's configuration from the defaults and ``init``'s options."""
     config = ProjectConfig(name=directory.name, language=args.language or "en")
     if args.embedding:
         config.embedding.backend = args.embedding
@@ -77,18 +84,7 @@ def cmd_init(args: argparse.Namespace) -> None:
         config.llm.options["model"] = args.llm_model
     if args.llm_base_url:
         config.llm.options["base_url"] = args.llm_base_url
-    with Project.init(
-        directory,
-        config,
-        exist_ok=args.force,
-        reset_config=bool(existing),
-        tags=args.tags,
-        tags_format=args.tags_format,
-        corpus=args.corpus,
-        corpus_format=args.corpus_format,
-        on_unknown="skip" if args.skip_unknown else "error",
-    ) as project:
-        _print_init(project, args)
+    return config
 
 
 #: ``init`` options that write the configuration (refused by ``init --force`` without ``--reset-config``)
