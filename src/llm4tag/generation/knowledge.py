@@ -24,22 +24,24 @@ def store_knowledge(store: Store, items: list[KnowledgeItem]) -> dict[str, int]:
     about the same content in one call apply in order. The graph follows on the next index."""
     counts = {"example": 0, "correction": 0, "note": 0}
     merged: dict[str, Document] = {}
-    for item in items:
-        counts[item.kind] += 1
-        if item.kind == "note":
-            continue
-        current = merged.get(item.content_id)
-        if current is None:
-            stored = store.get_contents([item.content_id])
-            current = Document(stored[0].id, stored[0].text, list(stored[0].tags)) if stored else None
-        if current is None:
-            if item.tags:
-                merged[item.content_id] = Document(item.content_id, item.text, list(dict.fromkeys(item.tags)))
-            continue
-        kept = [t for t in current.tags if t not in item.rejected]
-        tags = kept + [t for t in dict.fromkeys(item.tags) if t not in kept]
-        merged[item.content_id] = Document(current.id, item.text if item.replace_text else current.text, tags)
-    with store.transaction():  # the knowledge rows and the contents they change: all of them or none
+    # read and written in one transaction: it holds the write lock, so a feedback merged by another process
+    # (serve --workers) between the read and the write cannot be lost; and all of the items are stored or none
+    with store.transaction():
+        for item in items:
+            counts[item.kind] += 1
+            if item.kind == "note":
+                continue
+            current = merged.get(item.content_id)
+            if current is None:
+                stored = store.get_contents([item.content_id])
+                current = Document(stored[0].id, stored[0].text, list(stored[0].tags)) if stored else None
+            if current is None:
+                if item.tags:
+                    merged[item.content_id] = Document(item.content_id, item.text, list(dict.fromkeys(item.tags)))
+                continue
+            kept = [t for t in current.tags if t not in item.rejected]
+            tags = kept + [t for t in dict.fromkeys(item.tags) if t not in kept]
+            merged[item.content_id] = Document(current.id, item.text if item.replace_text else current.text, tags)
         store.add_knowledge(items)
         for item in items:
             if item.kind != "note" and item.rejected:
