@@ -6,12 +6,12 @@ noise), so the tests can check that calibration learns how far to trust it. The 
 
 import hashlib
 import json
-import math
 import re
 
 import numpy as np
 import pytest
 from tests.conftest import DEBTAGS_TAGS, HashingEmbedder, debtags_project, debtags_slice
+from tests.fakes import FakeLLM
 
 from llm4tag.calibration import (
     ConfidenceSettings,
@@ -24,33 +24,26 @@ from llm4tag.cli import main
 from llm4tag.config import ProjectConfig
 from llm4tag.corpus import Document
 from llm4tag.library import load_tag_library
-from llm4tag.llm.base import ChatResult, LLMBackend, TokenLogprobs
 from llm4tag.metrics.sets import set_scores
 from llm4tag.project import Project
 
 
-class FakeJudgeLLM(LLMBackend):
-    """Answers the Yes/No judgement: P(Yes) 0.85 for gold tags and 0.55 for others, plus noise."""
-
-    name = "fake-judge"
+class JudgeOracle:
+    """P(Yes) 0.85 for gold tags and 0.55 for others, plus noise: what a judge that knows something says (the
+    ``p_yes`` of a ``FakeLLM``; a test may teach it a new tag's name and gold)."""
 
     def __init__(self, gold_by_text: dict[str, set[str]], names: dict[str, str]) -> None:
-        super().__init__()
         self.gold_by_text = gold_by_text
         self.tag_by_name = {name: tag for tag, name in names.items()}
-        self.calls = 0
 
-    def _complete(self, request, timeout=None):
-        self.calls += 1
+    def __call__(self, request) -> float:
         prompt = request.messages[-1]["content"]
         text = re.search(r"Text: (.*?)\n\nTag: ", prompt, re.S).group(1)
         line = re.search(r"\n\nTag: (.*?)\n", prompt).group(1)  # the name, then maybe " (description)"
         name = max((n for n in self.tag_by_name if line == n or line.startswith(n + " (")), key=len)
-        gold = self.gold_by_text[_key(text)]
         noise = int(hashlib.md5(prompt.encode()).hexdigest(), 16) % 1000 / 1000 - 0.5
-        p = min(max((0.85 if self.tag_by_name[name] in gold else 0.55) + 0.3 * noise, 0.02), 0.98)
-        top = {"Yes": math.log(p), "No": math.log(1 - p)}
-        return ChatResult(text="Yes" if p > 0.5 else "No", logprobs=[TokenLogprobs("Yes", top["Yes"], top)])
+        p = (0.85 if self.tag_by_name[name] in self.gold_by_text[_key(text)] else 0.55) + 0.3 * noise
+        return min(max(p, 0.02), 0.98)
 
 
 def _key(text: str) -> str:
@@ -63,7 +56,7 @@ def judged_project(tmp_path_factory):
     train, held_out = debtags_slice("train", 400), debtags_slice("dev", 160)
     directory = tmp_path_factory.mktemp("judged")
     gold = {_key(r["text"]): set(r["tags"]) for r in train + held_out}
-    llm = FakeJudgeLLM(gold, load_tag_library(DEBTAGS_TAGS).display_names())
+    llm = FakeLLM(p_yes=JudgeOracle(gold, load_tag_library(DEBTAGS_TAGS).display_names()), name="fake-judge")
     config = ProjectConfig()
     config.generation.enabled = False
     config.confidence.judge_top_n = 6
@@ -220,9 +213,9 @@ def test_a_new_tag_without_examples_reaches_the_judge_and_is_assigned(judged_pro
     assert project.artifacts.zero_shot_calibrator() is not None
     project.add_tags([Tag("team::zephyr", "Zephyr autoscaler", description="autoscaling of inference clusters")])
     project.index()
-    llm.tag_by_name["Zephyr autoscaler"] = "team::zephyr"
+    llm.p_yes.tag_by_name["Zephyr autoscaler"] = "team::zephyr"
     text = "Zephyr autoscaler: grows and shrinks inference clusters with the load"
-    llm.gold_by_text[_key(text)] = {"team::zephyr"}
+    llm.p_yes.gold_by_text[_key(text)] = {"team::zephyr"}
 
     [recall_only] = project.tag([text], llm=False)
     recall_conf = dict(zip(recall_only.scored.candidate_ids, recall_only.scored.candidate_conf))["team::zephyr"]

@@ -24,12 +24,13 @@ import pytest
 from fastapi.testclient import TestClient
 from tests.conftest import LOOPBACK, debtags_project, start_server
 from tests.fake_openai_server import FakeServer
+from tests.fakes import FakeLLM
 
 from llm4tag.cli import main
 from llm4tag.config import ProjectConfig, ServiceConfig
 from llm4tag.errors import BackendError, ConfigError, ProjectError
 from llm4tag.llm import ChatRequest, create_llm
-from llm4tag.llm.base import ChatResult, LLMBackend, TokenLogprobs, parse_openai_logprobs
+from llm4tag.llm.base import parse_openai_logprobs
 from llm4tag.project import Project
 from llm4tag.service import create_app
 
@@ -151,23 +152,9 @@ def test_service_answers_503_while_the_llm_hangs_and_keeps_serving_the_rest(endp
             assert again.headers["content-type"].startswith("application/problem+json")
 
 
-class SlowLLM(LLMBackend):
-    """Answers every judgement Yes, each after ``seconds``: slow, but making progress (a fake for the service)."""
-
-    name = "slow-but-working"
-
-    def __init__(self, seconds: float) -> None:
-        super().__init__()
-        self.seconds = seconds
-
-    def _complete(self, request, timeout=None):
-        time.sleep(self.seconds)
-        return ChatResult(text="Yes", logprobs=[TokenLogprobs("Yes", -0.1, {"Yes": -0.1, "No": -2.4})])
-
-
 def test_a_slow_llm_that_makes_progress_is_not_cut_off(project_copy):
     config = ServiceConfig(llm_deadline_seconds=1.0)
-    with Project.open(project_copy, llm=SlowLLM(0.3)) as project:
+    with Project.open(project_copy, llm=FakeLLM(p_yes=0.9, delay=0.3, name="slow-but-working")) as project:
         project.config.confidence.judge = "candidates"
         project.config.confidence.use_llm = "always"
         project.config.confidence.cache = False

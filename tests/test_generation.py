@@ -3,6 +3,7 @@
 import json
 
 import pytest
+from tests.fakes import FakeLLM
 
 from llm4tag.corpus.knowledge import read_learn_file
 from llm4tag.errors import ConfigError, InputError
@@ -10,7 +11,6 @@ from llm4tag.generation.generator import GenerationConfig, TagGenerator, map_nam
 from llm4tag.generation.judge import RecentJudgements
 from llm4tag.generation.prompts import load_prompt
 from llm4tag.library import Tag, TagLibrary
-from llm4tag.llm.base import ChatResult, LLMBackend
 from llm4tag.store import Store
 
 LIBRARY = TagLibrary(
@@ -21,21 +21,6 @@ LIBRARY = TagLibrary(
         Tag("game", "Games"),
     ]
 )
-
-
-class ScriptedLLM(LLMBackend):
-    """Returns canned answers; records the requests (a fake for tests about prompt building and parsing)."""
-
-    name = "scripted"
-
-    def __init__(self, answers):
-        super().__init__()
-        self.answers = list(answers)
-        self.requests = []
-
-    def _complete(self, request, timeout=None):
-        self.requests.append(request)
-        return ChatResult(text=self.answers.pop(0), prompt_tokens=3, completion_tokens=2)
 
 
 def test_answers_are_parsed_from_json_quotes_or_lines():
@@ -61,7 +46,7 @@ def test_display_names_are_unique_and_carry_context():
 
 
 def test_generator_never_returns_a_tag_outside_the_candidates():
-    llm = ScriptedLLM(['{"tags": ["Games", "Purpose: Networking", "Secret tag"]}'])
+    llm = FakeLLM(answers=['{"tags": ["Games", "Purpose: Networking", "Secret tag"]}'], name="scripted")
     generator = TagGenerator(llm, load_prompt("select"), LIBRARY.display_names(), GenerationConfig())
     [selection] = generator.select(["a game"], [["game", "client"]], [[]], [[]])
     assert selection.tag_ids == ["game"]
@@ -71,7 +56,7 @@ def test_generator_never_returns_a_tag_outside_the_candidates():
 
 
 def test_prompt_shows_examples_notes_and_candidates_but_no_ids():
-    llm = ScriptedLLM(['{"tags": []}'])
+    llm = FakeLLM(answers=['{"tags": []}'], name="scripted")
     generator = TagGenerator(llm, load_prompt("select"), LIBRARY.display_names(), GenerationConfig())
     from llm4tag.generation.generator import Example
 
@@ -123,7 +108,7 @@ def test_learn_file_is_validated_before_anything_is_stored(tmp_path):
 def test_examples_are_dropped_to_fit_the_prompt_token_budget():
     from llm4tag.generation.generator import Example
 
-    llm = ScriptedLLM(['{"tags": []}', '{"tags": []}'])
+    llm = FakeLLM(answers=['{"tags": []}', '{"tags": []}'], name="scripted")
     examples = [Example(f"example number {i} " + "word " * 40, ["game"]) for i in range(3)]
     roomy = TagGenerator(llm, load_prompt("select"), LIBRARY.display_names(), GenerationConfig())
     tight = TagGenerator(llm, load_prompt("select"), LIBRARY.display_names(), GenerationConfig(prompt_token_budget=200))

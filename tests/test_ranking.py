@@ -96,7 +96,8 @@ def test_a_ranker_fitted_with_other_recall_paths_is_refused(project_dir, tmp_pat
         assert project.tag(["a network daemon"])[0].ranked
         assert "supervised" not in project.artifacts.recall_calibrator().recall_paths
         # an ablation that turns the graph paths off on purpose still runs with the project's ranker
-        assert project.tag(["a network daemon"], graph=False, prune=False)[0].ranked is not None
+        ranked = project.tag(["a network daemon"], graph=False, prune=False)[0].ranked
+        assert ranked and all(0.0 <= t.score <= 1.0 for t in ranked)  # the learned paths' candidates, calibrated
 
 
 def test_the_tree_path_is_an_optional_extra_with_a_clear_error(monkeypatch):

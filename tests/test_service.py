@@ -6,7 +6,6 @@ The recall stage and the store are real; the embedder is the test's hashing fake
 
 import asyncio
 import gc
-import math
 import os
 import signal
 import sqlite3
@@ -17,12 +16,12 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 from tests.conftest import LOOPBACK, debtags_project, start_server
+from tests.fakes import FakeLLM
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from llm4tag.config import ServiceConfig
 from llm4tag.corpus.documents import Document, text_hash
 from llm4tag.errors import ConfigError
-from llm4tag.llm.base import ChatResult, LLMBackend, TokenLogprobs, TransientError
 from llm4tag.project import Project
 from llm4tag.service import create_app
 from llm4tag.service.worker import PipelineWorker
@@ -190,7 +189,7 @@ def test_tagging_traffic_grows_neither_the_store_nor_the_review_queue(tmp_path):
         # the newest 5 pending items, whatever the traffic; the text tagged twice is queued once
         assert len(served) > 5 and [(i["content_id"], i["tag_id"]) for i in queue] == served[::-1][:5]
 
-        judge_llm = CountingYesLLM()
+        judge_llm = FakeLLM(p_yes=0.8, name="counting-yes")
         with Project.open(directory, llm=judge_llm) as judged:  # the LLM's judgements: in memory too
             judged.config.confidence.judge, judged.config.confidence.use_llm = "candidates", "always"
             with TestClient(create_app(judged), base_url=LOOPBACK) as llm_client:
@@ -207,32 +206,10 @@ def test_tagging_traffic_grows_neither_the_store_nor_the_review_queue(tmp_path):
         assert store.cached_vectors(embedder.embedder.name, [text_hash(texts[0])])  # a learned content's is stored
 
 
-class CountingYesLLM(LLMBackend):
-    """Answers every Yes/No judgement with P(Yes) 0.8 and counts the calls (a fake: the test is about caching)."""
-
-    name = "counting-yes"
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.calls = 0
-
-    def _complete(self, request, timeout=None):
-        self.calls += 1
-        top = {"Yes": math.log(0.8), "No": math.log(0.2)}
-        return ChatResult(text="Yes", logprobs=[TokenLogprobs("Yes", top["Yes"], top)])
-
-
-class DownLLM(LLMBackend):
-    """Every call times out (a fake for the service's error path)."""
-
-    name = "down"
-
-    def _complete(self, request, timeout=None):
-        raise TransientError("timed out")
-
-
 def test_llm_backend_down_gives_503_with_retry_after(project_dir):
-    with Project.open(project_dir, llm=DownLLM(max_retries=1, backoff_seconds=0.0)) as project:
+    with Project.open(
+        project_dir, llm=FakeLLM(fail="timeout", name="down", max_retries=1, backoff_seconds=0.0)
+    ) as project:
         project.config.confidence.judge = "candidates"
         project.config.confidence.use_llm = "always"
         with TestClient(create_app(project), base_url=LOOPBACK) as client:
