@@ -37,3 +37,17 @@ def test_an_import_back_up_a_layer_is_caught(tmp_path):
     result = lint(pythonpath=copy)
     assert result.returncode != 0
     assert "llm4tag.recall.graph -> llm4tag.project" in result.stdout
+
+
+def test_reading_the_configuration_loads_none_of_the_heavy_libraries():
+    """``import llm4tag.config`` reads a TOML file: the settings live in leaf modules and the packages import
+    their algorithms lazily, so it loads no numeric or model library and not the store."""
+    heavy = ("numpy", "scipy", "sklearn", "faiss", "torch", "omikuji", "llm4tag.store", "llm4tag.recall.recaller")
+    probe = f"import sys, llm4tag.config; print([m for m in {heavy!r} if m in sys.modules])"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+    config = subprocess.run([sys.executable, "-c", "from llm4tag.recall import RecallConfig, RecallIndex; "
+                             "from llm4tag.calibration import fitting, CalibrationArtifacts; print('ok')"],
+                            capture_output=True, text=True, cwd=ROOT)  # fmt: skip
+    assert config.stdout.strip() == "ok", config.stderr  # the lazy packages still give every name

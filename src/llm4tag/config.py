@@ -10,11 +10,11 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from llm4tag.calibration.confidence import ConfidenceConfig
+from llm4tag.calibration.settings import ConfidenceConfig
 from llm4tag.errors import ConfigError
 from llm4tag.fileio import atomic_write
-from llm4tag.generation.generator import GenerationConfig
-from llm4tag.recall.recaller import PATHS, RecallConfig
+from llm4tag.generation.settings import GenerationConfig
+from llm4tag.recall.settings import PATHS, RecallConfig
 
 log = logging.getLogger(__name__)
 

@@ -1,45 +1,42 @@
 """Tag confidence calibration, pruning and routing: models fitted on held-out contents, and their files."""
 
-from llm4tag.calibration.artifacts import CalibrationArtifacts, pipeline_shape, settings_name
-from llm4tag.calibration.calibrator import Calibrator
-from llm4tag.calibration.confidence import (
-    JUDGE_FEATURES,
-    ConfidenceConfig,
-    ConfidenceSettings,
-    ScoredCandidates,
-    judge_features,
-)
-from llm4tag.calibration.features import RECALL_FEATURES, labelled_pairs, recall_features
-from llm4tag.calibration.fitting import choose_settings, fit_judge_calibrator, fit_recall_calibrator
-from llm4tag.calibration.pruning import Pruning, PruningChoice, choose_threshold, expected_f1_set, prune
-from llm4tag.calibration.routing import RoutingChoice, choose_routing, in_band, routed_confidences
-from llm4tag.metrics.calibration import calibration_report, expected_calibration_error
+_EXPORTS = {
+    "CalibrationArtifacts": "llm4tag.calibration.artifacts",
+    "Calibrator": "llm4tag.calibration.calibrator",
+    "ConfidenceConfig": "llm4tag.calibration.settings",
+    "ConfidenceSettings": "llm4tag.calibration.confidence",
+    "JUDGE_FEATURES": "llm4tag.calibration.confidence",
+    "Pruning": "llm4tag.calibration.pruning",
+    "PruningChoice": "llm4tag.calibration.pruning",
+    "RECALL_FEATURES": "llm4tag.calibration.features",
+    "RoutingChoice": "llm4tag.calibration.routing",
+    "ScoredCandidates": "llm4tag.calibration.confidence",
+    "calibration_report": "llm4tag.metrics.calibration",
+    "choose_routing": "llm4tag.calibration.routing",
+    "choose_settings": "llm4tag.calibration.fitting",
+    "choose_threshold": "llm4tag.calibration.pruning",
+    "expected_calibration_error": "llm4tag.metrics.calibration",
+    "expected_f1_set": "llm4tag.calibration.pruning",
+    "fit_judge_calibrator": "llm4tag.calibration.fitting",
+    "fit_recall_calibrator": "llm4tag.calibration.fitting",
+    "in_band": "llm4tag.calibration.routing",
+    "judge_features": "llm4tag.calibration.confidence",
+    "labelled_pairs": "llm4tag.calibration.features",
+    "pipeline_shape": "llm4tag.calibration.artifacts",
+    "prune": "llm4tag.calibration.pruning",
+    "recall_features": "llm4tag.calibration.features",
+    "routed_confidences": "llm4tag.calibration.routing",
+    "settings_name": "llm4tag.calibration.artifacts",
+}
+__all__ = sorted(_EXPORTS)
 
-__all__ = [
-    "JUDGE_FEATURES",
-    "RECALL_FEATURES",
-    "CalibrationArtifacts",
-    "Calibrator",
-    "ConfidenceConfig",
-    "ConfidenceSettings",
-    "Pruning",
-    "PruningChoice",
-    "RoutingChoice",
-    "ScoredCandidates",
-    "calibration_report",
-    "choose_routing",
-    "choose_settings",
-    "choose_threshold",
-    "expected_calibration_error",
-    "expected_f1_set",
-    "fit_judge_calibrator",
-    "fit_recall_calibrator",
-    "in_band",
-    "judge_features",
-    "labelled_pairs",
-    "pipeline_shape",
-    "prune",
-    "recall_features",
-    "routed_confidences",
-    "settings_name",
-]
+
+def __getattr__(name: str):
+    """Names are imported on first use: reading the settings module of this package (``llm4tag.config`` does)
+    must not load the algorithms and their libraries."""
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)

@@ -15,26 +15,9 @@ import re
 from dataclasses import dataclass, field
 
 from llm4tag.generation.prompts import PromptTemplate
+from llm4tag.generation.settings import GenerationConfig  # noqa: F401 - re-exported
 from llm4tag.library.tags import normalize_label
 from llm4tag.llm.base import ChatRequest, ChatResult, LLMBackend
-
-
-@dataclass
-class GenerationConfig:
-    # off by default: on every data set measured, LLM selection lowered F1 (docs/experiments/judge.md); with
-    # [confidence] use_llm = "auto", `optimize` switches it on only where it pays
-    enabled: bool = False
-    candidates: int = 15
-    examples: int = 3
-    example_min_similarity: float = 0.15
-    max_tags: int = 4
-    max_content_chars: int = 500
-    max_example_chars: int = 200
-    notes: int = 5
-    constrained: bool = True
-    max_new_tokens: int = 80
-    prompt_token_budget: int = 900  # retrieved examples are dropped (least similar first) to stay under it
-    prompt_dir: str = "prompts"
 
 
 @dataclass
