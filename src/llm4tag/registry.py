@@ -4,6 +4,7 @@ out of the way of users who never touch them), as Annif does for its backends.""
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from typing import Any
 
 from llm4tag.errors import ConfigError
@@ -30,3 +31,16 @@ def create(kind: str, registry: dict[str, tuple[str, str]], backend: str, **opti
         return cls(**options)
     except TypeError as exc:
         raise ConfigError(f"bad options for {kind} backend {backend!r}: {exc}") from None
+
+
+def lazy_exports(package: str, exports: dict[str, str]) -> Callable[[str], Any]:
+    """A package's ``__getattr__`` (PEP 562) that imports each exported name from its module on first use, so
+    importing one leaf module of the package (its settings) does not load the rest and its libraries."""
+
+    def __getattr__(name: str) -> Any:
+        module = exports.get(name)
+        if module is None:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        return getattr(importlib.import_module(module), name)
+
+    return __getattr__

@@ -1,5 +1,7 @@
 """Tag confidence calibration, pruning and routing: models fitted on held-out contents, and their files."""
 
+from llm4tag.registry import lazy_exports
+
 _EXPORTS = {
     "CalibrationArtifacts": "llm4tag.calibration.artifacts",
     "Calibrator": "llm4tag.calibration.calibrator",
@@ -30,13 +32,4 @@ _EXPORTS = {
 }
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str):
-    """Names are imported on first use: reading the settings module of this package (``llm4tag.config`` does)
-    must not load the algorithms and their libraries."""
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-
-    return getattr(importlib.import_module(module), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)  # names imported on first use: llm4tag.config reads settings only

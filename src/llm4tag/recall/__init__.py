@@ -1,5 +1,7 @@
 """Graph-based tag recall: the content–tag graph and its meta-paths."""
 
+from llm4tag.registry import lazy_exports
+
 _EXPORTS = {
     "PATHS": "llm4tag.recall.settings",
     "RecallConfig": "llm4tag.recall.settings",
@@ -12,13 +14,4 @@ _EXPORTS = {
 }
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str):
-    """Names are imported on first use: reading the settings module of this package (``llm4tag.config`` does)
-    must not load the algorithms and their libraries."""
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-
-    return getattr(importlib.import_module(module), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)  # names imported on first use: llm4tag.config reads settings only
