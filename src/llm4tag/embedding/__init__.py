@@ -15,6 +15,10 @@ _REGISTRY = {
 }
 
 
+#: the backend names ``[embedding] backend`` takes (besides ``package.module:Class``)
+BACKENDS = tuple(_REGISTRY)
+
+
 def create_embedder(backend: str = "sentence-transformers", **options: Any) -> Embedder:
     """Build an embedder by backend name; heavy imports happen only for the one asked for."""
     return registry.create("embedding", _REGISTRY, backend, **options)

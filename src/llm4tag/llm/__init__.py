@@ -14,9 +14,13 @@ _REGISTRY = {
 }
 
 
+#: the backend names ``[llm] backend`` takes (besides ``package.module:Class``)
+BACKENDS = tuple(_REGISTRY)
+
+
 def create_llm(backend: str = "llamacpp", **options: Any) -> LLMBackend:
     """Build an LLM backend by name; heavy imports happen only for the one asked for."""
     return registry.create("LLM", _REGISTRY, backend, **options)
 
 
-__all__ = ["ChatRequest", "ChatResult", "LLMBackend", "TokenLogprobs", "create_llm", "yes_probability"]
+__all__ = ["BACKENDS", "ChatRequest", "ChatResult", "LLMBackend", "TokenLogprobs", "create_llm", "yes_probability"]
