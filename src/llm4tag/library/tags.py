@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,13 +18,17 @@ MAX_DESCRIPTION_CHARS = 20_000
 MAX_ALIASES = 200
 
 
+#: Unicode's control characters (category Cc: U+0000-U+001F, U+007F-U+009F), NUL included; in C, not per
+#: character in Python: the store checks every tag each time it reads a library of up to millions of tags
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+_CONTROL_BUT_LAYOUT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # descriptions keep \t \n \r
+
+
 def _control_character(text: str, *, allow_layout: bool) -> str | None:
-    """The first control character of ``text`` (NUL included) as ``U+XXXX``, or None; ``allow_layout`` lets
-    newlines and tabs through (descriptions are paragraphs)."""
-    for char in text:
-        if unicodedata.category(char) == "Cc" and not (allow_layout and char in "\n\r\t"):
-            return f"U+{ord(char):04X}"
-    return None
+    """The first control character of ``text`` as ``U+XXXX``, or None; ``allow_layout`` lets newlines and
+    tabs through (descriptions are paragraphs)."""
+    found = (_CONTROL_BUT_LAYOUT if allow_layout else _CONTROL).search(text)
+    return f"U+{ord(found.group()):04X}" if found else None
 
 
 def check_tag(tag: Tag) -> None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import shutil
 import sqlite3
 import threading
 import time
@@ -141,14 +143,7 @@ def store_error_message(path: Path, exc: Exception, *, opening: bool = False) ->
     )
 
 
-def corrupt_store_message(path: Path, exc: Exception) -> str:
-    """The message for an error found after the store was opened (kept for callers of earlier versions)."""
-    return store_error_message(path, exc)
-
-
 def _disk_full(path: Path) -> bool:
-    import shutil
-
     try:
         return shutil.disk_usage(Path(path).parent).free < 64 * 1024
     except OSError:
@@ -166,8 +161,6 @@ def _looks_whole(path: Path) -> bool:
 
 def _processes_holding(path: Path) -> str:
     """``pid N (command)`` for the other processes that have ``path`` open (Linux /proc; empty elsewhere)."""
-    import os
-
     found = []
     target = str(Path(path).resolve())
     try:
