@@ -54,7 +54,7 @@ def cmd_init(args: argparse.Namespace) -> None:
             )
         config = ProjectConfig.load(directory)  # keys, embedder, LLM, recall settings and project id stay
     else:
-        config = _new_config(directory, args, ProjectConfig)
+        config = _new_config(directory, args)
     with Project.init(
         directory,
         config,
@@ -69,8 +69,10 @@ def cmd_init(args: argparse.Namespace) -> None:
         _print_init(project, args)
 
 
-def _new_config(directory: Path, args: argparse.Namespace, ProjectConfig):  # noqa: N803 - the class, imported late
+def _new_config(directory: Path, args: argparse.Namespace):
     """A project's configuration from the defaults and ``init``'s options."""
+    from llm4tag.config import ProjectConfig
+
     config = ProjectConfig(name=directory.name, language=args.language or "en")
     if args.embedding:
         config.embedding.backend = args.embedding
@@ -701,7 +703,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:  # a full disk, a read-only mount, an unwritable cache: the path and the cause
         from llm4tag.errors import os_error_message
 
-        print(f"llm4tag: error: {os_error_message(exc)}", file=sys.stderr)
+        print(f"llm4tag: error: {os_error_message(exc, writing=False)}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("llm4tag: interrupted", file=sys.stderr)

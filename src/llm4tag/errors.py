@@ -64,8 +64,9 @@ class StorageError(Llm4tagError, OSError):
         return self.args[0]
 
 
-def os_error_message(exc: OSError, path: object = None) -> str:
-    """One line for an ``OSError`` met while writing ``path`` (default: the error's own file name)."""
+def os_error_message(exc: OSError, path: object = None, *, writing: bool = True) -> str:
+    """One line for an ``OSError`` met on ``path`` (default: the error's own file name); ``writing``: say that
+    it could not be written (the caller knows), else only the path and the cause."""
     import errno
 
     where = path or exc.filename or "a file"
@@ -77,7 +78,8 @@ def os_error_message(exc: OSError, path: object = None) -> str:
         errno.EPERM: "this user may not write there",
     }
     hint = hints.get(exc.errno)
-    return f"cannot write {where}: {exc.strerror or exc}" + (f" ({hint})" if hint else "")
+    what = f"cannot write {where}" if writing else str(where)
+    return f"{what}: {exc.strerror or exc}" + (f" ({hint})" if hint else "")
 
 
 class BackendError(Llm4tagError):
