@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from llm4tag.errors import ConfigError
-from llm4tag.fileio import atomic_write, cache_root
+from llm4tag.fileio import atomic_write, cache_root, sha256_of
 
 log = logging.getLogger(__name__)
 
@@ -99,14 +99,6 @@ def _identity(path: Path) -> str:
     return f"{stat.st_dev}:{stat.st_ino}:{stat.st_size}:{stat.st_mtime_ns}"
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while block := handle.read(1 << 22):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def assemble(preset: ModelPreset, target_dir: Path | None = None) -> Path:
     """Concatenate the parts into the cache once; verify the checksum; return the GGUF path.
 
@@ -120,7 +112,7 @@ def assemble(preset: ModelPreset, target_dir: Path | None = None) -> Path:
         recorded = marker.read_text().strip().split(":", 1)
         if recorded[0] == preset.sha256 and recorded[1:] == [_identity(target)]:
             return target
-        actual = _sha256(target)
+        actual = sha256_of(target)
         if actual == preset.sha256:
             with atomic_write(marker) as handle:
                 handle.write(f"{preset.sha256}:{_identity(target)}")
