@@ -127,7 +127,7 @@ def debtags_project(directory: Path, *, train: int = 300, name: str = "debtags-t
 
     config = ProjectConfig(name=name)
     config.embedding.backend, config.embedding.options = "tests.conftest:HashingEmbedder", {}
-    config.generation.enabled, config.confidence.judge = False, "none"
+    config.generation.enabled, config.pipeline.judge = False, "none"
     for key, value in service.items():
         setattr(config.service, key, value)
     with Project.init(directory, config) as project:

@@ -59,7 +59,7 @@ def judged_project(tmp_path_factory):
     llm = FakeLLM(p_yes=JudgeOracle(gold, load_tag_library(DEBTAGS_TAGS).display_names()), name="fake-judge")
     config = ProjectConfig()
     config.generation.enabled = False
-    config.confidence.judge_top_n = 6
+    config.pipeline.judge_top_n = 6
     project = Project.init(directory / "p", config, embedder=HashingEmbedder(), llm=llm, tags=DEBTAGS_TAGS)
     project.add_contents([Document(r["id"], r["text"], r["tags"]) for r in train])
     docs = [Document(r["id"], r["text"], r["tags"]) for r in held_out]
@@ -120,11 +120,14 @@ def test_optimize_chooses_pruning_and_routing_and_tag_applies_them(judged_projec
     assert settings.route_lower <= settings.threshold <= settings.route_upper
     # a tag with few examples is kept on the LLM's word from half the held-out F1 (the F1-optimal threshold for
     # calibrated confidences): it has no held-out example to tune its own on. A value set by hand wins.
-    assert settings.thin_floor == pytest.approx(report["pruning"]["f1"] / 2, abs=1e-4) and settings.thin_floor < 0.5
-    assert project.pipeline().stage("prune").thin_floor == settings.thin_floor
-    project.config.confidence.thin_min_confidence = 0.9
-    assert project.pipeline().stage("prune").thin_floor == 0.9
-    project.config.confidence.thin_min_confidence = None
+    assert (
+        settings.few_examples_floor == pytest.approx(report["pruning"]["f1"] / 2, abs=1e-4)
+        and settings.few_examples_floor < 0.5
+    )
+    assert project.pipeline().stage("prune").few_examples_floor == settings.few_examples_floor
+    project.config.confidence.few_examples_min_confidence = 0.9
+    assert project.pipeline().stage("prune").few_examples_floor == 0.9
+    project.config.confidence.few_examples_min_confidence = None
 
     before = llm.calls
     routed = project.tag(test)
@@ -137,19 +140,19 @@ def test_optimize_chooses_pruning_and_routing_and_tag_applies_them(judged_projec
             assert tag.source in ("judge", "recall")
             assert (tag.p_yes is not None) == (tag.source == "judge")
     # asked: undecided pairs, and pairs of tags with few examples (their recall confidence says little)
-    in_band = sum(int((settings.needs_llm(r.scored.recall_conf) | r.scored.thin).sum()) for r in routed)
+    in_band = sum(int((settings.needs_llm(r.scored.recall_conf) | r.scored.few_examples).sum()) for r in routed)
     assert asked <= in_band  # only undecided pairs went to the LLM (fewer still when cached)
     assert sum(int(r.scored.judged.sum()) for r in routed) == in_band
 
     # a floor set by hand is named when optimize runs, with the floor it overrides
-    assert "thin_floor_note" not in report
-    project.config.confidence.thin_min_confidence = 0.9
+    assert "few_examples_floor_note" not in report
+    project.config.confidence.few_examples_min_confidence = 0.9
     try:
         again = project.optimize(dev, llm_sample=100, max_f1_loss=0.02)["llm"]
     finally:
-        project.config.confidence.thin_min_confidence = None
-    assert "thin_min_confidence = 0.9" in again["thin_floor_note"]
-    assert f"{again['thin_floor']:.3f}" in again["thin_floor_note"]
+        project.config.confidence.few_examples_min_confidence = None
+    assert "few_examples_min_confidence = 0.9" in again["few_examples_floor_note"]
+    assert f"{again['few_examples_floor']:.3f}" in again["few_examples_floor_note"]
     project.optimize(dev, llm_sample=100, max_f1_loss=0.02)  # the settings saved as before, for the tests after
 
 
@@ -219,12 +222,12 @@ def test_a_new_tag_without_examples_reaches_the_judge_and_is_assigned(judged_pro
 
     [recall_only] = project.tag([text], llm=False)
     recall_conf = dict(zip(recall_only.scored.candidate_ids, recall_only.scored.candidate_conf))["team::zephyr"]
-    [judged] = project.tag([text], judge="thin")
+    [judged] = project.tag([text], judge="few-examples")
     candidate = next(c for c in judged.recall.candidates if c.tag_id == "team::zephyr")
     assert candidate.examples == 0 and candidate.reserved and candidate.prototype > 0
     assigned = {t.tag_id: t for t in judged.tags}
     assert "team::zephyr" in assigned and assigned["team::zephyr"].source == "judge"
     assert assigned["team::zephyr"].score > recall_conf  # the judge's Yes counts where recall evidence is thin
     # only tags with few examples went to the LLM
-    thin = dict(zip(judged.scored.tag_ids, judged.scored.thin))
-    assert all(thin[t.tag_id] for t in judged.ranked if t.source == "judge")
+    few = dict(zip(judged.scored.tag_ids, judged.scored.few_examples))
+    assert all(few[t.tag_id] for t in judged.ranked if t.source == "judge")

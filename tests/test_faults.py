@@ -65,8 +65,8 @@ def with_llm(directory: Path, endpoint, model: str, **options) -> None:
     config = ProjectConfig.load(directory)
     config.llm.backend = "openai"
     config.llm.options = {"model": model, "base_url": endpoint.base_url, "api_key": "k", **options}
-    config.confidence.judge = "candidates"
-    config.confidence.use_llm = "always"  # these tests are about the LLM: it runs without a measured decision
+    config.pipeline.judge = "candidates"
+    config.pipeline.use_llm = "always"  # these tests are about the LLM: it runs without a measured decision
     config.save(directory)
 
 
@@ -128,8 +128,8 @@ def test_service_answers_503_while_the_llm_hangs_and_keeps_serving_the_rest(endp
     llm = llm_for(endpoint, "hang", timeout=60.0, deadline_seconds=60.0)
     config = ServiceConfig(llm_deadline_seconds=1.0, retry_after_seconds=7)
     with Project.open(project_copy, llm=llm) as project:
-        project.config.confidence.judge = "candidates"
-        project.config.confidence.use_llm = "always"
+        project.config.pipeline.judge = "candidates"
+        project.config.pipeline.use_llm = "always"
         project.config.generation.enabled = False
         with TestClient(create_app(project, config), base_url=LOOPBACK) as client:
             assert client.get("/readyz").status_code == 200
@@ -155,8 +155,8 @@ def test_service_answers_503_while_the_llm_hangs_and_keeps_serving_the_rest(endp
 def test_a_slow_llm_that_makes_progress_is_not_cut_off(project_copy):
     config = ServiceConfig(llm_deadline_seconds=1.0)
     with Project.open(project_copy, llm=FakeLLM(p_yes=0.9, delay=0.3, name="slow-but-working")) as project:
-        project.config.confidence.judge = "candidates"
-        project.config.confidence.use_llm = "always"
+        project.config.pipeline.judge = "candidates"
+        project.config.pipeline.use_llm = "always"
         project.config.confidence.cache = False
         project.config.generation.enabled = False
         with TestClient(create_app(project, config), base_url=LOOPBACK) as client:
@@ -360,9 +360,9 @@ def test_worker_processes_of_a_killed_fit_end_with_it(tmp_path):
     """A learned path's fit in joblib's worker processes, its parent killed outright: the workers end too."""
     script = (
         "from tests.conftest import debtags_slice\n"
-        "from llm4tag.recall.supervised import SupervisedScorer\n"
+        "from llm4tag.recall.learned.supervised import SupervisedPath\n"
         "rows = debtags_slice('train', 3000)\n"
-        "SupervisedScorer(n_jobs=2).fit([r['text'] for r in rows] * 3, [r['tags'] for r in rows] * 3)\n"
+        "SupervisedPath(n_jobs=2).fit([r['text'] for r in rows] * 3, [r['tags'] for r in rows] * 3)\n"
     )
     parent = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT)
 

@@ -60,7 +60,7 @@ def test_tag_output_onto_its_own_input_or_a_foreign_file_is_refused(tmp_path, ti
     project = str(tmp_path / "p")
     config = ProjectConfig(name="p")
     config.embedding.backend, config.embedding.options = "tests.conftest:HashingEmbedder", {}
-    config.generation.enabled, config.confidence.judge = False, "none"
+    config.generation.enabled, config.pipeline.judge = False, "none"
     from llm4tag.project import Project
 
     Project.init(project, config, tags=tags, corpus=contents).close()

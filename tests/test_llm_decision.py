@@ -46,12 +46,12 @@ def test_decision_round_trip(tmp_path):
     assert loaded.gain_ci95 == tuple(round(v, 4) for v in decision.gain_ci95)
 
 
-def _with_thin(scored, golds, seed: int = 1):
+def _with_few_examples(scored, golds, seed: int = 1):
     """The last two considered tags of each content have few examples and little recall evidence; the judge
     reads them well."""
     rng = np.random.default_rng(seed)
     for s, gold in zip(scored, golds):
-        s.thin = np.array([False] * 6 + [True] * 2)
+        s.few_examples = np.array([False] * 6 + [True] * 2)
         for i in (6, 7):
             right = rng.uniform() < 0.3
             (gold.add if right else gold.discard)(s.tag_ids[i])
@@ -61,17 +61,17 @@ def _with_thin(scored, golds, seed: int = 1):
 
 
 def test_judging_only_tags_with_few_examples_is_chosen_where_it_carries_the_gain():
-    scored, golds = _with_thin(*_held_out(200, judge_signal=0.0))
+    scored, golds = _with_few_examples(*_held_out(200, judge_signal=0.0))
     decision = decide_llm(scored, golds, judge="candidates", generation=False, top_n=8)
-    assert decision.use_llm and decision.judge == "thin"
-    assert decision.variants["thin"]["gain_ci95"][0] > 0
-    assert decision.llm_calls_per_content == 2  # only the two thin pairs of each content
+    assert decision.use_llm and decision.judge == "few-examples"
+    assert decision.variants["few-examples"]["gain_ci95"][0] > 0
+    assert decision.llm_calls_per_content == 2  # only the two few-example pairs of each content
 
 
 def test_judging_tags_with_few_examples_that_adds_nothing_stays_off():
     scored, golds = _held_out(200, judge_signal=0.0)
     for s, gold in zip(scored, golds):
-        s.thin = np.array([False] * 6 + [True] * 2)
+        s.few_examples = np.array([False] * 6 + [True] * 2)
         for i in (6, 7):
             gold.discard(s.tag_ids[i])
             s.p_yes[i] = 0.2

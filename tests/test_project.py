@@ -108,15 +108,17 @@ def test_open_rejects_non_project_and_bad_config(tmp_path):
 def test_store_is_wal_and_config_round_trips(tmp_path, hashing_embedder):
     with Project.init(tmp_path / "p", embedder=hashing_embedder) as project:
         assert project.store.journal_mode == "wal" and not project.store.durable  # a killed process loses nothing
-        assert project.config.confidence.thin_min_confidence is None  # unset: left out of the file (TOML has no null)
+        assert (
+            project.config.confidence.few_examples_min_confidence is None
+        )  # unset: left out of the file (TOML has no null)
         project.config.recall.top_n = 12
         project.config.save(project.directory)
     with Project.open(tmp_path / "p", embedder=hashing_embedder) as project:
-        assert project.config.recall.top_n == 12 and project.config.confidence.thin_min_confidence is None
-        project.config.confidence.thin_min_confidence = 0.4
+        assert project.config.recall.top_n == 12 and project.config.confidence.few_examples_min_confidence is None
+        project.config.confidence.few_examples_min_confidence = 0.4
         project.config.save(project.directory)
     with Project.open(tmp_path / "p", embedder=hashing_embedder) as project:
-        assert project.config.confidence.thin_min_confidence == 0.4
+        assert project.config.confidence.few_examples_min_confidence == 0.4
         assert json.loads(json.dumps(project.config.to_dict()))["recall"]["top_n"] == 12
 
 

@@ -101,15 +101,15 @@ def test_a_ranker_fitted_with_other_recall_paths_is_refused(project_dir, tmp_pat
 
 
 def test_the_tree_path_is_an_optional_extra_with_a_clear_error(monkeypatch):
-    from llm4tag.recall.tree import TreeScorer
+    from llm4tag.recall.learned.tree import TreePath
 
     texts = [f"network packet tool {i}" for i in range(20)] + [f"chess board engine {i}" for i in range(20)]
     tags = [["net"]] * 20 + [["chess"]] * 20
-    [scores] = TreeScorer(min_df=1).fit(texts, tags).scores(["a chess engine"])
+    [scores] = TreePath(min_df=1).fit(texts, tags).scores(["a chess engine"])
     assert max(scores, key=scores.get) == "chess"
     monkeypatch.setitem(sys.modules, "omikuji", None)  # as if the extra were not installed
     with pytest.raises(ConfigError, match=r"llm4tag\[omikuji\].*tree = 0"):
-        TreeScorer().fit(texts, tags)
+        TreePath().fit(texts, tags)
 
 
 def test_expected_f1_keeps_one_clear_tag_or_several_likely_ones():

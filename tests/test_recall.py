@@ -40,7 +40,7 @@ def zephyr_project(path, weights: dict[str, float], **recall) -> Project:
     config = ProjectConfig(name="zephyr")
     config.embedding.backend, config.embedding.options = "tests.conftest:HashingEmbedder", {}
     config.recall.weights.update(weights)
-    config.recall.supervised_min_contents = 5
+    config.recall.learned_min_contents = 5
     for key, value in recall.items():
         setattr(config.recall, key, value)
     project = Project.init(path, config)
@@ -116,8 +116,8 @@ def test_top_n_limits_candidates(project):
     reserved = [c for c in candidates if c.reserved]
     # the top 2, then the slots reserved for tags with few examples (flagged also where they are in the top 2)
     config = project.config.recall
-    assert len([c for c in candidates[2:] if not c.reserved]) == 0 and 0 < len(reserved) <= config.thin_slots
-    assert all(c.examples <= config.thin_examples and c.prototype > 0 for c in reserved)
+    assert len([c for c in candidates[2:] if not c.reserved]) == 0 and 0 < len(reserved) <= config.few_example_slots
+    assert all(c.examples <= config.few_examples and c.prototype > 0 for c in reserved)
 
 
 def test_deprecated_tags_are_never_recalled(project):
@@ -145,7 +145,7 @@ def test_cooccurrence_edges_are_conditional_probabilities(project):
 
 
 def test_top_k_matches_a_full_stable_sort():
-    from llm4tag.recall.recaller import top_k
+    from llm4tag.recall.sparse import top_k
 
     rng = np.random.default_rng(0)
     scores = np.round(rng.random(5000), 2) * (rng.random(5000) > 0.3)
@@ -193,37 +193,41 @@ def test_recall_confidences_use_the_stored_calibrator(project):
 
 def test_supervised_path_learns_words_that_predict_a_tag_and_refits_when_contents_grow_or_on_demand(tmp_path):
     from llm4tag.corpus import Document
-    from llm4tag.recall.supervised import SupervisedScorer
+    from llm4tag.recall.learned.supervised import SupervisedPath
 
-    scorer = SupervisedScorer(min_df=1).fit(ZEPHYR_TEXTS, ZEPHYR_TAGS)
+    scorer = SupervisedPath(min_df=1).fit(ZEPHYR_TEXTS, ZEPHYR_TAGS)
     [scores] = scorer.scores(["zephyrine"])
     assert max(scores, key=scores.get) == "team::zephyr" and scores["team::zephyr"] > 0.5
 
     with zephyr_project(tmp_path / "p", {"supervised": 2.5}) as project:
         [result] = project.recall(["zephyrine"])
         assert result.candidates[0].tag_id == "team::zephyr" and "supervised" in result.candidates[0].paths
-        first = project.recall_index.recaller.supervised
-        assert first.contents == 12
+        first = project.recall_index.recaller.learned["supervised"]
+        assert first.n_contents_ == 12
         project.add_contents([Document("d-new", "another zephyrine thing", ["team::zephyr"])])
         [result] = project.recall(["zephyrine"])
-        assert project.recall_index.recaller.supervised.contents == 12  # one more of 12 (< 10%): reused, no refit
-        assert project.recall_index.recaller.supervised is first  # the one in memory, not read again from disk
+        assert (
+            project.recall_index.recaller.learned["supervised"].n_contents_ == 12
+        )  # one more of 12 (< 10%): reused, no refit
+        assert (
+            project.recall_index.recaller.learned["supervised"] is first
+        )  # the one in memory, not read again from disk
         assert "d-new" in {cid for cid, _ in result.neighbours}  # while the graph sees the new content at once
         project.index(refit=True)  # on demand
-        assert project.recall_index.recaller.supervised.contents == 13
+        assert project.recall_index.recaller.learned["supervised"].n_contents_ == 13
         project.add_contents([Document(f"d-more{i}", f"zephyrine part {i}", ["team::zephyr"]) for i in range(2)])
         project.recall(["zephyrine"])
-        assert project.recall_index.recaller.supervised.contents == 15  # grew by more than 10%: refitted
+        assert project.recall_index.recaller.learned["supervised"].n_contents_ == 15  # grew by more than 10%: refitted
     with Project.open(tmp_path / "p") as project:
         project.config.recall.weights["supervised"] = 0.0
         [result] = project.recall(["zephyrine"])
-        assert project.recall_index.recaller.supervised is None
+        assert project.recall_index.recaller.learned.get("supervised") is None
         assert all("supervised" not in c.paths for c in result.candidates)
 
 
 def test_the_supervised_path_learns_the_same_model_with_either_liblinear_solver(monkeypatch):
     """The dual solver is picked for speed when words far outnumber contents; the tags' scores must not move."""
-    from llm4tag.recall import supervised
+    from llm4tag.recall.learned import supervised
 
     rng = np.random.default_rng(0)
     words = {"audio": "sound mixer synth", "graphics": "image pixel canvas", "network": "socket proxy packet"}
@@ -237,14 +241,14 @@ def test_the_supervised_path_learns_the_same_model_with_either_liblinear_solver(
     fitted = {}
     for name, threshold in (("dual", 0), ("primal", 10**9)):
         monkeypatch.setattr(supervised, "DUAL_FROM_FEATURES_PER_CONTENT", threshold)
-        fitted[name] = supervised.SupervisedScorer(min_df=1).fit(texts, tags).scores(queries)
+        fitted[name] = supervised.SupervisedPath(min_df=1).fit(texts, tags).scores(queries)
     for dual, primal in zip(fitted["dual"], fitted["primal"]):
         assert dual.keys() == primal.keys()
         assert max(abs(dual[t] - primal[t]) for t in dual) < 2e-3
         assert max(dual, key=dual.get) == max(primal, key=primal.get)
 
 
-def test_processes_that_see_the_same_growth_refit_a_learned_path_once(tmp_path):
+def test_processes_that_see_the_same_growth_refit_a_learned_path_once(tmp_path, monkeypatch):
     """Two service workers (here two open projects, each with its own connection) recall at once after the
     contents grew past ``refit_growth``: one refits and saves, the other waits and loads what it saved."""
     import threading
@@ -255,17 +259,18 @@ def test_processes_that_see_the_same_growth_refit_a_learned_path_once(tmp_path):
     with zephyr_project(tmp_path / "p", {"supervised": 2.5}) as project:
         project.recall(["zephyrine"])  # fitted on 12
         project.add_contents([Document(f"d-more{i}", f"zephyrine part {i}", ["team::zephyr"]) for i in range(3)])
+    from llm4tag.recall import refits
+
     fits: list[str] = []
+    fit = refits.fit_path
+
+    def counted(name, *args):
+        fits.append(name)
+        time.sleep(0.5)  # long enough for the other worker to arrive meanwhile
+        return fit(name, *args)
+
+    monkeypatch.setattr(refits, "fit_path", counted)
     workers = [Project.open(tmp_path / "p"), Project.open(tmp_path / "p")]
-    for worker in workers:
-        fit = worker.recall_index._fit
-
-        def counted(name, *args, _fit=fit):
-            fits.append(name)
-            time.sleep(0.5)  # long enough for the other worker to arrive meanwhile
-            return _fit(name, *args)
-
-        worker.recall_index._fit = counted
     threads = [threading.Thread(target=w.recall, args=(["zephyrine"],)) for w in workers]
     for thread in threads:
         thread.start()
@@ -273,7 +278,7 @@ def test_processes_that_see_the_same_growth_refit_a_learned_path_once(tmp_path):
         thread.join()
     try:
         assert "supervised" in fits and sorted(fits) == sorted(workers[0].recall_index.recaller.learned)  # each once
-        assert [w.recall_index.recaller.supervised.contents for w in workers] == [15, 15]
+        assert [w.recall_index.recaller.learned["supervised"].n_contents_ for w in workers] == [15, 15]
     finally:
         for worker in workers:
             worker.close()
@@ -291,7 +296,9 @@ def test_a_new_tag_gets_a_reserved_slot_and_learned_examples_move_its_prototype(
     [before] = recall(project, [query])
     new = next(c for c in before if c.tag_id == "zephyr")
     assert new.reserved and new.examples == 0
-    assert sum(c.reserved for c in before) == project.config.recall.thin_slots  # the rest went to tags with examples
+    assert (
+        sum(c.reserved for c in before) == project.config.recall.few_example_slots
+    )  # the rest went to tags with examples
     examples = ["operator autoscales gpu inference pods", "autoscaler for kubernetes gpu inference replicas"]
     project.learn(
         [KnowledgeItem("example", content_id=f"z{i}", text=t, tags=["zephyr"]) for i, t in enumerate(examples)]
@@ -306,7 +313,7 @@ def test_either_trainer_of_the_perceptron_path_learns_where_each_tag_lies(traine
     """torch trains it where installed, scikit-learn elsewhere: both must learn the same thing."""
     if trainer == "_train_with_torch":
         pytest.importorskip("torch")
-    from llm4tag.recall import perceptron
+    from llm4tag.recall.learned import perceptron
 
     rng = np.random.default_rng(1)
     centres = rng.normal(size=(3, 24)).astype(np.float32)
@@ -321,60 +328,36 @@ def test_either_trainer_of_the_perceptron_path_learns_where_each_tag_lies(traine
     layers = getattr(perceptron, trainer)(X, Y, hidden=32, alpha=1e-3, epochs=150, batch_size=32, seed=0)
     if trainer == "_train_with_torch":  # its own seeded generator: torch's global one is left as it was
         assert torch.equal(torch.random.get_rng_state(), state)
-    scorer = perceptron.PerceptronScorer()
-    scorer._layers, scorer.classes = layers, ["a", "b", "c", "c2"]
-    probabilities = scorer.predict_proba(centres)
+    path = perceptron.PerceptronPath()
+    path.layers_, path.classes_, path.n_contents_ = layers, ["a", "b", "c", "c2"], 90
+    probabilities = path.predict([""] * len(centres), centres)
     assert (np.argmax(probabilities[:, :3], axis=1) == [0, 1, 2]).all()
     assert probabilities[2, 3] > 0.8 and probabilities[:2, 3].max() < 0.2
 
 
-@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
-def test_a_perceptron_path_saved_with_its_scikit_learn_model_still_scores_as_that_model(tmp_path):
-    """Projects indexed before the weights were kept as arrays saved the fitted ``MLPClassifier`` itself."""
-    from sklearn.neural_network import MLPClassifier
-
-    from llm4tag.fileio import save_pickle
-    from llm4tag.recall.perceptron import PerceptronScorer
-
-    rng = np.random.default_rng(0)
-    X = rng.normal(size=(60, 8)).astype(np.float32)
-    Y = np.stack([X[:, 0] > 0, X[:, 1] > 0], axis=1)
-    model = MLPClassifier(hidden_layer_sizes=(16,), max_iter=50, random_state=0).fit(X, Y)
-    old = PerceptronScorer()
-    old.classes, old.contents = ["first", "second"], 60
-    del old._layers
-    old._model = model  # what such a pickle holds
-    save_pickle(old, tmp_path / "mlp.pkl")
-    loaded = PerceptronScorer.load(tmp_path / "mlp.pkl")
-    assert np.allclose(loaded.predict_proba(X[:5]), model.predict_proba(X[:5]), atol=1e-6)
-    assert loaded.scores(["x"], X[:1])[0] == pytest.approx(
-        dict(zip(["first", "second"], model.predict_proba(X[:1])[0]))
-    )
-
-
 def test_perceptron_path_learns_tags_from_the_content_vectors_alone(tmp_path, hashing_embedder):
-    from llm4tag.recall.perceptron import PerceptronScorer
+    from llm4tag.recall.learned.perceptron import PerceptronPath
 
     rng = np.random.default_rng(0)
     centres = rng.normal(size=(2, 16))
     vectors = np.vstack([centres[i % 2] + 0.1 * rng.normal(size=16) for i in range(40)])
     tags = [["left"] if i % 2 == 0 else ["right", "also-right"] for i in range(40)]
-    scorer = PerceptronScorer(hidden=16, epochs=200).fit(["unread text"] * 40, tags, vectors)
+    scorer = PerceptronPath(hidden=16, epochs=200).fit(["unread text"] * 40, tags, vectors)
     near_left, near_right = scorer.scores(["x", "y"], np.vstack([centres[0], centres[1]]))
     assert max(near_left, key=near_left.get) == "left" and near_left["left"] > 0.8
     assert near_right["right"] > 0.8 and near_right["also-right"] > 0.8 and near_right["left"] < 0.2
     assert scorer.scores(["no vectors"]) == [{}]  # the texts alone say nothing to it
-    one_tag = PerceptronScorer(hidden=16).fit(["t"] * 40, [["left"]] * 40, vectors)  # on every content: no signal
-    assert one_tag.scores(["x"], centres[:1]) == [{}] and one_tag.contents == 40
+    one_tag = PerceptronPath(hidden=16).fit(["t"] * 40, [["left"]] * 40, vectors)  # on every content: no signal
+    assert one_tag.scores(["x"], centres[:1]) == [{}] and one_tag.n_contents_ == 40
     with pytest.raises(ValueError, match="one vector per annotated content"):
-        PerceptronScorer().fit(["a", "b"], [["left"], ["right"]], vectors[:1])
+        PerceptronPath().fit(["a", "b"], [["left"], ["right"]], vectors[:1])
 
     # in a project: fitted from the vectors the graph holds, found with its provenance, saved and reloaded
     only_mlp = {name: 0.0 for name in RecallConfig().weights} | {"mlp": 1.0}
     with zephyr_project(tmp_path / "p", only_mlp) as project:
         [result] = project.recall(["zephyrine engine"])
         assert result.candidates[0].tag_id == "team::zephyr" and "mlp" in result.candidates[0].paths
-        assert (tmp_path / "p" / "graph" / "mlp.pkl").is_file()
+        assert (tmp_path / "p" / "graph" / "learned" / "mlp" / "path.json").is_file()
     with Project.open(tmp_path / "p") as project:
         [again] = project.recall(["zephyrine engine"])
         assert again.candidates[0].paths == pytest.approx(result.candidates[0].paths)
@@ -400,7 +383,7 @@ def test_provenance_is_worked_out_when_asked_and_travels_without_the_graph(proje
 
 def test_perceptron_path_is_skipped_where_per_tag_weights_would_not_fit(tmp_path):
     # two tags annotated: more than the cap
-    with zephyr_project(tmp_path / "p", {"mlp": 1.0}, supervised_max_tags=1) as project:
+    with zephyr_project(tmp_path / "p", {"mlp": 1.0}, learned_max_tags=1) as project:
         [result] = project.recall(["zephyrine engine"])
         assert result.candidates and not any("mlp" in c.paths for c in result.candidates)
         assert project.recall_index.recaller.learned.get("mlp") is None
@@ -428,7 +411,7 @@ def test_a_new_tag_is_found_through_what_the_other_tags_annotations_taught(tmp_p
 
     config = ProjectConfig(name="pets")
     config.embedding.backend, config.embedding.options = "tests.conftest:HashingEmbedder", {}
-    config.recall.supervised_min_contents, config.recall.thin_examples, config.recall.thin_slots = 5, 5, 2
+    config.recall.learned_min_contents, config.recall.few_examples, config.recall.few_example_slots = 5, 5, 2
     texts = [f"kitten {i} purrs on the sofa" for i in range(6)] + [f"puppy {i} barks at the mailman" for i in range(6)]
     with Project.init(tmp_path / "pets", config) as project:
         project.add_tags([Tag("felines", "Felines", description="cats"), Tag("canines", "Canines", description="dogs")])
@@ -437,7 +420,7 @@ def test_a_new_tag_is_found_through_what_the_other_tags_annotations_taught(tmp_p
         query = "kitten purrs chasing yarn"
 
         def prototypes(weight: float) -> dict[str, float]:
-            config.recall.thin_map_weight = weight
+            config.recall.new_tag_map_weight = weight
             [result] = project.recall([query])
             return {c.tag_id: c.prototype for c in result.candidates if c.reserved}
 
@@ -457,7 +440,7 @@ def test_a_tag_learned_after_the_learned_paths_were_fitted_keeps_the_new_tags_tu
 
     config = ProjectConfig(name="pets")
     config.embedding.backend, config.embedding.options = "tests.conftest:HashingEmbedder", {}
-    config.recall.supervised_min_contents, config.recall.thin_examples, config.recall.thin_slots = 5, 5, 1
+    config.recall.learned_min_contents, config.recall.few_examples, config.recall.few_example_slots = 5, 5, 1
     texts = [f"kitten {i} purrs on the sofa" for i in range(6)] + [f"puppy {i} barks at the mailman" for i in range(6)]
     tags = ["felines" if i < 6 else "canines" for i in range(12)]
     with Project.init(tmp_path / "pets", config) as project:
@@ -470,7 +453,7 @@ def test_a_tag_learned_after_the_learned_paths_were_fitted_keeps_the_new_tags_tu
         project.learn([KnowledgeItem("example", content_id="x1", text="kitten toy mouse", tags=["cat-toys"])])
 
         def slot(unseen_as_new: bool) -> list[str]:
-            config.recall.thin_unseen_as_new = unseen_as_new
+            config.recall.unseen_tags_are_new = unseen_as_new
             [result] = project.recall([query])
             return [c.tag_id for c in result.candidates if c.reserved]
 
@@ -514,7 +497,7 @@ def test_the_supervised_paths_worker_processes_do_not_import_what_warning_filter
     import sys
     import warnings
 
-    from llm4tag.recall.supervised import PARALLEL_FROM_CONTENTS, SupervisedScorer
+    from llm4tag.recall.learned.supervised import PARALLEL_FROM_CONTENTS, SupervisedPath
 
     (tmp_path / "heavy_marker.py").write_text(
         "import os\n"
@@ -533,7 +516,7 @@ def test_the_supervised_paths_worker_processes_do_not_import_what_warning_filter
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", category=heavy_marker.HeavyWarning)
-            scorer = SupervisedScorer(n_jobs=2, min_df=1).fit(texts, tags)
+            scorer = SupervisedPath(n_jobs=2, min_df=1).fit(texts, tags)
             assert any(f[2] is heavy_marker.HeavyWarning for f in warnings.filters)  # the filter is back
     finally:
         sys.modules.pop("heavy_marker", None)
@@ -551,15 +534,17 @@ def test_the_fitted_tree_path_is_the_unit_of_reproducibility(tmp_path):
     from tests.conftest import debtags_project, debtags_slice
 
     built = debtags_project(tmp_path / "p", train=400)
-    assert (built / "graph" / "tree.pkl").exists()
+    saved = built / "graph" / "learned" / "tree" / "path.json"
+    assert saved.exists()
     texts = [r["text"] for r in debtags_slice("test", 40)]
     recalled = []
     for name in ("a", "b"):
         copy = shutil.copytree(built, tmp_path / name)
         with Project.open(copy) as project:
-            stamp = (copy / "graph" / "tree.pkl").stat().st_mtime_ns
+            saved = copy / "graph" / "learned" / "tree" / "path.json"
+            stamp = saved.stat().st_mtime_ns
             results = project.recall(texts)
-            assert (copy / "graph" / "tree.pkl").stat().st_mtime_ns == stamp  # loaded, not refitted
-            assert project.recall_index._scorers.get("tree") is not None
+            assert saved.stat().st_mtime_ns == stamp  # loaded, not refitted
+            assert project.recall_index.recaller.learned.get("tree") is not None
             recalled.append([[(c.tag_id, c.score, sorted(c.paths)) for c in r.candidates] for r in results])
     assert recalled[0] == recalled[1]

@@ -191,7 +191,7 @@ def test_tagging_traffic_grows_neither_the_store_nor_the_review_queue(tmp_path):
 
         judge_llm = FakeLLM(p_yes=0.8, name="counting-yes")
         with Project.open(directory, llm=judge_llm) as judged:  # the LLM's judgements: in memory too
-            judged.config.confidence.judge, judged.config.confidence.use_llm = "candidates", "always"
+            judged.config.pipeline.judge, judged.config.pipeline.use_llm = "candidates", "always"
             with TestClient(create_app(judged), base_url=LOOPBACK) as llm_client:
                 assert llm_client.post("/v1/tag", json={"text": texts[1]}).status_code == 200
                 calls = judge_llm.calls
@@ -210,8 +210,8 @@ def test_llm_backend_down_gives_503_with_retry_after(project_dir):
     with Project.open(
         project_dir, llm=FakeLLM(fail="timeout", name="down", max_retries=1, backoff_seconds=0.0)
     ) as project:
-        project.config.confidence.judge = "candidates"
-        project.config.confidence.use_llm = "always"
+        project.config.pipeline.judge = "candidates"
+        project.config.pipeline.use_llm = "always"
         with TestClient(create_app(project), base_url=LOOPBACK) as client:
             response = client.post("/v1/tag", json={"text": TEXT})
             assert response.status_code == 503
@@ -510,7 +510,7 @@ def test_an_edit_refits_the_learned_paths_in_the_background_while_tagging_goes_o
     stored = debtags_slice("train", 1)[0]
     with Project.open(directory) as project, TestClient(create_app(project), base_url=LOOPBACK) as client:
         assert client.post("/v1/tag", json={"text": TEXT}).status_code == 200
-        fitted = {name: scorer.stamp for name, scorer in project.recall_index._scorers.items()}
+        fitted = {name: stamp for name, (_, stamp) in project.recall_index.learned.fitted().items()}
         assert fitted, "the project has learned paths to refit"
         reject = {"text": stored["text"], "content_id": stored["id"], "reject": stored["tags"][:1]}
         assert client.post("/v1/feedback", json=reject).status_code == 200  # an edit: the store's revision moves
@@ -526,5 +526,5 @@ def test_an_edit_refits_the_learned_paths_in_the_background_while_tagging_goes_o
         assert not project.recall_index.refitting() and project.recall_index.refits_done >= len(fitted)
         assert client.post("/v1/tag", json={"text": TEXT}).status_code == 200
         revision = project.store.revision
-        assert all(s.stamp[0] == revision for s in project.recall_index._scorers.values())
+        assert all(stamp.revision == revision for _, stamp in project.recall_index.learned.fitted().values())
         assert "refitting" not in client.get("/readyz").json()

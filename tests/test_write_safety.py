@@ -248,7 +248,7 @@ def test_init_force_keeps_the_configuration_and_reset_config_sets_the_old_calibr
 
     config = ProjectConfig.load(project_copy)
     config.service.api_keys = ["a-long-secret-key"]
-    config.recall.thin_slots = 5
+    config.recall.few_example_slots = 5
     config.save(project_copy)
     dev = [Document(r["id"], r["text"], r["tags"]) for r in debtags_slice("dev", 60)]
     with Project.open(project_copy) as project:
@@ -267,7 +267,7 @@ def test_init_force_keeps_the_configuration_and_reset_config_sets_the_old_calibr
 
     assert main(["init", str(project_copy), "--force", "--reset-config"]) == 0
     reset = ProjectConfig.load(project_copy)
-    assert reset.service.api_keys == [] and reset.recall.thin_slots != 5
+    assert reset.service.api_keys == [] and reset.recall.few_example_slots != 5
     assert not (project_copy / "calibration" / "recall.pkl").exists()
     [aside] = project_copy.glob("calibration.replaced-*")
     assert (aside / "recall.pkl").exists()

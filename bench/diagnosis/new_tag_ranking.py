@@ -9,7 +9,7 @@ examples, new ones first), so hit@2 is about the share that reaches the candidat
 or so, no LLM, nothing written; a variant of the score can be tried here before it is built into recall.
 
 Scores: the text similarity; the similarity through the project's ridge map into the tag texts' space; their
-blend as recall computes it (``thin_map_weight``), with and without the lexical part (``dense_weight``); and,
+blend as recall computes it (``new_tag_map_weight``), with and without the lexical part (``dense_weight``); and,
 for comparison, a bilinear map trained on the tags that have examples with a softmax over tags (a DeViSE-like
 zero-shot model; torch), started from the ridge map or the identity.
 """
@@ -74,7 +74,7 @@ def main() -> None:
         annotations = graph.annotations.tocsr()[: graph.n_contents]
         texts = normalised(np.asarray(graph.tag_dense.vectors[: graph.n_tags], dtype=np.float32))
         position = {t: i for i, t in enumerate(graph.tag_ids)}
-        ridge = graph.tag_space_map(cfg.supervised_min_contents)
+        ridge = graph.tag_space_map(cfg.learned_min_contents)
         vectors = project.embedder.encode([d["text"] for d in test])
         lexical = graph.tag_lexical_similarities(graph.content_lexical.transform([d["text"] for d in test]))
     new = np.array(sorted(position[t] for t in held if t in position))
@@ -84,7 +84,7 @@ def main() -> None:
     golds = [[column[position[t]] for t in d["tags"] if t in held and t in position] for d in test]
     lexical = lexical[:, new].toarray()
     text = np.clip(vectors @ texts[new].T, 0, 1)
-    w, dense = cfg.thin_map_weight, cfg.dense_weight
+    w, dense = cfg.new_tag_map_weight, cfg.dense_weight
 
     def blended(mapping: np.ndarray) -> np.ndarray:
         return (1 - w) * text + w * np.clip(normalised(vectors @ mapping) @ texts[new].T, 0, 1)
@@ -92,7 +92,7 @@ def main() -> None:
     report = {
         "text similarity": hits(text, golds),
         "through the ridge map": hits(np.clip(normalised(vectors @ ridge) @ texts[new].T, 0, 1), golds),
-        f"blend (thin_map_weight {w})": hits(blended(ridge), golds),
+        f"blend (new_tag_map_weight {w})": hits(blended(ridge), golds),
         f"blend and lexical, as recall (dense_weight {dense})": hits(
             dense * blended(ridge) + (1 - dense) * lexical, golds
         ),

@@ -5,7 +5,7 @@ for calibration (a new tag has no annotated dev examples either; otherwise per-t
 tag means); the tags stay in the library with their labels and descriptions; test is unchanged. Then:
 
 * recall only (calibrated, pruned) against the pipeline with the LLM judging the candidates of tags with few
-  examples (``judge = "thin"``: the slots reserved for them in recall, and any in the top candidates), on the
+  examples (``judge = "few-examples"``: the slots reserved for them in recall, and any in the top candidates), on the
   same seeded test sample;
 * for the held-out tags (micro over their occurrences, macro over the tags), the tail (tags with 1-10 training
   examples) and all tags;
@@ -15,7 +15,7 @@ tag means); the tags stay in the library with their labels and descriptions; tes
 
     python -m bench.quality.cold_start --work /tmp/cold --test-sample 200 --dev-llm-sample 80 --out cold.json
     python -m bench.quality.cold_start --work /tmp/cold --learn 3 --reach-only [--refit]   # candidates only, no LLM
-    python -m bench.quality.cold_start --work /tmp/cold --learn "" --reach-only --recall thin_map_weight=0  # map off
+    python -m bench.quality.cold_start --work /tmp/cold --learn "" --reach-only --recall new_tag_map_weight=0  # map off
 
 The project is built in ``--work``/base and reused when it exists (its index takes about 3 minutes here); the
 ``learn`` steps run on a copy (``--work``/learn), so the base stays without examples. The LLM's judgements are
@@ -154,7 +154,7 @@ def main() -> None:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="a [recall] setting for this run, e.g. thin_map_weight=0 (the map off) or thin_slots=5",
+        help="a [recall] setting for this run, e.g. new_tag_map_weight=0 (the map off) or few_example_slots=5",
     )
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
@@ -234,10 +234,10 @@ def main() -> None:
             continue
         run = {
             "recall_only": measure(project, test_sample, held, tail, llm=False),
-            "with_llm": measure(project, test_sample, held, tail, judge="thin", generation=False),
+            "with_llm": measure(project, test_sample, held, tail, judge="few-examples", generation=False),
         }
         chosen = project.pipeline().options.judge
-        if chosen not in ("none", "thin"):  # what optimize chose, where it is neither of the above
+        if chosen not in ("none", "few-examples"):  # what optimize chose, where it is neither of the above
             run[f"chosen_{chosen}"] = measure(project, test_sample, held, tail)
         report["runs"][f"{k}_examples"] = run
         print(k, json.dumps(run), flush=True)

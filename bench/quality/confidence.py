@@ -69,7 +69,7 @@ def main() -> None:
     report: dict = {"machine": machine()}
     with Project.open(args.project) as project:
         project.config.generation.enabled = False
-        project.config.confidence.judge, project.config.confidence.judge_top_n = "candidates", 8
+        project.config.pipeline.judge, project.config.pipeline.judge_top_n = "candidates", 8
         library = project.library
         dev_all, test_all = annotated(data, "dev", library), annotated(data, "test", library)
         dev = seeded_sample(dev_all, args.dev_sample, 0)
@@ -86,7 +86,7 @@ def main() -> None:
         report["calibrate_in_sample"] = calibrated["judge"]
         optimized = project.optimize(dev_all, llm_sample=args.dev_sample, max_f1_loss=args.max_f1_loss)
         report["optimize_on_dev"] = optimized
-        settings = project.artifacts.settings(project.config.confidence.judge, project.config.generation.enabled)
+        settings = project.artifacts.settings(project.config.pipeline.judge, project.config.generation.enabled)
 
         # all candidates judged, no pruning: calibration quality and the unpruned baseline
         runs = project.tag(test, route=False, prune=False)

@@ -46,7 +46,7 @@ def judge_auc(project: Project, docs) -> dict:
     labels, recall, p_yes, combined = [], [], [], []
     for r, d in zip(results, docs):
         s = r.scored
-        keep = s.judged & ~s.thin_mask
+        keep = s.judged & ~s.few_examples_mask
         labels += [t in d.tags for t, k in zip(s.tag_ids, keep) if k]
         recall.append(s.recall_conf[keep])
         p_yes.append(s.p_yes[keep])
@@ -69,7 +69,7 @@ def main() -> None:
     parser.add_argument("--test-sample", type=int, default=150)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-generation", action="store_true", help="calibrate and optimize without generation")
-    parser.add_argument("--skip-thin", action="store_true", help="leave out the thin-tags variant on test")
+    parser.add_argument("--skip-few-examples", action="store_true", help="leave out the few-examples variant on test")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     overrides = {"generation": False, "judge": "candidates"} if args.no_generation else None
@@ -91,8 +91,10 @@ def main() -> None:
         print(json.dumps(report, indent=2), flush=True)
         report["test"] = {"documents": len(test), "recall_only": run(project, test, llm=False)}
         report["test"]["chosen_by_optimize"] = {"pipeline": project.pipeline().options.shape}
-        if not args.skip_thin:
-            report["test"]["judge_only_tags_with_few_examples"] = run(project, test, judge="thin", generation=False)
+        if not args.skip_few_examples:
+            report["test"]["judge_only_tags_with_few_examples"] = run(
+                project, test, judge="few-examples", generation=False
+            )
         report["test"]["judge_candidates_routed"] = run(project, test, judge="candidates", generation=False)
         report["test"]["judge_roc_auc"] = judge_auc(project, test)
     if args.out:

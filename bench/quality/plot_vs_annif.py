@@ -42,7 +42,7 @@ def main() -> None:
         )
     with Project.open(args.project) as project:
         project.config.generation.enabled = False
-        project.config.confidence.judge = "none" if args.recall_only else "candidates"
+        project.config.pipeline.judge = "none" if args.recall_only else "candidates"
         runs = project.tag(docs, route=False, prune=False)
     curves = {}
     if not args.recall_only:

@@ -27,7 +27,7 @@ def main() -> None:
     texts = [d.text for d in docs]
     with Project.open(args.project) as project:
         project.config.generation.enabled = True
-        project.config.confidence.judge, project.config.confidence.cache = "candidates", False
+        project.config.pipeline.judge, project.config.confidence.cache = "candidates", False
         project.config.llm.options["threads"] = args.threads
         llm = project.llm.get()
         usage = {"calls": 0, "prompt_tokens": 0, "completion_tokens": 0, "seconds": 0.0}

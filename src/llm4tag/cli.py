@@ -295,7 +295,9 @@ def cmd_optimize(args: argparse.Namespace) -> None:
                 file=sys.stderr,
             )
         _print_pruning(report)
-        note = report.get("llm", {}).get("thin_floor_note") or report.get("thin_floor_note")  # the LLM's shape first
+        note = report.get("llm", {}).get("few_examples_floor_note") or report.get(
+            "few_examples_floor_note"
+        )  # the LLM's shape first
         if note:
             print(note, file=sys.stderr)
         if "llm" in report:
@@ -463,11 +465,11 @@ def _version() -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from llm4tag.calibration.settings import JUDGE_MODES
     from llm4tag.corpus.loaders import FORMATS as CORPUS_FORMATS
     from llm4tag.embedding import BACKENDS as EMBEDDERS
     from llm4tag.library.loaders import FORMATS as TAG_FORMATS
     from llm4tag.llm import BACKENDS as LLMS
+    from llm4tag.pipeline.settings import JUDGE_MODES
 
     parser = argparse.ArgumentParser(prog="llm4tag", description="Automatic tagging with LLMs.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress and details")
@@ -530,7 +532,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     def add_pipeline_overrides(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--judge", choices=JUDGE_MODES, help="override [confidence] judge")
+        p.add_argument("--judge", choices=JUDGE_MODES, help="override [pipeline] judge")
         choice = p.add_mutually_exclusive_group()
         choice.add_argument("--no-generation", action="store_true", help="override [generation] enabled = false")
         choice.add_argument("--generation", action="store_true", help="override [generation] enabled = true")

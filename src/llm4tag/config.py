@@ -1,4 +1,9 @@
-"""Project configuration: one TOML file, validated when read."""
+"""Project configuration: one TOML file, validated when read.
+
+Each section's settings are a dataclass owned by the package that uses them, in a leaf module of its own
+(``<package>/settings.py``); this module reads and writes the file from one table of them (``SECTIONS``) and
+names no algorithm. Settings renamed since a project was written are read under their new names, with one
+warning that gives the new spelling (``RENAMED``)."""
 
 from __future__ import annotations
 
@@ -11,10 +16,16 @@ from pathlib import Path
 from typing import Any
 
 from llm4tag.calibration.settings import ConfidenceConfig
+from llm4tag.embedding.settings import EmbeddingConfig
 from llm4tag.errors import ConfigError
 from llm4tag.fileio import atomic_write
 from llm4tag.generation.settings import GenerationConfig
+from llm4tag.index.settings import IndexConfig
+from llm4tag.llm.settings import LLMConfig
+from llm4tag.pipeline.settings import PipelineConfig
+from llm4tag.recall import settings as recall_settings
 from llm4tag.recall.settings import PATHS, RecallConfig
+from llm4tag.service.settings import ServiceConfig
 
 log = logging.getLogger(__name__)
 
@@ -24,52 +35,6 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 CONFIG_NAME = "llm4tag.toml"
-
-
-@dataclass
-class EmbeddingConfig:
-    backend: str = "sentence-transformers"
-    # max_seq_length 128 for new projects: on debtags as good as 256 or better, and encoding 1.4x as fast
-    # (docs/experiments/recall-speed.md); projects made before keep the model's 256 (their cached vectors stay valid)
-    options: dict[str, Any] = field(
-        default_factory=lambda: {"model": "default", "batch_size": 32, "max_seq_length": 128}
-    )
-
-
-@dataclass
-class IndexConfig:
-    exact_limit: int = 200_000
-    nprobe: int = 16
-    max_text_chars: int = 1_000_000  # a longer content in an input file is an error (file, line), not a 6 GB index
-
-
-@dataclass
-class LLMConfig:
-    backend: str = "llamacpp"
-    options: dict[str, Any] = field(default_factory=lambda: {"model": "qwen2.5-coder-1.5b", "threads": 1})
-
-
-@dataclass
-class ServiceConfig:
-    host: str = "127.0.0.1"
-    port: int = 8080
-    api_keys: list[str] = field(default_factory=list)  # also LLM4TAG_API_KEYS (comma-separated)
-    max_request_bytes: int = 1_000_000
-    max_batch: int = 32  # documents per batch request (Annif's limit too)
-    max_text_chars: int = 100_000
-    batch_window_ms: float = 5.0  # concurrent requests arriving within this window share one pipeline batch
-    compute_threads: int = 1  # OpenMP/BLAS threads of the service's pipeline batches (0: the libraries' defaults)
-    review_below: float = 0.6  # served tags under this confidence go to the review queue
-    review_limit: int = 10_000  # pending review items kept; beyond it the oldest leave the queue
-    recent_vectors: int = 20_000  # tagged texts' vectors kept in memory (the store keeps contents' and tags' only)
-    recent_judgements: int = 100_000  # the LLM's judgements of tagged texts kept in memory (not in the store)
-    retry_after_seconds: int = 30  # told to clients when the LLM backend is down
-    llm_deadline_seconds: float = 60.0  # tagging that calls the LLM answers 503 past this
-    shutdown_seconds: int = 5  # on SIGTERM, in-flight requests get this long before the server stops
-    workers: int = 1  # processes serving on the port (``serve --workers``): each holds its own copy of the models
-    # Host headers answered (a browser page that rebinds its name to this machine sends its own): empty = the
-    # loopback names and the bound host when no API keys are set, any host when keys are set; "*" = any host
-    allowed_hosts: list[str] = field(default_factory=list)
 
 
 _TYPE_NAMES = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
@@ -128,7 +93,56 @@ def _section(cls, data: Any, name: str, source: str):
         raise ConfigError(f"{source}: [{name}] {exc}") from None
 
 
-SECTIONS = ("project", "embedding", "index", "recall", "llm", "generation", "confidence", "service")
+# section -> its settings; [embedding] and [llm] hold a backend name and that backend's options
+SECTIONS: dict[str, type] = {
+    "embedding": EmbeddingConfig,
+    "index": IndexConfig,
+    "recall": RecallConfig,
+    "llm": LLMConfig,
+    "generation": GenerationConfig,
+    "pipeline": PipelineConfig,
+    "confidence": ConfidenceConfig,
+    "service": ServiceConfig,
+}
+BACKEND_SECTIONS = ("embedding", "llm")
+
+# (section, key) written by earlier versions -> (section, key) now
+RENAMED: dict[tuple[str, str], tuple[str, str]] = {
+    **{("confidence", key): ("pipeline", key) for key in ("use_llm", "judge", "judge_top_n", "route")},
+    ("confidence", "thin_min_confidence"): ("confidence", "few_examples_min_confidence"),
+    **{("recall", old): ("recall", new) for old, new in recall_settings.RENAMED.items()},
+}
+RENAMED_VALUES = {("pipeline", "judge"): {"thin": "few-examples"}}
+
+
+def _upgrade(data: dict[str, Any], source: str) -> dict[str, Any]:
+    """``data`` with settings written under an earlier name moved to the new one, and one warning naming each
+    (the file itself is left as it is; llm4tag writes the new names whenever it saves the configuration)."""
+    data = {name: dict(table) if isinstance(table, dict) else table for name, table in data.items()}
+    moved = []
+    for (old_section, old_key), (section, key) in RENAMED.items():
+        table = data.get(old_section)
+        if not isinstance(table, dict) or old_key not in table:
+            continue
+        value = table.pop(old_key)
+        target = data.setdefault(section, {})
+        if isinstance(target, dict) and key not in target:  # where both are written, the new spelling wins
+            target[key] = value
+        moved.append(f"[{old_section}] {old_key} -> [{section}] {key}")
+    for (section, key), values in RENAMED_VALUES.items():
+        table = data.get(section)
+        if isinstance(table, dict) and table.get(key) in values:
+            old = table[key]
+            table[key] = values[old]
+            moved.append(f'[{section}] {key} = "{old}" -> "{values[old]}"')
+    if moved:
+        log.warning(
+            "%s uses settings renamed since it was written; read as: %s. Write the new names to silence this"
+            " (llm4tag does whenever it saves the configuration).",
+            source,
+            "; ".join(moved),
+        )
+    return data
 
 
 def _warn_paths_left_off(table: Any, recall: RecallConfig, source: str) -> None:
@@ -169,19 +183,18 @@ class ProjectConfig:
     recall: RecallConfig = field(default_factory=RecallConfig)
     llm: LLMConfig = field(default_factory=LLMConfig)
     generation: GenerationConfig = field(default_factory=GenerationConfig)
+    pipeline: PipelineConfig = field(default_factory=PipelineConfig)
     confidence: ConfidenceConfig = field(default_factory=ConfidenceConfig)
     service: ServiceConfig = field(default_factory=ServiceConfig)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"project": {"name": self.name, "language": self.language}}
-        out["embedding"] = {"backend": self.embedding.backend, **self.embedding.options}
-        out["index"] = asdict(self.index)
-        out["recall"] = asdict(self.recall)
-        out["llm"] = {"backend": self.llm.backend, **self.llm.options}
-        out["generation"] = asdict(self.generation)
-        # an unset option is left out: TOML has no null
-        out["confidence"] = {k: v for k, v in asdict(self.confidence).items() if v is not None}
-        out["service"] = asdict(self.service)
+        for name in SECTIONS:
+            section = getattr(self, name)
+            if name in BACKEND_SECTIONS:
+                out[name] = {"backend": section.backend, **section.options}
+            else:  # an unset option is left out: TOML has no null
+                out[name] = {k: v for k, v in asdict(section).items() if v is not None}
         return out
 
     def save(self, directory: Path) -> None:
@@ -192,48 +205,23 @@ class ProjectConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], *, source: str = CONFIG_NAME) -> ProjectConfig:
-        data = dict(data)
-        unknown = sorted(set(data) - set(SECTIONS))
+        known = ("project", *SECTIONS)
+        unknown = sorted(set(data) - set(known))
         if unknown:
             raise ConfigError(
-                f"{source}: unknown section(s) {', '.join(f'[{u}]' for u in unknown)}; expected {', '.join(SECTIONS)}"
+                f"{source}: unknown section(s) {', '.join(f'[{u}]' for u in unknown)}; expected {', '.join(known)}"
             )
-        try:
-            project = {"name": "llm4tag", "language": "en", **_check_project(data.pop("project", {}), source)}
-            for key in ("embedding", "llm"):
-                if not isinstance(data.get(key, {}), dict):
-                    raise ConfigError(f"{source}: [{key}] must be a table")
-            embedding = dict(data.pop("embedding", {}))
-            backend = embedding.pop("backend", "sentence-transformers")
-            index = _section(IndexConfig, data.pop("index", {}), "index", source)
-            recall_table = data.pop("recall", {})
-            recall = _section(RecallConfig, recall_table, "recall", source)
-            _warn_paths_left_off(recall_table, recall, source)
-            generation = _section(GenerationConfig, data.pop("generation", {}), "generation", source)
-            confidence = _section(ConfidenceConfig, data.pop("confidence", {}), "confidence", source)
-            service = _section(ServiceConfig, data.pop("service", {}), "service", source)
-            llm = dict(data.pop("llm", {}))
-            llm_backend = llm.pop("backend", "llamacpp")
-        except TypeError as exc:
-            raise ConfigError(f"{source}: {exc}") from None
-        except ValueError as exc:
-            raise ConfigError(f"{source}: {exc}") from None
-        return cls(
-            name=project["name"],
-            language=project["language"],
-            embedding=EmbeddingConfig(
-                backend=backend,
-                options=embedding if embedding or backend != EmbeddingConfig.backend else EmbeddingConfig().options,
-            ),
-            index=index,
-            recall=recall,
-            llm=LLMConfig(
-                backend=llm_backend, options=llm if llm or llm_backend != LLMConfig.backend else LLMConfig().options
-            ),
-            generation=generation,
-            confidence=confidence,
-            service=service,
-        )
+        data = _upgrade(data, source)
+        project = {"name": "llm4tag", "language": "en", **_check_project(data.get("project", {}), source)}
+        sections = {}
+        for name, cls_ in SECTIONS.items():
+            table = data.get(name, {})
+            if name in BACKEND_SECTIONS:
+                sections[name] = _backend_section(cls_, table, name, source)
+            else:
+                sections[name] = _section(cls_, table, name, source)
+        _warn_paths_left_off(data.get("recall"), sections["recall"], source)
+        return cls(name=project["name"], language=project["language"], **sections)
 
     @classmethod
     def load(cls, directory: Path) -> ProjectConfig:
@@ -245,3 +233,14 @@ class ProjectConfig:
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path}: invalid TOML: {exc}") from None
         return cls.from_dict(data, source=str(path))
+
+
+def _backend_section(cls, data: Any, name: str, source: str):
+    """``[embedding]`` or ``[llm]``: a backend name and that backend's options (checked by the backend)."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: [{name}] must be a table")
+    options = dict(data)
+    backend = options.pop("backend", cls.backend)
+    if not isinstance(backend, str) or not backend:
+        raise ConfigError(f"{source}: [{name}] backend: expected a backend name, got {backend!r}")
+    return cls(backend=backend, options=options if options or backend != cls.backend else cls().options)

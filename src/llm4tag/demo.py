@@ -11,8 +11,9 @@ import itertools
 import time
 from pathlib import Path
 
-from llm4tag.config import EmbeddingConfig, ProjectConfig
+from llm4tag.config import ProjectConfig
 from llm4tag.corpus.loaders import iter_corpus
+from llm4tag.embedding.settings import EmbeddingConfig
 from llm4tag.errors import InputError
 from llm4tag.project import Project
 
@@ -70,7 +71,7 @@ def run_demo(
         if use_llm:  # what the LLM judge thinks of the same candidates: its P(Yes) beside the confidence
             print(
                 f"asking {project.config.llm.options.get('model')} ({project.config.llm.backend}) to judge the top"
-                f" {project.config.confidence.judge_top_n} candidates of each of {len(docs)} test documents"
+                f" {project.config.pipeline.judge_top_n} candidates of each of {len(docs)} test documents"
                 " (about 1 s per tag on a laptop core) ..."
             )
             for result in project.tag(docs, judge="candidates", generation=False, route=False, progress=True):

@@ -32,7 +32,7 @@ from llm4tag.llm import LLMBackend
 from llm4tag.llm.lazy import LazyLLM
 from llm4tag.pipeline import Components, Pipeline, PipelineOptions, Pipelines, TaggingResult
 from llm4tag.recall.recall_index import IndexReport, RecallIndex
-from llm4tag.recall.recaller import RecallResult
+from llm4tag.recall.results import RecallResult
 from llm4tag.store.sqlite import Store, stored_tags
 
 
@@ -256,9 +256,9 @@ class Project:
     def _tuning_data(self, docs: list[Document] | None, overrides: dict | None) -> tuple[list[Document], dict]:
         """The user's held-out contents, or by default a seeded share of the project's own (recalled as if never
         annotated: ``held_out``); and the pipeline to measure: the offered one, LLM stages included unless
-        ``[confidence] use_llm = "never"``, less what ``overrides`` switch off."""
+        ``[pipeline] use_llm = "never"``, less what ``overrides`` switch off."""
         given = {k: v for k, v in (overrides or {}).items() if v is not None}
-        if self.config.confidence.use_llm != "never":
+        if self.config.pipeline.use_llm != "never":
             offered = PipelineOptions.offered(self.config)
             given = {"judge": offered.judge, "generation": offered.generation, **given}
         if docs is not None:
@@ -283,7 +283,7 @@ class Project:
         self, docs: list[Document] | None = None, *, overrides: dict | None = None, progress: bool = False, **options
     ) -> dict:
         """Choose recall settings, the pruning rule, threshold, tag limit and routing band on held-out annotated
-        ``docs`` (default: the share ``calibrate`` used) and, with ``[confidence] use_llm = "auto"``, whether the
+        ``docs`` (default: the share ``calibrate`` used) and, with ``[pipeline] use_llm = "auto"``, whether the
         LLM stages run at all; ``options``: ``llm4tag.calibration.fitting.optimize``."""
         with self.artifacts.writing():
             return self._optimize(docs, overrides=overrides, progress=progress, **options)
@@ -293,7 +293,7 @@ class Project:
         shape = self.pipeline(**overrides).options
         if not shape.uses_llm and not overrides.get("held_out"):  # recall settings may be tuned (tune_seconds)
             options.update(recall_index=self.recall_index, save_config=lambda: self.config.save(self.directory))
-        deciding = shape.uses_llm and self.config.confidence.use_llm == "auto"
+        deciding = shape.uses_llm and self.config.pipeline.use_llm == "auto"
         recall_only = None
         if deciding:  # the recall-only settings first: what runs unless the LLM is found to pay
             recall_only = self.optimize(
@@ -303,17 +303,21 @@ class Project:
                 **options,
             )
             options = {k: v for k, v in options.items() if k != "tune_seconds"}
-            confidence = self.config.confidence
-            options.update(decide=True, top_n=confidence.judge_top_n, thin_floor=confidence.thin_min_confidence)
+            options.update(
+                decide=True,
+                top_n=self.config.pipeline.judge_top_n,
+                few_examples_floor=self.config.confidence.few_examples_min_confidence,
+            )
         judged, judge, generation = self._judged(overrides, progress), shape.judge, shape.generation
         report = fitting.optimize(
             docs, self.artifacts, judged=judged, judge=judge, generation=generation, route=shape.route, **options
         )
-        hand_set = self.config.confidence.thin_min_confidence
-        if hand_set is not None and report.get("thin_floor") is not None:  # say which floor tag will use, and why
-            report["thin_floor_note"] = (
-                f"[confidence] thin_min_confidence = {hand_set} in llm4tag.toml is used for tags with few examples,"
-                f" not the {report['thin_floor']:.3f} measured here (half the held-out F1); remove the line to use it"
+        hand_set = self.config.confidence.few_examples_min_confidence
+        if hand_set is not None and report.get("few_examples_floor") is not None:  # say which floor tag uses, and why
+            report["few_examples_floor_note"] = (
+                f"[confidence] few_examples_min_confidence = {hand_set} in llm4tag.toml is used for tags with few"
+                f" examples, not the {report['few_examples_floor']:.3f} measured here (half the held-out F1); remove"
+                " the line to use it"
             )
         return report if recall_only is None else {**recall_only, "llm": report}
 

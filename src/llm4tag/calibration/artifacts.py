@@ -142,7 +142,10 @@ class CalibrationArtifacts:
         return self._load(ZERO_SHOT_CALIBRATOR, Calibrator.load)
 
     def settings(self, judge: str, generation: bool) -> ConfidenceSettings | None:
-        return self._load(settings_name(judge, generation), ConfidenceSettings.load)
+        name = settings_name(judge, generation)
+        if judge == "few-examples" and not (self.directory / name).exists():  # written when the mode was "thin"
+            name = settings_name("thin", generation)
+        return self._load(name, ConfidenceSettings.load)
 
     def llm_decision(self) -> LLMDecision | None:
         return self._load(LLM_DECISION, LLMDecision.load)

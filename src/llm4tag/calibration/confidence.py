@@ -20,7 +20,7 @@ import numpy as np
 from llm4tag.calibration.calibrator import Calibrator, logit
 from llm4tag.calibration.pruning import Pruning
 from llm4tag.calibration.routing import in_band
-from llm4tag.calibration.settings import JUDGE_MODES, USE_LLM, ConfidenceConfig  # noqa: F401 - re-exported
+from llm4tag.calibration.settings import ConfidenceConfig  # noqa: F401 - re-exported
 from llm4tag.fileio import atomic_write
 
 JUDGE_FEATURES = ("recall_logit", "judge_log_odds", "recall_x_judge", "selected")
@@ -46,13 +46,15 @@ def judge_features(recall_conf: np.ndarray, p_yes: np.ndarray, selected: np.ndar
 
 
 def judged_pairs(
-    scored: list[ScoredCandidates], golds: list[set[str]], *, thin: bool | None = False, zero_shot: bool = False
+    scored: list[ScoredCandidates], golds: list[set[str]], *, few_examples: bool | None = False, zero_shot: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
     """Feature rows (JUDGE_FEATURES, or ZERO_SHOT_FEATURES with ``zero_shot``) and right/wrong labels of the
-    judged pairs of tags with enough examples (``thin=False``), with few (``True``), or all (``None``)."""
+    judged pairs of tags with enough examples (``few_examples=False``), with few (``True``), or all (``None``)."""
     rows, labels = [], []
     for s, gold in zip(scored, golds):
-        keep = s.judged & (np.ones(len(s.tag_ids), bool) if thin is None else (s.thin_mask == thin))
+        keep = s.judged & (
+            np.ones(len(s.tag_ids), bool) if few_examples is None else (s.few_examples_mask == few_examples)
+        )
         if zero_shot:
             rows.append(_log_odds(s.p_yes[keep])[:, None])
         else:
@@ -69,8 +71,8 @@ def fit_judge_models(
     zero-shot one (P(Yes) alone, fitted on every judged pair: tags with few examples have too few right pairs
     to fit on their own), each None where its pairs are all right or all wrong."""
     models = []
-    for thin, zero_shot in ((False, False), (None, True)):
-        X, y = judged_pairs(scored, golds, thin=thin, zero_shot=zero_shot)
+    for few_examples, zero_shot in ((False, False), (None, True)):
+        X, y = judged_pairs(scored, golds, few_examples=few_examples, zero_shot=zero_shot)
         names = ZERO_SHOT_FEATURES if zero_shot else JUDGE_FEATURES
         ok = len(np.unique(y)) == 2
         models.append(Calibrator(method="platt", per_tag=False).fit(X, y, feature_names=names) if ok else None)
@@ -81,7 +83,7 @@ def final_confidence(
     recall_conf: np.ndarray,
     p_yes: np.ndarray,
     selected: np.ndarray,
-    thin: np.ndarray,
+    few_examples: np.ndarray,
     judge_model: Calibrator | None,
     zero_shot_model: Calibrator | None,
 ) -> np.ndarray:
@@ -90,7 +92,7 @@ def final_confidence(
     a calibrator is missing, the recall-only confidence stands."""
     final = np.array(recall_conf, dtype=float, copy=True)
     judged = ~np.isnan(p_yes)
-    regular, cold = judged & ~thin, judged & thin
+    regular, cold = judged & ~few_examples, judged & few_examples
     if judge_model is not None and regular.any():
         features = judge_features(recall_conf[regular], p_yes[regular], selected[regular])
         final[regular] = judge_model.predict_proba(features, feature_names=JUDGE_FEATURES)
@@ -110,7 +112,7 @@ class ConfidenceSettings:
     rule: str = "threshold"  # or "expected_f1" (see calibration/pruning.py)
     route_lower: float = 0.0  # recall-only confidence at or below: rejected without the LLM
     route_upper: float = 1.0  # at or above: accepted without the LLM
-    thin_floor: float | None = None  # a tag with few examples kept on the LLM's word only at this confidence
+    few_examples_floor: float | None = None  # a tag with few examples kept on the LLM's word only at this confidence
     report: dict = field(default_factory=dict)
 
     @property
@@ -130,6 +132,8 @@ class ConfidenceSettings:
         if not path.exists():
             return None
         data = json.loads(path.read_text(encoding="utf-8"))
+        if "thin_floor" in data:  # written before the setting was renamed
+            data.setdefault("few_examples_floor", data.pop("thin_floor"))
         return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
 
 
@@ -144,11 +148,11 @@ class ScoredCandidates:
     confidence: np.ndarray  # final: combined where judged (and a judge calibrator exists), else recall-only
     candidate_conf: np.ndarray = field(default_factory=lambda: np.zeros(0))  # every candidate's, in recall order
     candidate_ids: list[str] = field(default_factory=list)  # every candidate, in recall order
-    thin: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))  # per considered tag: few examples
+    few_examples: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))  # per considered tag: few examples
 
     @property
-    def thin_mask(self) -> np.ndarray:
-        return self.thin if len(self.thin) == len(self.tag_ids) else np.zeros(len(self.tag_ids), bool)
+    def few_examples_mask(self) -> np.ndarray:
+        return self.few_examples if len(self.few_examples) == len(self.tag_ids) else np.zeros(len(self.tag_ids), bool)
 
     @property
     def judged(self) -> np.ndarray:

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from llm4tag.calibration.confidence import ScoredCandidates, final_confidence, fit_judge_models, pipeline_shape
-from llm4tag.calibration.pruning import DEFAULT_THIN_FLOOR, RULES, choose_threshold, unsure_thin
+from llm4tag.calibration.pruning import DEFAULT_FEW_EXAMPLES_FLOOR, RULES, choose_threshold, unsure_few_examples
 from llm4tag.fileio import atomic_write
 from llm4tag.metrics.sets import document_f1
 
@@ -62,13 +62,20 @@ class LLMDecision:
     def load(cls, path: str | Path) -> LLMDecision:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
         data["gain_ci95"] = tuple(data.get("gain_ci95", (0.0, 0.0)))
+        # written when judging only tags with few examples was called "thin"
+        if data.get("judge") == "thin":
+            data["judge"] = "few-examples"
+        if str(data.get("shape", "")).split("-generation")[0] == "thin":
+            data["shape"] = "few-examples" + data["shape"][len("thin") :]
+        if "thin" in data.get("variants", {}):
+            data["variants"]["few-examples"] = data["variants"].pop("thin")
         return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
 
 
-def thin_only(scored: ScoredCandidates) -> ScoredCandidates:
-    """The content as the pipeline with ``judge = "thin"`` sees it: only the pairs of tags with few examples
+def few_examples_only(scored: ScoredCandidates) -> ScoredCandidates:
+    """The content as the pipeline with ``judge = "few-examples"`` sees it: only the pairs of tags with few examples
     judged."""
-    return dataclasses.replace(scored, p_yes=np.where(scored.thin_mask, scored.p_yes, np.nan))
+    return dataclasses.replace(scored, p_yes=np.where(scored.few_examples_mask, scored.p_yes, np.nan))
 
 
 Candidates = tuple[list[str], np.ndarray, float, set[str]]  # tags, confidence, expected right tags, never kept
@@ -81,9 +88,9 @@ def _recall_only(scored: ScoredCandidates, top_n: int) -> Candidates:
     return [scored.candidate_ids[i] for i in order], scored.candidate_conf[order], expected, set()
 
 
-def _with_llm(scored: ScoredCandidates, confidence: np.ndarray, thin_floor: float) -> Candidates:
+def _with_llm(scored: ScoredCandidates, confidence: np.ndarray, few_examples_floor: float) -> Candidates:
     expected = dataclasses.replace(scored, confidence=confidence).expected_gold
-    unsure = unsure_thin(confidence, scored.thin_mask, scored.judged, thin_floor)
+    unsure = unsure_few_examples(confidence, scored.few_examples_mask, scored.judged, few_examples_floor)
     return list(scored.tag_ids), confidence, expected, {t for t, u in zip(scored.tag_ids, unsure) if u}
 
 
@@ -113,7 +120,7 @@ def decide_llm(
     judge: str,
     generation: bool,
     top_n: int,
-    thin_floor: float = DEFAULT_THIN_FLOOR,
+    few_examples_floor: float = DEFAULT_FEW_EXAMPLES_FLOOR,
     folds: int = 5,
     resamples: int = 2000,
     seed: int = 0,
@@ -121,14 +128,14 @@ def decide_llm(
 ) -> LLMDecision:
     """Cross-validated, paired comparison of recall-only against the LLM pipeline (``judge``, ``generation``) on
     held-out ``scored`` contents, run with every considered pair judged and nothing pruned. ``top_n``: how many
-    candidates the recall-only pipeline considers (``[confidence] judge_top_n``); ``thin_floor``: the least
+    candidates the recall-only pipeline considers (``[pipeline] judge_top_n``); ``few_examples_floor``: the least
     confidence at which a tag with few examples is kept on the LLM's word.
 
     Each variant (the full pipeline; where it judges candidates, judging only the tags with few examples) is
     switched on only when its gain is significant (95% interval above zero); of two, the cheaper one unless
     the full pipeline gains more than ``CHEAPER_MARGIN``. Else recall only. (New tags have no annotated
     examples on held-out contents either, so what judging them brings shows in ``bench.quality.cold_start``,
-    not here: ``judge = "thin"`` with ``use_llm = "always"`` switches it on regardless.)"""
+    not here: ``judge = "few-examples"`` with ``use_llm = "always"`` switches it on regardless.)"""
     shape = pipeline_shape(judge, generation)
     keep = [i for i, g in enumerate(golds) if g]
     scored, golds = [scored[i] for i in keep], [golds[i] for i in keep]
@@ -140,10 +147,10 @@ def decide_llm(
             documents=len(scored),
         )
     variants = {"full": scored}
-    thin_judged = any(bool((s.thin_mask & s.judged).any()) for s in scored)
-    if judge in ("candidates", "thin") and thin_judged and not generation:
-        variants["thin"] = [thin_only(s) for s in scored]
-        if judge == "thin":
+    few_examples_judged = any(bool((s.few_examples_mask & s.judged).any()) for s in scored)
+    if judge in ("candidates", "few-examples") and few_examples_judged and not generation:
+        variants["few-examples"] = [few_examples_only(s) for s in scored]
+        if judge == "few-examples":
             del variants["full"]
     rng = np.random.default_rng(seed)
     fold_of = rng.permutation(len(scored)) % folds
@@ -162,11 +169,15 @@ def decide_llm(
             if judge != "none":
                 models = fit_judge_models([runs[i] for i in train], train_golds)
                 sets = [
-                    _with_llm(s, final_confidence(s.recall_conf, s.p_yes, s.selected, s.thin_mask, *models), thin_floor)
+                    _with_llm(
+                        s,
+                        final_confidence(s.recall_conf, s.p_yes, s.selected, s.few_examples_mask, *models),
+                        few_examples_floor,
+                    )
                     for s in runs
                 ]
             else:  # the LLM only picks: the considered tags are its picks, scored by recall evidence
-                sets = [_with_llm(s, s.recall_conf, thin_floor) for s in runs]
+                sets = [_with_llm(s, s.recall_conf, few_examples_floor) for s in runs]
             f1[name][held] = _held_out_f1([sets[i] for i in train], [sets[i] for i in held], train_golds, held_golds)
             fold[f"{name}_f1"] = round(float(f1[name][held].mean()), 4)
         per_fold.append(fold)
@@ -175,13 +186,13 @@ def decide_llm(
         diff = f1[name] - f1_recall
         low, high = _interval(diff, rng, resamples)
         report[name] = {
-            "judge": "thin" if name == "thin" else judge,
+            "judge": "few-examples" if name == "few-examples" else judge,
             "f1": float(f1[name].mean()),
             "gain": float(diff.mean()),
             "gain_ci95": (low, high),
             "llm_calls_per_content": float(np.mean([np.sum(s.judged) for s in runs])) if judge != "none" else 1.0,
         }
-    names = {"full": "the LLM pipeline", "thin": "judging only tags with few examples"}
+    names = {"full": "the LLM pipeline", "few-examples": "judging only tags with few examples"}
     significant = [name for name in report if report[name]["gain_ci95"][0] > 0]
     parts = []
     for name, v in report.items():
@@ -194,10 +205,10 @@ def decide_llm(
     chosen = None
     if significant:  # the cheaper variant where it keeps nearly all of the gain
         chosen = max(significant, key=lambda n: report[n]["gain"])
-        if "thin" in significant and report["thin"]["gain"] >= report[chosen]["gain"] - CHEAPER_MARGIN:
-            chosen = "thin"
+        if "few-examples" in significant and report["few-examples"]["gain"] >= report[chosen]["gain"] - CHEAPER_MARGIN:
+            chosen = "few-examples"
     reason = "; ".join(parts) + (f": {names[chosen]} chosen" if chosen else ": recall only")
-    picked = report[chosen] if chosen else report.get("full", report.get("thin"))
+    picked = report[chosen] if chosen else report.get("full", report.get("few-examples"))
     return LLMDecision(
         shape,
         chosen is not None,

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from llm4tag.recall.recaller import PATHS, RecallResult
+from llm4tag.recall.results import RecallResult
+from llm4tag.recall.settings import PATHS
 
 RECALL_FEATURES = (
     "fused",

@@ -22,9 +22,9 @@ from llm4tag.calibration.confidence import (
     fit_judge_models,
     judged_pairs,
 )
-from llm4tag.calibration.decision import decide_llm, thin_only
+from llm4tag.calibration.decision import decide_llm, few_examples_only
 from llm4tag.calibration.features import RECALL_FEATURES, labelled_pairs
-from llm4tag.calibration.pruning import RULES, choose_threshold, thin_floor_for
+from llm4tag.calibration.pruning import RULES, choose_threshold, few_examples_floor_for
 from llm4tag.calibration.routing import choose_routing
 from llm4tag.calibration.tuning import tune_recall
 from llm4tag.corpus.documents import Document, seeded_sample
@@ -32,7 +32,7 @@ from llm4tag.errors import ProjectError
 from llm4tag.metrics.calibration import calibration_report
 from llm4tag.metrics.sets import set_scores
 from llm4tag.recall.recall_index import RecallIndex
-from llm4tag.recall.recaller import RecallResult
+from llm4tag.recall.results import RecallResult
 
 AUTO_CANDIDATES = ("boosting", "platt")
 
@@ -97,18 +97,18 @@ def fit_judge_calibrator(
     have been judged."""
     judge_model, zero_shot_model = fit_judge_models(scored, golds)
     X, y = judged_pairs(scored, golds)
-    Z, z = judged_pairs(scored, golds, thin=True, zero_shot=True)
+    Z, z = judged_pairs(scored, golds, few_examples=True, zero_shot=True)
     report = {
         "documents": len(scored),
         "pairs": len(y),
-        "raw_p_yes": calibration_report(y, np.concatenate([s.p_yes[s.judged & ~s.thin_mask] for s in scored])),
+        "raw_p_yes": calibration_report(y, np.concatenate([s.p_yes[s.judged & ~s.few_examples_mask] for s in scored])),
     }
     if judge_model is not None:
         report["calibrated_in_sample"] = calibration_report(y, judge_model.predict_proba(X))
     if len(np.unique(y)) == 2:  # how well each score tells right from wrong pairs (1.0: perfectly; 0.5: not at all)
         from sklearn.metrics import roc_auc_score
 
-        recall_conf = np.concatenate([s.recall_conf[s.judged & ~s.thin_mask] for s in scored])
+        recall_conf = np.concatenate([s.recall_conf[s.judged & ~s.few_examples_mask] for s in scored])
         report["roc_auc"] = {"recall_only": round(float(roc_auc_score(y, recall_conf)), 4)}
         report["roc_auc"]["judge_p_yes"] = round(
             float(roc_auc_score(y, X[:, JUDGE_FEATURES.index("judge_log_odds")])), 4
@@ -144,13 +144,13 @@ def choose_settings(
         rule=choice.rule,
         route_lower=-1.0,
         route_upper=2.0,
-        thin_floor=thin_floor_for(choice.f1),
+        few_examples_floor=few_examples_floor_for(choice.f1),
     )
     report = {
         "documents": len(scored),
         "pruning": choice.to_dict(),
         "unpruned": unpruned.to_dict(),
-        "thin_floor": settings.thin_floor,
+        "few_examples_floor": settings.few_examples_floor,
     }
     if route:
         routing = choose_routing(
@@ -250,14 +250,14 @@ def optimize(
     tune_seconds: float = 0.0,
     decide: bool = False,
     top_n: int = 8,
-    thin_floor: float | None = None,
+    few_examples_floor: float | None = None,
 ) -> dict:
     """``llm4tag optimize``: choose and save the settings of the pipeline shape (``judge``, ``generation``) on
     held-out ``docs``, run through ``judged`` (every considered pair judged, nothing pruned); when the shape
     calls the LLM, on a seeded sample of ``llm_sample`` of them. With ``recall_index`` and ``tune_seconds``,
     the recall settings are searched first (``tuning.tune_recall``); a better one is saved (``save_config``)
     and the ranker refitted for it. With ``decide``, whether this LLM shape beats recall only on the same contents
-    is measured (``decision.decide_llm``; ``top_n``: the candidates recall only considers; ``thin_floor``: the
+    is measured (``decision.decide_llm``; ``top_n``: the candidates recall only considers; ``few_examples_floor``: the
     least confidence of a tag with few examples kept on the LLM's word, None: the one chosen here, half the
     held-out F1) and saved."""
     docs = _annotated(docs, "optimize")
@@ -287,19 +287,19 @@ def optimize(
         plot_runs(scored, golds, Path(plots), judged=judge != "none")
     report = {**settings.report, **({"recall_tuning": tuned} if tuned else {}), "saved_to": str(path)}
     if decide:
-        floor = thin_floor if thin_floor is not None else settings.thin_floor
+        floor = few_examples_floor if few_examples_floor is not None else settings.few_examples_floor
         decision = decide_llm(
-            scored, golds, judge=judge, generation=generation, top_n=top_n, thin_floor=floor, seed=seed
+            scored, golds, judge=judge, generation=generation, top_n=top_n, few_examples_floor=floor, seed=seed
         )
         if decision.use_llm and decision.judge != judge:  # judging only tags with few examples: its own settings
             models = (artifacts.judge_calibrator(), artifacts.zero_shot_calibrator())
-            thin = [thin_only(s) for s in scored]
-            for s in thin:
-                s.confidence = final_confidence(s.recall_conf, s.p_yes, s.selected, s.thin_mask, *models)
-            chosen = choose_settings(thin, golds, target_precision=target_precision)
+            only_few = [few_examples_only(s) for s in scored]
+            for s in only_few:
+                s.confidence = final_confidence(s.recall_conf, s.p_yes, s.selected, s.few_examples_mask, *models)
+            chosen = choose_settings(only_few, golds, target_precision=target_precision)
             report["chosen_settings"] = {
                 **chosen.report,
-                "saved_to": str(artifacts.save_settings(chosen, "thin", False)),
+                "saved_to": str(artifacts.save_settings(chosen, "few-examples", False)),
             }
         report["llm_decision"] = {**decision.to_dict(), "saved_to": str(artifacts.save_llm_decision(decision))}
     return report

@@ -106,10 +106,10 @@ class PruningChoice:
         return {k: round(v, 4) if isinstance(v, float) else v for k, v in asdict(self).items()}
 
 
-DEFAULT_THIN_FLOOR = 0.5  # before ``optimize`` measured the project: precision first
+DEFAULT_FEW_EXAMPLES_FLOOR = 0.5  # before ``optimize`` measured the project: precision first
 
 
-def thin_floor_for(f1: float) -> float:
+def few_examples_floor_for(f1: float) -> float:
     """The least confidence at which a tag with few examples is kept on the LLM's word, for a project that
     reaches document F1 ``f1`` on held-out contents: half of it. With calibrated confidences, the threshold
     that maximises expected F1 is half the best F1 reachable (Lipton, Elkan and Naryanaswamy, 2014). A new
@@ -117,12 +117,14 @@ def thin_floor_for(f1: float) -> float:
     return round(float(f1) / 2, 4)
 
 
-def unsure_thin(confidence: np.ndarray, thin: np.ndarray, judged: np.ndarray, floor: float) -> np.ndarray:
+def unsure_few_examples(
+    confidence: np.ndarray, few_examples: np.ndarray, judged: np.ndarray, floor: float
+) -> np.ndarray:
     """Pairs never kept: tags with few examples whose only evidence, the LLM's word, is below ``floor``. Their
     threshold cannot be tuned on held-out contents (a new tag has no annotated example there): the floor is
-    ``[confidence] thin_min_confidence`` where set, else ``thin_floor_for`` the held-out F1 ``optimize``
+    ``[confidence] few_examples_min_confidence`` where set, else ``few_examples_floor_for`` the held-out F1 ``optimize``
     measured."""
-    return np.asarray(thin, bool) & np.asarray(judged, bool) & (np.asarray(confidence) < floor)
+    return np.asarray(few_examples, bool) & np.asarray(judged, bool) & (np.asarray(confidence) < floor)
 
 
 def prune(tag_ids: list[str], confidences: np.ndarray, threshold: float, max_tags: int) -> list[str]:

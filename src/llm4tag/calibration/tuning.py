@@ -19,7 +19,8 @@ from llm4tag.calibration.features import labelled_pairs
 from llm4tag.calibration.pruning import Pruning
 from llm4tag.corpus.documents import Document
 from llm4tag.metrics.sets import set_scores
-from llm4tag.recall.recaller import RecallConfig, RecallResult
+from llm4tag.recall.results import RecallResult
+from llm4tag.recall.settings import RecallConfig
 
 SEARCH = {
     "dense_weight": (0.2, 0.4, 0.6, 0.8),

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llm4tag import registry
-from llm4tag.embedding.base import Embedder, normalize_rows
+from llm4tag.registry import lazy_exports
+
+if TYPE_CHECKING:
+    from llm4tag.embedding.base import Embedder
 
 _REGISTRY = {
     "sentence-transformers": ("llm4tag.embedding.sentence_transformer", "SentenceTransformerEmbedder"),
@@ -24,4 +27,6 @@ def create_embedder(backend: str = "sentence-transformers", **options: Any) -> E
     return registry.create("embedding", _REGISTRY, backend, **options)
 
 
-__all__ = ["Embedder", "create_embedder", "normalize_rows"]
+__all__ = ["BACKENDS", "Embedder", "create_embedder", "normalize_rows"]
+
+__getattr__ = lazy_exports(__name__, {"Embedder": "llm4tag.embedding.base", "normalize_rows": "llm4tag.embedding.base"})

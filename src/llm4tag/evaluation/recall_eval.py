@@ -8,7 +8,8 @@ import numpy as np
 
 from llm4tag.corpus.documents import Document
 from llm4tag.metrics.retrieval import mean_recall_at
-from llm4tag.recall.recaller import LEARNED_PATHS, PATHS, Recaller
+from llm4tag.recall.recaller import Recaller
+from llm4tag.recall.settings import LEARNED_PATHS, PATHS
 
 DEFAULT_NS = (10, 20, 30, 50)
 

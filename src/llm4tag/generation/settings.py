@@ -8,7 +8,7 @@ from dataclasses import dataclass
 @dataclass
 class GenerationConfig:
     # off by default: on every data set measured, LLM selection lowered F1 (docs/experiments/judge.md); with
-    # [confidence] use_llm = "auto", `optimize` switches it on only where it pays
+    # [pipeline] use_llm = "auto", `optimize` switches it on only where it pays
     enabled: bool = False
     candidates: int = 15
     examples: int = 3

@@ -1,31 +1,23 @@
 """The tagging pipeline: stages built once from the configuration, composed and run batch by batch."""
 
-from llm4tag.pipeline.pipeline import Components, Pipeline, PipelineOptions, Pipelines
-from llm4tag.pipeline.results import TagAssignment, TaggingResult
-from llm4tag.pipeline.stages import (
-    ConsiderStage,
-    ContentState,
-    JudgeStage,
-    PruneStage,
-    RecallStage,
-    ScoreStage,
-    SelectStage,
-    Stage,
-)
+from llm4tag.registry import lazy_exports
 
-__all__ = [
-    "Components",
-    "ConsiderStage",
-    "ContentState",
-    "JudgeStage",
-    "Pipeline",
-    "PipelineOptions",
-    "Pipelines",
-    "PruneStage",
-    "RecallStage",
-    "ScoreStage",
-    "SelectStage",
-    "Stage",
-    "TagAssignment",
-    "TaggingResult",
-]
+_EXPORTS = {
+    "Components": "llm4tag.pipeline.pipeline",
+    "ConsiderStage": "llm4tag.pipeline.stages",
+    "ContentState": "llm4tag.pipeline.stages",
+    "JudgeStage": "llm4tag.pipeline.stages",
+    "Pipeline": "llm4tag.pipeline.pipeline",
+    "PipelineOptions": "llm4tag.pipeline.pipeline",
+    "Pipelines": "llm4tag.pipeline.pipeline",
+    "PruneStage": "llm4tag.pipeline.stages",
+    "RecallStage": "llm4tag.pipeline.stages",
+    "ScoreStage": "llm4tag.pipeline.stages",
+    "SelectStage": "llm4tag.pipeline.stages",
+    "Stage": "llm4tag.pipeline.stages",
+    "TagAssignment": "llm4tag.pipeline.results",
+    "TaggingResult": "llm4tag.pipeline.results",
+}
+__all__ = sorted(_EXPORTS)
+
+__getattr__ = lazy_exports(__name__, _EXPORTS)  # imported on first use: llm4tag.config reads settings only

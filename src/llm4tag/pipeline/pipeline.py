@@ -16,8 +16,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from llm4tag.calibration.artifacts import CalibrationArtifacts, pipeline_shape
-from llm4tag.calibration.confidence import JUDGE_MODES
-from llm4tag.calibration.pruning import DEFAULT_THIN_FLOOR, Pruning
+from llm4tag.calibration.pruning import DEFAULT_FEW_EXAMPLES_FLOOR, Pruning
 from llm4tag.config import ProjectConfig
 from llm4tag.corpus.documents import Document
 from llm4tag.embedding.cache import CachedEmbedder
@@ -27,6 +26,7 @@ from llm4tag.generation.prompts import load_prompt
 from llm4tag.library.tags import TagLibrary
 from llm4tag.llm.lazy import LazyLLM
 from llm4tag.pipeline.results import TaggingResult
+from llm4tag.pipeline.settings import JUDGE_MODES
 from llm4tag.pipeline.stages import (
     ConsiderStage,
     ContentState,
@@ -48,7 +48,7 @@ class PipelineOptions:
     """The shape of a pipeline. Defaults come from the project's configuration (``from_config``)."""
 
     generation: bool = True  # the LLM picks tags from the candidates
-    judge: str = "candidates"  # which pairs the LLM judges: none | generated | candidates | thin
+    judge: str = "candidates"  # which pairs the LLM judges: none | generated | candidates | few-examples
     route: bool = True  # judge only pairs the routing band (from ``optimize``) leaves undecided
     prune: bool = True  # cut the final tag set at the threshold and tag limit (from ``optimize``)
     examples: bool = True  # retrieved annotated examples in the selection prompt
@@ -65,14 +65,14 @@ class PipelineOptions:
     def offered(cls, config: ProjectConfig) -> PipelineOptions:
         """The pipeline the configuration describes, LLM stages included: what ``calibrate`` and ``optimize``
         measure."""
-        return cls(generation=config.generation.enabled, judge=config.confidence.judge, route=config.confidence.route)
+        return cls(generation=config.generation.enabled, judge=config.pipeline.judge, route=config.pipeline.route)
 
     @classmethod
     def from_config(cls, config: ProjectConfig, artifacts: CalibrationArtifacts | None = None) -> PipelineOptions:
-        """The pipeline that runs: the offered one, less its LLM stages unless ``[confidence] use_llm`` is
+        """The pipeline that runs: the offered one, less its LLM stages unless ``[pipeline] use_llm`` is
         ``always``, or ``auto`` and ``optimize`` found that they pay on held-out contents (``artifacts``)."""
         options = cls.offered(config)
-        use = config.confidence.use_llm
+        use = config.pipeline.use_llm
         if not options.uses_llm or use == "always":
             return options
         chosen = artifacts.llm_choice(options.judge, options.generation) if artifacts and use == "auto" else None
@@ -144,7 +144,7 @@ class Pipeline:
                     notes=options.notes,
                 )
             )
-        stages.append(ConsiderStage(options.judge, config.confidence.judge_top_n, config.recall.thin_examples))
+        stages.append(ConsiderStage(options.judge, config.pipeline.judge_top_n, config.recall.few_examples))
         if options.judge != "none":
             stages.append(
                 JudgeStage(
@@ -154,7 +154,7 @@ class Pipeline:
                     routing=artifacts.settings(options.judge, options.generation) if options.route else None,
                     cache=config.confidence.cache,
                     allow_fallback=config.confidence.allow_fallback,
-                    only_thin=options.judge == "thin",
+                    only_few_examples=options.judge == "few-examples",
                     judgements=components.judgements,
                 )
             )
@@ -167,21 +167,22 @@ class Pipeline:
             )
         )
         if options.prune:
-            stages.append(PruneStage(cls._pruning(components, options), cls._thin_floor(components, options)))
+            stages.append(PruneStage(cls._pruning(components, options), cls._few_examples_floor(components, options)))
         return cls(components, options, stages, llm)
 
     @staticmethod
-    def _thin_floor(components: Components, options: PipelineOptions) -> float:
-        """``[confidence] thin_min_confidence`` where set, else the floor ``optimize`` chose: for this shape, or
-        (a shape it did not tune, e.g. ``judge = "thin"`` switched on by hand) half the recall-only held-out F1."""
-        configured = components.config.confidence.thin_min_confidence
+    def _few_examples_floor(components: Components, options: PipelineOptions) -> float:
+        """``[confidence] few_examples_min_confidence`` where set, else the floor ``optimize`` chose: for this
+        shape, or (a shape it did not tune, e.g. ``judge = "few-examples"`` switched on by hand) half the
+        recall-only held-out F1."""
+        configured = components.config.confidence.few_examples_min_confidence
         if configured is not None:
             return configured
         artifacts = components.artifacts
         for settings in (artifacts.settings(options.judge, options.generation), artifacts.settings("none", False)):
-            if settings is not None and settings.thin_floor is not None:
-                return settings.thin_floor
-        return DEFAULT_THIN_FLOOR
+            if settings is not None and settings.few_examples_floor is not None:
+                return settings.few_examples_floor
+        return DEFAULT_FEW_EXAMPLES_FLOOR
 
     @staticmethod
     def _pruning(components: Components, options: PipelineOptions) -> Pruning:

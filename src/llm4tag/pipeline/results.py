@@ -7,7 +7,7 @@ from typing import Any
 
 from llm4tag.calibration.confidence import ScoredCandidates
 from llm4tag.generation.generator import Selection
-from llm4tag.recall.recaller import RecallResult
+from llm4tag.recall.results import RecallResult
 
 
 @dataclass

@@ -22,7 +22,7 @@ from llm4tag.calibration.confidence import (
     final_confidence,
 )
 from llm4tag.calibration.features import RECALL_FEATURES, recall_features
-from llm4tag.calibration.pruning import Pruning, unsure_thin
+from llm4tag.calibration.pruning import Pruning, unsure_few_examples
 from llm4tag.corpus.documents import Document, text_hash
 from llm4tag.embedding.cache import CachedEmbedder
 from llm4tag.generation.generator import Example, GenerationConfig, Selection, TagGenerator
@@ -32,7 +32,8 @@ from llm4tag.generation.prompts import PromptTemplate
 from llm4tag.llm.lazy import LazyLLM
 from llm4tag.pipeline.results import TagAssignment
 from llm4tag.recall.recall_index import RecallIndex
-from llm4tag.recall.recaller import RecallConfig, RecallResult
+from llm4tag.recall.results import RecallResult
+from llm4tag.recall.settings import RecallConfig
 from llm4tag.store.sqlite import Store
 
 
@@ -47,7 +48,7 @@ class ContentState:
     considered: list[str] = field(default_factory=list)  # the tags that get a final confidence
     recall_conf: np.ndarray = field(default_factory=lambda: np.zeros(0))  # recall-only, per considered tag
     p_yes: np.ndarray = field(default_factory=lambda: np.zeros(0))  # per considered tag; NaN: not judged
-    thin: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))  # per considered tag: few examples
+    few_examples: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))  # per considered tag: few examples
     scored: ScoredCandidates | None = None
     ranked: list[TagAssignment] = field(default_factory=list)  # every considered tag, best first
     tags: list[TagAssignment] | None = None  # the final set (None: not pruned, all of ``ranked``)
@@ -192,20 +193,21 @@ class SelectStage:
 class ConsiderStage:
     """Which tags get a final confidence: the LLM's picks (``judge = "generated"``, or ``"none"`` after
     generation), the top ``top_n`` candidates plus any picks and the candidates in slots reserved for tags with
-    few examples (``"candidates"``, ``"thin"``), or the top candidates. "Top" is by recall-only confidence: the
-    learned ranker's order, not the fused score's. Tags with at most ``thin_examples`` examples are marked thin."""
+    few examples (``"candidates"``, ``"few-examples"``), or the top candidates. "Top" is by recall-only
+    confidence: the learned ranker's order, not the fused score's. Tags with at most ``few_examples`` examples
+    are marked as having few."""
 
     name = "consider"
 
-    def __init__(self, judge_mode: str, top_n: int, thin_examples: int = 10) -> None:
-        self.judge_mode, self.top_n, self.thin_examples = judge_mode, top_n, thin_examples
+    def __init__(self, judge_mode: str, top_n: int, few_examples: int = 10) -> None:
+        self.judge_mode, self.top_n, self.few_examples = judge_mode, top_n, few_examples
 
     def run(self, batch: list[ContentState]) -> None:
         for state in batch:
             order = np.argsort(-state.candidate_conf, kind="stable")
             ids = [state.recall.candidates[i].tag_id for i in order]
             picked = list(state.selection.tag_ids) if state.selection is not None else []
-            if self.judge_mode in ("candidates", "thin"):
+            if self.judge_mode in ("candidates", "few-examples"):
                 top = ids[: self.top_n]
                 reserved = [c.tag_id for c in state.recall.candidates if c.reserved]
                 state.considered = list(dict.fromkeys(top + picked + reserved))
@@ -215,14 +217,17 @@ class ConsiderStage:
                 state.considered = ids[: self.top_n]
             by_tag = {c.tag_id: (i, c) for i, c in enumerate(state.recall.candidates)}
             state.recall_conf = np.array([state.candidate_conf[by_tag[t][0]] for t in state.considered], dtype=float)
-            state.thin = np.array([by_tag[t][1].examples <= self.thin_examples for t in state.considered], dtype=bool)
+            state.few_examples = np.array(
+                [by_tag[t][1].examples <= self.few_examples for t in state.considered], dtype=bool
+            )
             state.p_yes = np.full(len(state.considered), np.nan)
 
 
 class JudgeStage:
     """The LLM judges (content, tag) pairs: P(Yes) from the first token's log-probabilities. With a routing
     band (``routing``), only pairs whose recall-only confidence is not decisive are asked; pairs of tags with
-    few examples are always asked (their recall confidence says little), and with ``only_thin`` only they are."""
+    few examples are always asked (their recall confidence says little), and with ``only_few_examples`` only
+    they are."""
 
     name = "judge"
 
@@ -235,12 +240,17 @@ class JudgeStage:
         routing: ConfidenceSettings | None = None,
         cache: bool = True,
         allow_fallback: bool = False,
-        only_thin: bool = False,
+        only_few_examples: bool = False,
         judgements: JudgementCache | None = None,
     ) -> None:
         self.llm, self.template, self.store = llm, template, store
         self.judgements = judgements if judgements is not None else store  # where judgements are reused and kept
-        self.routing, self.cache, self.allow_fallback, self.only_thin = routing, cache, allow_fallback, only_thin
+        self.routing, self.cache, self.allow_fallback, self.only_few_examples = (
+            routing,
+            cache,
+            allow_fallback,
+            only_few_examples,
+        )
         self._judge: Judge | None = None
         self._library = None
 
@@ -256,10 +266,10 @@ class JudgeStage:
         for state in batch:
             if not state.considered:
                 continue
-            if self.only_thin:
-                ask = state.thin.copy()
+            if self.only_few_examples:
+                ask = state.few_examples.copy()
             elif self.routing is not None:
-                ask = self.routing.needs_llm(state.recall_conf) | state.thin
+                ask = self.routing.needs_llm(state.recall_conf) | state.few_examples
             else:
                 ask = np.ones(len(state.considered), bool)
             asked = [t for t, a in zip(state.considered, ask) if a]
@@ -286,7 +296,9 @@ class ScoreStage:
         library = self.store.tag_library()
         for state in batch:
             recall_conf, selected = state.recall_conf, state.selected()
-            final = final_confidence(recall_conf, state.p_yes, selected, state.thin, self.calibrator, self.zero_shot)
+            final = final_confidence(
+                recall_conf, state.p_yes, selected, state.few_examples, self.calibrator, self.zero_shot
+            )
             judged = ~np.isnan(state.p_yes)
             state.scored = ScoredCandidates(
                 state.considered,
@@ -296,7 +308,7 @@ class ScoreStage:
                 final,
                 state.candidate_conf,
                 [c.tag_id for c in state.recall.candidates],
-                state.thin,
+                state.few_examples,
             )
             paths = {c.tag_id: c.paths for c in state.recall.candidates}
             order = sorted(range(len(final)), key=lambda i: -final[i])
@@ -316,17 +328,20 @@ class ScoreStage:
 
 class PruneStage:
     """The final tag set, best first: by one threshold, or per content the set with the best expected F1; a tag
-    with few examples kept on the LLM's word alone needs at least ``thin_floor`` (``pruning.unsure_thin``)."""
+    with few examples kept on the LLM's word alone needs at least ``few_examples_floor``
+    (``pruning.unsure_few_examples``)."""
 
     name = "prune"
 
-    def __init__(self, pruning: Pruning, thin_floor: float = 0.0) -> None:
-        self.pruning, self.thin_floor = pruning, thin_floor
+    def __init__(self, pruning: Pruning, few_examples_floor: float = 0.0) -> None:
+        self.pruning, self.few_examples_floor = pruning, few_examples_floor
 
     def run(self, batch: list[ContentState]) -> None:
         for state in batch:
             scored = state.scored
-            unsure = unsure_thin(scored.confidence, scored.thin_mask, scored.judged, self.thin_floor)
+            unsure = unsure_few_examples(
+                scored.confidence, scored.few_examples_mask, scored.judged, self.few_examples_floor
+            )
             keep = self.pruning.apply(list(range(len(scored.tag_ids))), scored.confidence, scored.expected_gold)
             by_tag = {t.tag_id: t for t in state.ranked}
             state.tags = [by_tag[scored.tag_ids[i]] for i in keep if not unsure[i]]

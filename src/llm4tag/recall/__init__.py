@@ -5,9 +5,11 @@ from llm4tag.registry import lazy_exports
 _EXPORTS = {
     "PATHS": "llm4tag.recall.settings",
     "RecallConfig": "llm4tag.recall.settings",
-    "Candidate": "llm4tag.recall.recaller",
+    "Candidate": "llm4tag.recall.results",
     "Recaller": "llm4tag.recall.recaller",
-    "RecallResult": "llm4tag.recall.recaller",
+    "RecallResult": "llm4tag.recall.results",
+    "LearnedPath": "llm4tag.recall.learned.base",
+    "NotFittedError": "llm4tag.recall.learned.base",
     "ContentTagGraph": "llm4tag.recall.graph",
     "IndexReport": "llm4tag.recall.recall_index",
     "RecallIndex": "llm4tag.recall.recall_index",

@@ -17,12 +17,30 @@ rebuilt one.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
 
 from llm4tag.index.dense import DenseIndex, one_blas_thread
 from llm4tag.index.lexical import LexicalIndex
+
+
+class NewTags(NamedTuple):
+    """Per tag position, whether recall knows the tag by its text alone, with a version that changes with it."""
+
+    version: int
+    mask: np.ndarray
+
+
+class Prototypes(NamedTuple):
+    """The active tags with few examples: their positions, a prototype vector each, which of them are new, and
+    the new ones' text vectors."""
+
+    positions: np.ndarray
+    vectors: np.ndarray
+    new: np.ndarray
+    new_texts: np.ndarray
 
 
 @dataclass
@@ -49,7 +67,7 @@ class ContentTagGraph:
         self._tag_lexical: sp.csr_matrix | None = None
         self._tag_lexical_t: sp.csr_matrix | None = None
         self.active_tags = np.ones(0, dtype=bool)
-        self._prototypes: tuple | None = None  # (key, what thin_prototypes returns)
+        self._prototypes: tuple | None = None  # (key, what few_example_prototypes returns)
         self._tag_space_map: tuple[int, np.ndarray | None] | None = None  # (annotated contents fitted on, map)
         self._tag_neighbours: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._tag_neighbours_k = 0
@@ -154,13 +172,13 @@ class ContentTagGraph:
             self._tag_lexical = self.content_lexical.transform(self.tag_texts) if self.tag_texts else None
         return self._tag_lexical
 
-    def thin_prototypes(
-        self, max_examples: int, new: tuple[int, np.ndarray] | None = None, limit: int = 50_000
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+    def few_example_prototypes(
+        self, max_examples: int, new: NewTags | None = None, limit: int = 50_000
+    ) -> Prototypes | None:
         """The active tags with at most ``max_examples`` annotated examples (positions), a prototype vector for
         each (its text's embedding plus its examples', normalised: a tag without examples is its text; each
         example learned moves it towards what the tag looks like in use), which of them are new (no example at
-        all, or as ``new`` says: (version, mask) from ``Recaller.new_tags``), and those ones' text embeddings,
+        all, or as ``new`` says: ``reserved.ReservedSlots.new_tags``), and those ones' text embeddings,
         normalised (what ``tag_space_map`` matches). None above ``limit`` such tags (a huge library of mostly
         unused tags: C2T alone then fills the reserved slots)."""
         a = self.annotations
@@ -170,10 +188,10 @@ class ContentTagGraph:
             self.n_tags,
             a.nnz,
             int(self.active_tags.sum()),
-            None if new is None else new[0],
+            None if new is None else new.version,
         )
         if self._prototypes is not None and self._prototypes[0] == key:
-            return self._prototypes[1:]
+            return self._prototypes[1]
         frequency = self.tag_frequency
         positions = np.flatnonzero((frequency <= max_examples) & self.active_tags[: self.n_tags])
         if len(positions) > limit or not len(positions):
@@ -182,9 +200,9 @@ class ContentTagGraph:
         vectors = texts.copy()
         if self.n_contents:
             vectors = vectors + np.asarray(a[:, positions].T @ self.content_dense.vectors[: self.n_contents])
-        unused = frequency[positions] == 0 if new is None else new[1][positions]
-        self._prototypes = (key, positions, _normalised(vectors), unused, texts[unused])
-        return self._prototypes[1:]
+        unused = frequency[positions] == 0 if new is None else new.mask[positions]
+        self._prototypes = (key, Prototypes(positions, _normalised(vectors), unused, texts[unused]))
+        return self._prototypes[1]
 
     def tag_space_map(self, min_contents: int, ridge: float = 1.0, growth: float = 0.1) -> np.ndarray | None:
         """A linear map from a content's embedding into the tag texts' embedding space, fitted by ridge

@@ -6,10 +6,27 @@ A leaf module: reading a project's configuration imports this, not the algorithm
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
-PATHS = ("c2t", "c2c2t", "c2t2t", "lexical", "supervised", "tree", "mlp")
-# fitted on the annotated contents: recall/supervised.py, recall/tree.py, recall/perceptron.py
-LEARNED_PATHS = ("supervised", "tree", "mlp")
+from llm4tag.recall.learned import REGISTRY
+
+GRAPH_PATHS = {"c2t": 0.1, "c2c2t": 1.0, "c2t2t": 0.05, "lexical": 0.03}  # with their default weights
+LEARNED_PATHS = tuple(REGISTRY)  # fitted on the annotated contents: recall/learned/
+PATHS = (*GRAPH_PATHS, *LEARNED_PATHS)
+
+# settings renamed since projects were first written: old name -> new name (read, and named in a warning)
+RENAMED = {
+    "supervised_min_contents": "learned_min_contents",
+    "supervised_max_tags": "learned_max_tags",
+    "thin_slots": "few_example_slots",
+    "thin_examples": "few_examples",
+    "thin_map_weight": "new_tag_map_weight",
+    "thin_unseen_as_new": "unseen_tags_are_new",
+}
+
+
+def default_weights() -> dict[str, float]:
+    return {**GRAPH_PATHS, **{name: entry.weight for name, entry in REGISTRY.items()}}
 
 
 @dataclass
@@ -25,31 +42,23 @@ class RecallConfig:
     c2t_pool: int = 50
     seeds: int = 5
     tag_neighbours: int = 5
-    weights: dict[str, float] = field(
-        default_factory=lambda: {
-            "c2c2t": 1.0,
-            "c2t": 0.1,
-            "c2t2t": 0.05,
-            "lexical": 0.03,
-            "supervised": 2.5,
-            "tree": 1.0,
-            "mlp": 1.0,
-        }
-    )
-    supervised_min_contents: int = 200  # fewer annotated contents: the learned path is skipped
-    supervised_max_tags: int = 5000  # more annotated tags: paths with dense per-tag weights skipped (``dense_per_tag``)
+    weights: dict[str, float] = field(default_factory=default_weights)
+    # each learned path's own settings, over its defaults (``[recall.paths.<name>]``; the path's
+    # ``DEFAULT_PARAMETERS`` list them)
+    paths: dict[str, dict[str, Any]] = field(default_factory=dict)
+    learned_min_contents: int = 200  # fewer annotated contents: the learned paths (and the tag-space map) wait
+    learned_max_tags: int = 5000  # more annotated tags: learned paths with a weight per tag (``dense_per_tag``) skipped
     refit_growth: float = 0.1  # learned paths are refitted once the contents grew by this share (or rows changed)
-    # reserved candidate slots for tags with at most `thin_examples` annotated examples (new and tail tags), by
-    # content-tag similarity (C2T): the neighbour vote and the learned paths cannot propose a tag without
-    # examples, so without these the LLM judge never sees it
-    thin_slots: int = 3
-    thin_examples: int = 10
+    # candidate slots reserved for tags with at most `few_examples` annotated examples (new and tail tags), by
+    # their similarity to the content (recall/reserved.py): without them the LLM judge never sees such a tag
+    few_example_slots: int = 3
+    few_examples: int = 10
     # for new tags (no example, or none the learned paths saw): the share, in their slot score, of their text's
     # similarity to the content mapped into the tag texts' space (``ContentTagGraph.tag_space_map``); 0: none
-    thin_map_weight: float = 0.5
+    new_tag_map_weight: float = 0.5
     # a tag whose examples all came after the learned paths were last fitted is new to them too: only the slots
-    # can propose it, so it keeps the new tags' turn in the slots and their map (its examples in its prototype)
-    thin_unseen_as_new: bool = True
+    # can propose it, so it takes the new tags' turn in the slots and their map
+    unseen_tags_are_new: bool = True
     max_name_words: int = 6
 
     @property
@@ -61,7 +70,10 @@ class RecallConfig:
         unknown = set(self.weights) - set(PATHS)
         if unknown:
             raise ValueError(f"unknown recall paths in weights: {sorted(unknown)}; expected {PATHS}")
+        unknown = set(self.paths) - set(LEARNED_PATHS)
+        if unknown:
+            raise ValueError(f"unknown learned paths in [recall.paths]: {sorted(unknown)}; expected {LEARNED_PATHS}")
         if self.top_n < 1 or self.neighbours < 1:
             raise ValueError("top_n and neighbours must be at least 1")
-        if not 0.0 <= self.thin_map_weight <= 1.0:
-            raise ValueError(f"thin_map_weight must be between 0 and 1, not {self.thin_map_weight}")
+        if not 0.0 <= self.new_tag_map_weight <= 1.0:
+            raise ValueError(f"new_tag_map_weight must be between 0 and 1, not {self.new_tag_map_weight}")

@@ -40,7 +40,6 @@ from prometheus_client import generate_latest
 from pydantic import Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from llm4tag.config import ServiceConfig
 from llm4tag.corpus.documents import Document, text_hash
 from llm4tag.corpus.knowledge import KnowledgeItem
 from llm4tag.errors import BackendError, ConfigError, InputError, Llm4tagError
@@ -49,6 +48,7 @@ from llm4tag.pipeline import TaggingResult
 from llm4tag.service.annif import annif_router
 from llm4tag.service.metrics import ServiceMetrics
 from llm4tag.service.schemas import ContentIn, FeedbackIn, ServiceError, TagBatchRequest, TagIn, TagRequest
+from llm4tag.service.settings import ServiceConfig
 from llm4tag.service.worker import PipelineWorker
 from llm4tag.service.workers import multiprocess_metrics
 from llm4tag.store.sqlite import store_error_message

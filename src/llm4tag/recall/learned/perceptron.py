@@ -19,88 +19,71 @@ from __future__ import annotations
 
 import importlib.util
 import warnings
+from pathlib import Path
 
 import numpy as np
 from scipy.special import expit
 from sklearn.preprocessing import MultiLabelBinarizer
 
-from llm4tag.fileio import load_pickle, save_pickle
+from llm4tag.recall.learned.base import LearnedPath, check_is_fitted
 
 Layers = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # hidden weights, bias; output weights, bias
 
 
-class PerceptronScorer:
-    """``fit(texts, tag_lists, vectors)``, then ``scores(texts, vectors)``: the ``top_k`` tags of each content
-    with their predicted probability. Reads the vectors only (the learned paths share one interface)."""
+class PerceptronPath(LearnedPath):
+    """Reads the vectors only; the texts are not used."""
 
-    dense_per_tag = True  # a weight for every hidden unit and tag: skipped past ``supervised_max_tags``
+    name = "mlp"
+    dense_per_tag = True  # a weight for every hidden unit and tag
+    DEFAULT_PARAMETERS = {"hidden": 512, "alpha": 1e-3, "epochs": 60, "batch_size": 256, "top_k": 50, "seed": 0}
 
-    def __init__(
-        self,
-        *,
-        hidden: int = 512,
-        alpha: float = 1e-3,
-        epochs: int = 60,
-        batch_size: int = 256,
-        top_k: int = 50,
-        seed: int = 0,
-    ) -> None:
-        self.hidden, self.alpha, self.epochs, self.batch_size = hidden, alpha, epochs, batch_size
-        self.top_k, self.seed = top_k, seed
-        self.classes: list[str] = []
-        self.contents = 0
-        self._layers: Layers | None = None
-
-    def fit(self, texts: list[str], tag_lists: list[list[str]], vectors: np.ndarray | None = None) -> PerceptronScorer:
+    def fit(self, texts: list[str], tag_lists: list[list[str]], vectors: np.ndarray | None = None) -> PerceptronPath:
         if vectors is None or len(vectors) != len(tag_lists):
             raise ValueError(f"the perceptron path needs one vector per annotated content ({len(tag_lists)})")
+        p = self.parameters
         keep = [i for i, tags in enumerate(tag_lists) if tags]
         binarizer = MultiLabelBinarizer(sparse_output=True)
         Y = binarizer.fit_transform([tag_lists[i] for i in keep]).astype(bool).toarray()  # 1 byte a cell, not 8
-        self.classes = [str(c) for c in binarizer.classes_]
-        self.contents = len(keep)
-        if len(self.classes) < 2:  # one tag on every annotated content: nothing to tell apart
-            self._layers = None
-            return self
-        X = np.ascontiguousarray(np.asarray(vectors, dtype=np.float32)[keep])
-        train = _train_with_torch if importlib.util.find_spec("torch") is not None else _train_with_sklearn
-        self._layers = train(
-            X, Y, hidden=self.hidden, alpha=self.alpha, epochs=self.epochs, batch_size=self.batch_size, seed=self.seed
-        )
+        self.classes_ = [str(c) for c in binarizer.classes_]
+        self.n_contents_ = len(keep)
+        self.layers_: Layers | None = None  # one tag on every annotated content: nothing to tell apart
+        if len(self.classes_) >= 2:
+            X = np.ascontiguousarray(np.asarray(vectors, dtype=np.float32)[keep])
+            train = _train_with_torch if importlib.util.find_spec("torch") is not None else _train_with_sklearn
+            self.layers_ = train(
+                X,
+                Y,
+                hidden=p["hidden"],
+                alpha=p["alpha"],
+                epochs=p["epochs"],
+                batch_size=p["batch_size"],
+                seed=p["seed"],
+            )
         return self
 
-    def predict_proba(self, vectors: np.ndarray) -> np.ndarray:
-        """Each tag's probability (``classes``' order) for each vector, as ``MLPClassifier`` computes it."""
-        hidden_weights, hidden_bias, output_weights, output_bias = self._layers
+    def predict(self, texts: list[str], vectors: np.ndarray | None = None) -> np.ndarray:
+        """Each tag's probability (``classes_``' order) for each vector, as ``MLPClassifier`` computes it."""
+        n = len(vectors) if vectors is not None else len(texts)
+        if self.layers_ is None or vectors is None or not n:
+            return np.zeros((n, len(self.classes_)), dtype=np.float32)
+        hidden_weights, hidden_bias, output_weights, output_bias = self.layers_
         hidden = np.maximum(np.asarray(vectors, dtype=np.float32) @ hidden_weights + hidden_bias, 0)
         return expit(hidden @ output_weights + output_bias)
 
     def scores(self, texts: list[str], vectors: np.ndarray | None = None) -> list[dict[str, float]]:
-        if self._layers is None or not self.classes or vectors is None or not len(vectors):
+        check_is_fitted(self)
+        if self.layers_ is None or vectors is None or not len(vectors):
             return [{} for _ in texts]
-        probabilities = self.predict_proba(vectors)
-        k = min(self.top_k, len(self.classes))
-        best = np.argpartition(-probabilities, k - 1, axis=1)[:, :k] if k < len(self.classes) else None
-        out = []
-        for row, p in enumerate(probabilities):
-            columns = best[row] if best is not None else np.arange(len(self.classes))
-            out.append({self.classes[c]: float(p[c]) for c in columns.tolist()})
-        return out
+        return super().scores(texts, vectors)
 
-    def __setstate__(self, state: dict) -> None:
-        """Paths saved before the weights were kept as arrays hold the fitted ``MLPClassifier``."""
-        model = state.pop("_model", None)
-        self.__dict__.update(state)
-        if model is not None:
-            self._layers = (model.coefs_[0], model.intercepts_[0], model.coefs_[1], model.intercepts_[1])
-        self.__dict__.setdefault("_layers", None)
+    def _fitted_arrays(self) -> dict[str, np.ndarray]:
+        if self.layers_ is None:
+            return {}
+        return dict(zip(("hidden_weights", "hidden_bias", "output_weights", "output_bias"), self.layers_))
 
-    def save(self, path) -> None:
-        save_pickle(self, path)
-
-    @staticmethod
-    def load(path) -> PerceptronScorer:
-        return load_pickle(path)
+    def _restore(self, arrays: dict[str, np.ndarray], directory: Path) -> None:
+        names = ("hidden_weights", "hidden_bias", "output_weights", "output_bias")
+        self.layers_ = tuple(arrays[n] for n in names) if "hidden_weights" in arrays else None
 
 
 def _train_with_torch(
