@@ -24,7 +24,7 @@ from llm4tag.corpus.documents import Document, text_hash
 from llm4tag.errors import ConfigError
 from llm4tag.project import Project
 from llm4tag.service import create_app
-from llm4tag.service.worker import PipelineWorker
+from llm4tag.service.lanes import PipelineLanes
 from llm4tag.store.sqlite import Store
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -325,7 +325,7 @@ def test_service_batches_run_with_capped_native_thread_pools(compute_threads):
     before = {info["filepath"]: info["num_threads"] for info in threadpool_info()}
     if max(before.values(), default=1) == 1:
         pytest.skip("one core: every pool already has one thread, so a cap cannot be told apart")
-    worker = PipelineWorker(lambda llm: pipeline, llm=None, compute_threads=compute_threads)
+    worker = PipelineLanes(lambda llm: pipeline, llm=None, compute_threads=compute_threads)
 
     async def tag_twice() -> None:
         await worker.start()
@@ -361,7 +361,7 @@ class _TimedPipeline:
 def test_requests_queued_behind_a_busy_batch_start_without_the_gathering_window():
     pipeline = _TimedPipeline(seconds=0.2)
     window = 1.2  # long beside the batches: a lane that waited it cannot be mistaken for one that did not
-    worker = PipelineWorker(lambda llm: pipeline, llm=None, max_batch=4, window_seconds=window)
+    worker = PipelineLanes(lambda llm: pipeline, llm=None, max_batch=4, window_seconds=window)
     docs = [[Document(str(i), TEXT)] for i in range(8)]
 
     async def load() -> None:

@@ -436,7 +436,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
         if config.workers == 1:
             uvicorn.run(app, host=config.host, port=config.port, **options)
             return
-    from llm4tag.service.workers import serve
+    from llm4tag.service.processes import serve
 
     del app  # each worker opens the project itself
     serve(args.project, config.host, config.port, config.workers, _overrides(args), options)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from datetime import datetime, timezone
 from pathlib import Path
 
 from llm4tag.calibration import CalibrationArtifacts, fitting
@@ -159,6 +160,11 @@ class Project:
         self.close()
 
     # -- data ------------------------------------------------------------------
+    def modified(self) -> datetime | None:
+        """When the project's recall graph was last written (UTC), or None before it was first built."""
+        seconds = self.recall_index.modified()
+        return None if seconds is None else datetime.fromtimestamp(seconds, tz=timezone.utc)
+
     @property
     def library(self) -> TagLibrary:
         """The tag library (cached by the store until tags change)."""

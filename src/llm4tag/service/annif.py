@@ -10,15 +10,16 @@ and ``language`` must be the project's (the labels are in one language), else 40
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Query, Request, Response
+from fastapi import APIRouter, Depends, Form, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from llm4tag.corpus.knowledge import KnowledgeItem
+from llm4tag.service.auth import require_key
 from llm4tag.service.schemas import ContentIn, ServiceError
+from llm4tag.service.tagging import Service, TaggingService
 
 
 class AnnifDocument(BaseModel):
@@ -42,120 +43,134 @@ class AnnifIndexedDocument(BaseModel):
     metadata: dict[str, str] | None = None
 
 
-def annif_router(project, run_pipeline, worker, writer, check_texts) -> APIRouter:
-    router = APIRouter(prefix="/v1", tags=["Annif-compatible"])
-    project_id = project.config.name
-    language = project.config.language
+router = APIRouter(prefix="/v1", tags=["Annif-compatible"])
 
-    def vocabulary() -> dict:
-        return {"vocab_id": project_id, "languages": [language], "size": len(project.library), "loaded": True}
 
-    def describe() -> dict:
-        graph_state = project.recall_index.directory / "state.json"
-        modified = None
-        if graph_state.exists():
-            modified = datetime.fromtimestamp(graph_state.stat().st_mtime, tz=timezone.utc).isoformat()
-        return {
-            "project_id": project_id,
-            "name": project_id,
-            "language": language,
-            "backend": {"backend_id": "llm4tag"},
-            "vocab": vocabulary(),
-            "vocab_language": language,
-            "is_trained": graph_state.exists(),
-            "modification_time": modified,
+def _vocabulary(service: TaggingService) -> dict:
+    config = service.project.config
+    return {
+        "vocab_id": config.name,
+        "languages": [config.language],
+        "size": len(service.project.library),
+        "loaded": True,
+    }
+
+
+def _describe(service: TaggingService) -> dict:
+    config, modified = service.project.config, service.project.modified()
+    return {
+        "project_id": config.name,
+        "name": config.name,
+        "language": config.language,
+        "backend": {"backend_id": "llm4tag"},
+        "vocab": _vocabulary(service),
+        "vocab_language": config.language,
+        "is_trained": modified is not None,
+        "modification_time": modified.isoformat() if modified is not None else None,
+    }
+
+
+def _check_project(service: TaggingService, requested: str, requested_language: str | None = None) -> None:
+    config = service.project.config
+    if requested != config.name:
+        raise ServiceError(404, f"Project '{requested}' not found")
+    if requested_language and requested_language != config.language:
+        raise ServiceError(400, f'language "{requested_language}" not supported by vocabulary')
+
+
+def _suggestions(service: TaggingService, result, limit: int, threshold: float) -> list[dict]:
+    library = service.project.library
+    out = []
+    for tag in result.ranked:  # unpruned, best first: the client's limit and threshold decide
+        if tag.score < threshold or len(out) >= limit:
+            continue
+        out.append({"uri": tag.tag_id, "label": library[tag.tag_id].label, "notation": None, "score": tag.score})
+    return out
+
+
+@router.get("/", summary="Annif: API information")
+async def show_info() -> dict:
+    try:
+        release = version("llm4tag")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        release = "unknown"
+    return {"title": "llm4tag (Annif-compatible REST API)", "version": release}
+
+
+@router.get("/vocabs", summary="Annif: list vocabularies")
+async def list_vocabs(service: Service) -> dict:
+    return {"vocabs": [_vocabulary(service)]}
+
+
+@router.get("/projects", summary="Annif: list projects")
+async def list_projects(service: Service) -> dict:
+    return {"projects": [_describe(service)]}
+
+
+@router.get("/projects/{project_id}", summary="Annif: show project")
+async def show_project(project_id: str, service: Service) -> dict:
+    _check_project(service, project_id)
+    return _describe(service)
+
+
+@router.post("/projects/{project_id}/suggest", summary="Annif: suggest subjects for a text")
+async def suggest(
+    request: Request,
+    project_id: str,
+    service: Service,
+    text: Annotated[str, Form()] = "",
+    limit: Annotated[int, Form(ge=0)] = 10,
+    threshold: Annotated[float, Form(ge=0.0, le=1.0)] = 0.0,
+    language: Annotated[str | None, Form()] = None,
+) -> dict:
+    _check_project(service, project_id, language)
+    if "text" not in await request.form():  # present but empty is fine (no suggestions), absent is not
+        raise ServiceError(400, "'text' is a required property")
+    service.check_texts([text], allow_empty=True)
+    if not text.strip():
+        return {"results": []}
+    [result] = await service.tag([ContentIn(text=text)])
+    return {"results": _suggestions(service, result, limit, threshold)}
+
+
+@router.post("/projects/{project_id}/suggest-batch", summary="Annif: suggest subjects for up to 32 documents")
+async def suggest_batch(
+    project_id: str,
+    body: AnnifBatch,
+    service: Service,
+    limit: Annotated[int, Query(ge=0)] = 10,
+    threshold: Annotated[float, Query(ge=0.0, le=1.0)] = 0.0,
+    language: str | None = None,
+) -> list[dict]:
+    _check_project(service, project_id, language)
+    if len(body.documents) > 32:
+        raise ServiceError(413, f"at most 32 documents per batch, got {len(body.documents)}")
+    service.check_texts([d.text for d in body.documents], allow_empty=True)
+    present = [(i, d) for i, d in enumerate(body.documents) if d.text.strip()]
+    results = await service.tag([ContentIn(text=d.text) for _, d in present]) if present else []
+    by_index = {i: r for (i, _), r in zip(present, results)}
+    return [
+        {
+            "document_id": d.document_id,
+            "results": _suggestions(service, by_index[i], limit, threshold) if i in by_index else [],
         }
+        for i, d in enumerate(body.documents)
+    ]
 
-    def check_project(requested: str, requested_language: str | None = None) -> None:
-        if requested != project_id:
-            raise ServiceError(404, f"Project '{requested}' not found")
-        if requested_language and requested_language != language:
-            raise ServiceError(400, f'language "{requested_language}" not supported by vocabulary')
 
-    @router.get("/", summary="Annif: API information")
-    async def show_info() -> dict:
-        try:
-            release = version("llm4tag")
-        except PackageNotFoundError:  # pragma: no cover - running from a source tree
-            release = "unknown"
-        return {"title": "llm4tag (Annif-compatible REST API)", "version": release}
-
-    @router.get("/vocabs", summary="Annif: list vocabularies")
-    async def list_vocabs() -> dict:
-        return {"vocabs": [vocabulary()]}
-
-    def suggestions(result, limit: int, threshold: float) -> list[dict]:
-        library = project.library
-        out = []
-        for tag in result.ranked:  # unpruned, best first: the client's limit and threshold decide
-            if tag.score < threshold or len(out) >= limit:
-                continue
-            out.append({"uri": tag.tag_id, "label": library[tag.tag_id].label, "notation": None, "score": tag.score})
-        return out
-
-    @router.get("/projects", summary="Annif: list projects")
-    async def list_projects() -> dict:
-        return {"projects": [describe()]}
-
-    @router.get("/projects/{project_id}", summary="Annif: show project")
-    async def show_project(project_id: str) -> dict:
-        check_project(project_id)
-        return describe()
-
-    @router.post("/projects/{project_id}/suggest", summary="Annif: suggest subjects for a text")
-    async def suggest(
-        request: Request,
-        project_id: str,
-        text: Annotated[str, Form()] = "",
-        limit: Annotated[int, Form(ge=0)] = 10,
-        threshold: Annotated[float, Form(ge=0.0, le=1.0)] = 0.0,
-        language: Annotated[str | None, Form()] = None,
-    ) -> dict:
-        check_project(project_id, language)
-        if "text" not in await request.form():  # present but empty is fine (no suggestions), absent is not
-            raise ServiceError(400, "'text' is a required property")
-        check_texts([text], allow_empty=True)
-        if not text.strip():
-            return {"results": []}
-        [result] = await run_pipeline([ContentIn(text=text)])
-        return {"results": suggestions(result, limit, threshold)}
-
-    @router.post("/projects/{project_id}/suggest-batch", summary="Annif: suggest subjects for up to 32 documents")
-    async def suggest_batch(
-        project_id: str,
-        body: AnnifBatch,
-        limit: Annotated[int, Query(ge=0)] = 10,
-        threshold: Annotated[float, Query(ge=0.0, le=1.0)] = 0.0,
-        language: str | None = None,
-    ) -> list[dict]:
-        check_project(project_id, language)
-        if len(body.documents) > 32:
-            raise ServiceError(413, f"at most 32 documents per batch, got {len(body.documents)}")
-        check_texts([d.text for d in body.documents], allow_empty=True)
-        present = [(i, d) for i, d in enumerate(body.documents) if d.text.strip()]
-        results = await run_pipeline([ContentIn(text=d.text) for _, d in present]) if present else []
-        by_index = {i: r for (i, _), r in zip(present, results)}
-        return [
-            {
-                "document_id": d.document_id,
-                "results": suggestions(by_index[i], limit, threshold) if i in by_index else [],
-            }
-            for i, d in enumerate(body.documents)
-        ]
-
-    @router.post("/projects/{project_id}/learn", dependencies=writer, status_code=204, summary="Annif: learn")
-    async def learn(project_id: str, body: list[AnnifIndexedDocument]) -> Response:
-        check_project(project_id)
-        library = project.library
-        items = []
-        for i, doc in enumerate(body):
-            unknown = [s.uri for s in doc.subjects if s.uri not in library]
-            if unknown:
-                raise ServiceError(400, f"document {i}: unknown subject(s) {unknown}")
-            if doc.text.strip() and doc.subjects:
-                items.append(KnowledgeItem("example", text=doc.text, tags=[s.uri for s in doc.subjects]))
-        if items:
-            await worker.call(project.learn, items)
-        return Response(status_code=204)
-
-    return router
+@router.post(
+    "/projects/{project_id}/learn", dependencies=[Depends(require_key)], status_code=204, summary="Annif: learn"
+)
+async def learn(project_id: str, body: list[AnnifIndexedDocument], service: Service) -> Response:
+    _check_project(service, project_id)
+    library = service.project.library
+    items = []
+    for i, doc in enumerate(body):
+        unknown = [s.uri for s in doc.subjects if s.uri not in library]
+        if unknown:
+            raise ServiceError(400, f"document {i}: unknown subject(s) {unknown}")
+        if doc.text.strip() and doc.subjects:
+            items.append(KnowledgeItem("example", text=doc.text, tags=[s.uri for s in doc.subjects]))
+    if items:
+        await service.call(service.project.learn, items)
+    return Response(status_code=204)

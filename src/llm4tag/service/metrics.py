@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+import os
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+METRICS_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"  # prometheus_client's own name: it reads it when first imported
 
 
 class ServiceMetrics:
@@ -35,3 +39,15 @@ class ServiceMetrics:
             multiprocess_mode="sum",
             registry=self.registry,
         )
+
+
+def exposition(metrics: ServiceMetrics) -> bytes:
+    """The Prometheus exposition: summed over every worker process (``serve --workers``), or this one's."""
+    directory = os.environ.get(METRICS_VARIABLE)
+    if not directory:
+        return generate_latest(metrics.registry)
+    from prometheus_client import multiprocess
+
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry, path=directory)
+    return generate_latest(registry)

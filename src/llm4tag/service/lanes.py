@@ -72,7 +72,7 @@ class Lane:
         self._thread.join(wait_seconds)
 
 
-class PipelineWorker:
+class PipelineLanes:
     """Runs pipeline batches and other calls on the two lanes.
 
     ``pipelines(llm)`` gives the pipeline for LLM tagging (``True``) or recall-only tagging (``False``); the

@@ -44,16 +44,16 @@ from typing import TYPE_CHECKING
 from fastapi import FastAPI
 
 from llm4tag.errors import Llm4tagError
+from llm4tag.service.metrics import METRICS_VARIABLE
 
 if TYPE_CHECKING:
     import uvicorn
 
 log = logging.getLogger(__name__)
 
-APP = "llm4tag.service.workers:app_from_environment"
+APP = "llm4tag.service.processes:app_from_environment"
 STARTUP_FAILURE = 3  # uvicorn's exit code for a worker that could not start: restarting it would fail the same way
 SPEC_VARIABLE = "LLM4TAG_SERVE_SPEC"
-METRICS_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"  # prometheus_client's own name: it reads it when first imported
 
 
 @contextmanager
@@ -95,18 +95,6 @@ def app_from_environment() -> FastAPI:
     except BaseException:
         project.close()
         raise
-
-
-def multiprocess_metrics() -> bytes | None:
-    """The Prometheus exposition summed over every worker, or None when this process serves alone."""
-    directory = os.environ.get(METRICS_VARIABLE)
-    if not directory:
-        return None
-    from prometheus_client import CollectorRegistry, generate_latest, multiprocess
-
-    registry = CollectorRegistry()
-    multiprocess.MultiProcessCollector(registry, path=directory)
-    return generate_latest(registry)
 
 
 def serve(project: str | Path, host: str, port: int, workers: int, overrides: dict, options: dict) -> None:
