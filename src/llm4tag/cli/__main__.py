@@ -1,0 +1,5 @@
+import sys
+
+from llm4tag.cli import main
+
+sys.exit(main())
