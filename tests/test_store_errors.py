@@ -14,7 +14,8 @@ import pytest
 from tests.conftest import debtags_project, write_jsonl
 
 from llm4tag.cli import main
-from llm4tag.store.sqlite import Store, store_error_message
+from llm4tag.store.diagnosis import store_error_message
+from llm4tag.store.sqlite import Store
 
 
 @pytest.fixture(scope="module")

@@ -50,7 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"llm4tag: error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
     except sqlite3.Error as exc:  # after the store was opened (its check passed): a full disk, a lock, damage
-        from llm4tag.store.sqlite import store_error_message
+        from llm4tag.store.diagnosis import store_error_message
 
         where = Path(getattr(args, "project", ".") or ".") / "store.sqlite"
         print(f"llm4tag: error: {store_error_message(where, exc)}", file=sys.stderr)

@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from llm4tag.service.schemas import ServiceError
-from llm4tag.store.sqlite import store_error_message
+from llm4tag.store.diagnosis import store_error_message
 
 log = logging.getLogger(__name__)
 

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import shutil
 import sqlite3
 import threading
 import time
@@ -19,162 +17,16 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import numpy as np
-
 from llm4tag.corpus.documents import ContentRow, Document, text_hash
 from llm4tag.corpus.knowledge import KnowledgeItem
 from llm4tag.errors import InputError, ProjectError
 from llm4tag.library.tags import Tag, TagLibrary, check_tag
+from llm4tag.store.caches import CacheTables
+from llm4tag.store.diagnosis import store_error_message
+from llm4tag.store.reviews import ReviewQueue
+from llm4tag.store.schema import SCHEMA, SCHEMA_VERSION
 
 log = logging.getLogger(__name__)
-
-SCHEMA_VERSION = 1
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS tags (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    id TEXT NOT NULL UNIQUE,
-    label TEXT NOT NULL,
-    aliases TEXT NOT NULL DEFAULT '[]',
-    description TEXT NOT NULL DEFAULT '',
-    parent TEXT,
-    deprecated INTEGER NOT NULL DEFAULT 0,
-    meta TEXT NOT NULL DEFAULT '{}',
-    updated_at REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS contents (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    id TEXT NOT NULL UNIQUE,
-    text TEXT NOT NULL,
-    text_hash TEXT NOT NULL,
-    meta TEXT NOT NULL DEFAULT '{}',
-    added_at REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS annotations (
-    content_seq INTEGER NOT NULL REFERENCES contents(seq) ON DELETE CASCADE,
-    tag_id TEXT NOT NULL REFERENCES tags(id),
-    source TEXT NOT NULL DEFAULT 'import',
-    added_at REAL NOT NULL,
-    PRIMARY KEY (content_seq, tag_id)
-);
-CREATE INDEX IF NOT EXISTS annotations_by_tag ON annotations(tag_id);
-CREATE TABLE IF NOT EXISTS knowledge (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    kind TEXT NOT NULL CHECK (kind IN ('example', 'correction', 'note')),
-    content_id TEXT,
-    text TEXT NOT NULL DEFAULT '',
-    tags TEXT NOT NULL DEFAULT '[]',
-    rejected TEXT NOT NULL DEFAULT '[]',
-    tag_id TEXT,
-    note TEXT NOT NULL DEFAULT '',
-    created_at REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS knowledge_by_tag ON knowledge(tag_id);
-CREATE INDEX IF NOT EXISTS knowledge_by_content ON knowledge(content_id);
-CREATE TABLE IF NOT EXISTS embeddings (
-    model TEXT NOT NULL,
-    text_hash TEXT NOT NULL,
-    dim INTEGER NOT NULL,
-    vector BLOB NOT NULL,
-    PRIMARY KEY (model, text_hash)
-);
-CREATE TABLE IF NOT EXISTS judgements (
-    judge TEXT NOT NULL,
-    text_hash TEXT NOT NULL,
-    tag_id TEXT NOT NULL,
-    p_yes REAL NOT NULL,
-    fallback INTEGER NOT NULL DEFAULT 0,
-    created_at REAL NOT NULL,
-    PRIMARY KEY (judge, text_hash, tag_id)
-);
-CREATE TABLE IF NOT EXISTS reviews (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    content_id TEXT NOT NULL,
-    text TEXT NOT NULL,
-    tag_id TEXT NOT NULL,
-    score REAL NOT NULL,
-    created_at REAL NOT NULL,
-    resolved_at REAL
-);
-CREATE INDEX IF NOT EXISTS reviews_pending ON reviews(resolved_at, seq);
-CREATE INDEX IF NOT EXISTS reviews_by_content ON reviews(content_id, tag_id);
-"""
-
-
-def store_error_message(path: Path, exc: Exception, *, opening: bool = False) -> str:
-    """One line for a SQLite error, by its real cause: a full disk, a lock another process holds, a read-only
-    file or mount, a permission, an I/O error, or damage (confirmed by ``quick_check`` before it is called
-    damage). ``opening``: the error came while opening the store, before anything was written."""
-    code = getattr(exc, "sqlite_errorname", None) or ""
-    base = code.split("_")[0:2]
-    kind = "_".join(base) if code else ""
-    changed = (
-        "Nothing was changed."
-        if opening
-        else "What the command had committed before this error stays; the step that failed was not written."
-    )
-    if kind in ("SQLITE_IOERR", "SQLITE_CANTOPEN") and _disk_full(path):  # SQLite says I/O where write() said ENOSPC
-        kind = "SQLITE_FULL"
-    if kind == "SQLITE_FULL":
-        return f"the disk holding {path} is full ({exc}). {changed} Free some space and run the command again"
-    if kind in ("SQLITE_BUSY", "SQLITE_LOCKED"):
-        holders = _processes_holding(path)
-        held = f" (held by {holders})" if holders else " (another llm4tag command or service)"
-        return f"{path} is locked by another process{held}. {changed} Wait for it to finish, or stop it, and retry"
-    if kind == "SQLITE_READONLY":
-        return (
-            f"{path} cannot be written: the file or its directory is read-only ({exc}). {changed} Make it"
-            " writable (a read-only mount, or permissions), or work on a copy"
-        )
-    if kind in ("SQLITE_CANTOPEN", "SQLITE_PERM", "SQLITE_AUTH"):
-        return (
-            f"{path} cannot be opened ({exc}): check that it exists and that this user may read and write it and"
-            f" its directory. {changed}"
-        )
-    if kind == "SQLITE_IOERR":
-        return f"I/O error on {path} ({exc}): the disk or file system failed. {changed} Check the disk and retry"
-    missing_schema = kind == "SQLITE_ERROR" and ("no such table" in str(exc) or "no such column" in str(exc))
-    if kind and kind not in ("SQLITE_CORRUPT", "SQLITE_NOTADB") and not missing_schema and _looks_whole(path):
-        return f"{path}: {exc}. {changed}"  # not damage: SQLite's own check finds the file whole
-    return (
-        f"{path} is damaged or not an llm4tag store ({exc}). {changed} Restore it from a backup;"
-        " SQLite's '.recover' command (sqlite3 store.sqlite .recover) can often save what is left"
-    )
-
-
-def _disk_full(path: Path) -> bool:
-    try:
-        return shutil.disk_usage(Path(path).parent).free < 64 * 1024
-    except OSError:
-        return False
-
-
-def _looks_whole(path: Path) -> bool:
-    """Whether SQLite's own ``quick_check`` finds the file whole (so an error is not called damage unproven)."""
-    try:
-        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1) as conn:
-            return [row[0] for row in conn.execute("PRAGMA quick_check(1)")] == ["ok"]
-    except sqlite3.Error:
-        return False
-
-
-def _processes_holding(path: Path) -> str:
-    """``pid N (command)`` for the other processes that have ``path`` open (Linux /proc; empty elsewhere)."""
-    found = []
-    target = str(Path(path).resolve())
-    try:
-        pids = [p for p in os.listdir("/proc") if p.isdigit() and int(p) != os.getpid()]
-    except OSError:
-        return ""
-    for pid in pids:
-        try:
-            if any(os.readlink(f"/proc/{pid}/fd/{fd}") == target for fd in os.listdir(f"/proc/{pid}/fd")):
-                command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-                found.append(f"pid {pid} ({command.strip()[:80]})")
-        except OSError:
-            continue
-    return ", ".join(found[:3])
 
 
 def stored_tags(path: Path) -> list[Tag]:
@@ -188,7 +40,7 @@ def stored_tags(path: Path) -> list[Tag]:
         store.close()
 
 
-class Store:
+class Store(CacheTables, ReviewQueue):
     """Thread-safe access to the project database (one connection, serialized writes)."""
 
     def __init__(self, path: str | Path, *, durable: bool = False, create: bool = True) -> None:
@@ -229,7 +81,7 @@ class Store:
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
         self._conn.execute("PRAGMA foreign_keys=ON")
-        self._conn.executescript(_SCHEMA)
+        self._conn.executescript(SCHEMA)
         with self.transaction():
             self._conn.execute(
                 "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
@@ -555,100 +407,3 @@ class Store:
             if removed:
                 self._bump_revision(conn)
         return removed
-
-    # -- embedding cache ---------------------------------------------------
-    def cached_vectors(self, model: str, hashes: list[str]) -> dict[str, np.ndarray]:
-        found: dict[str, np.ndarray] = {}
-        for start in range(0, len(hashes), 500):
-            chunk = hashes[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            for digest, dim, blob in self._query(
-                f"SELECT text_hash, dim, vector FROM embeddings WHERE model = ? AND text_hash IN ({marks})",
-                [model, *chunk],
-            ):
-                found[digest] = np.frombuffer(blob, dtype=np.float32, count=dim)
-        return found
-
-    def cache_vectors(self, model: str, items: dict[str, np.ndarray]) -> None:
-        with self.transaction() as conn:
-            conn.executemany(
-                "INSERT OR REPLACE INTO embeddings(model, text_hash, dim, vector) VALUES (?, ?, ?, ?)",
-                [(model, h, int(v.shape[0]), np.asarray(v, dtype=np.float32).tobytes()) for h, v in items.items()],
-            )
-
-    # -- judgement cache ---------------------------------------------------
-    def cached_judgements(self, judge: str, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], tuple[float, bool]]:
-        """P(Yes) already computed by ``judge`` (model + prompt fingerprint) for (text hash, tag id) pairs."""
-        found: dict[tuple[str, str], tuple[float, bool]] = {}
-        hashes = sorted({h for h, _ in pairs})
-        wanted = set(pairs)
-        for start in range(0, len(hashes), 500):
-            chunk = hashes[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            for digest, tag_id, p_yes, fallback in self._query(
-                f"SELECT text_hash, tag_id, p_yes, fallback FROM judgements WHERE judge = ? AND text_hash IN ({marks})",
-                [judge, *chunk],
-            ):
-                if (digest, tag_id) in wanted:
-                    found[(digest, tag_id)] = (p_yes, bool(fallback))
-        return found
-
-    def cache_judgements(self, judge: str, items: dict[tuple[str, str], tuple[float, bool]]) -> None:
-        now = time.time()
-        with self.transaction() as conn:
-            conn.executemany(
-                "INSERT OR REPLACE INTO judgements(judge, text_hash, tag_id, p_yes, fallback, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                [(judge, h, t, p, int(f), now) for (h, t), (p, f) in items.items()],
-            )
-
-    # -- review queue --------------------------------------------------------
-    def add_reviews(self, items: Iterable[tuple[str, str, str, float]], *, limit: int | None = None) -> int:
-        """Queue (content id, text, tag id, score) for a person to confirm or correct; a content's tag already
-        waiting is not queued twice. ``limit``: pending items kept, the newest (a person reviews tens a day, a
-        service tags thousands a minute: the queue must not grow with traffic). Returns how many were queued."""
-        now = time.time()
-        rows = [(c, t, tag, float(score), now, c, tag) for c, t, tag, score in items]
-        with self.transaction() as conn:
-            before = conn.total_changes
-            conn.executemany(
-                "INSERT INTO reviews(content_id, text, tag_id, score, created_at) SELECT ?, ?, ?, ?, ? WHERE NOT"
-                " EXISTS (SELECT 1 FROM reviews WHERE content_id = ? AND tag_id = ? AND resolved_at IS NULL)",
-                rows,
-            )
-            queued = conn.total_changes - before
-            if limit is not None:
-                conn.execute(
-                    "DELETE FROM reviews WHERE resolved_at IS NULL AND seq <= (SELECT seq FROM reviews WHERE"
-                    " resolved_at IS NULL ORDER BY seq DESC LIMIT 1 OFFSET ?)",
-                    (limit,),
-                )
-        return queued
-
-    def pending_reviews(self, limit: int = 50) -> list[dict]:
-        """Unresolved review items, newest first."""
-        rows = self._query(
-            "SELECT seq, content_id, text, tag_id, score, created_at FROM reviews WHERE resolved_at IS NULL"
-            " ORDER BY seq DESC LIMIT ?",
-            (limit,),
-        )
-        keys = ("seq", "content_id", "text", "tag_id", "score", "created_at")
-        return [dict(zip(keys, row)) for row in rows]
-
-    def resolve_reviews(self, content_id: str, tag_ids: Iterable[str] | None = None) -> int:
-        """Mark a content's review items (or only those of ``tag_ids``) as done."""
-        now = time.time()
-        with self.transaction() as conn:
-            if tag_ids is None:
-                cursor = conn.execute(
-                    "UPDATE reviews SET resolved_at = ? WHERE content_id = ? AND resolved_at IS NULL", (now, content_id)
-                )
-                return cursor.rowcount
-            count = 0
-            for tag_id in tag_ids:
-                cursor = conn.execute(
-                    "UPDATE reviews SET resolved_at = ? WHERE content_id = ? AND tag_id = ? AND resolved_at IS NULL",
-                    (now, content_id, tag_id),
-                )
-                count += cursor.rowcount
-            return count
