@@ -103,6 +103,31 @@ def tiny_files(tmp_path):
     return write_jsonl(tmp_path / "tags.jsonl", TINY_TAGS), write_jsonl(tmp_path / "contents.jsonl", TINY_CONTENTS)
 
 
+def run_cli(argv: list[str], capsys) -> tuple[int, str, str]:
+    """``llm4tag ARGV`` in this process: its exit code, and what it wrote to stdout and stderr."""
+    from llm4tag.cli import main
+
+    code = main(argv)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def tiny_project(tmp_path, tiny_files, hashing_embedder):
+    """A project of the tiny tag library and contents with the test embedder, and a fake LLM no test here
+    expects to be asked (``tests/fakes.py``: it fails if it is)."""
+    from tests.fakes import FakeLLM
+
+    from llm4tag.project import Project
+
+    tags, contents = tiny_files
+    project = Project.init(tmp_path / "proj", embedder=hashing_embedder, llm=FakeLLM(fail="never asked"))
+    project.add_tags(tags)
+    project.add_contents(contents)
+    yield project
+    project.close()
+
+
 @pytest.fixture(scope="session")
 def static_cache(tmp_path_factory):
     """One llm4tag cache folder for the session: the static embedder is distilled into it once (about 10 s)."""

@@ -14,10 +14,11 @@ from llm4tag.llm.base import ChatRequest, ChatResult, LLMBackend, TokenLogprobs,
 class FakeLLM(LLMBackend):
     """A configurable LLM backend.
 
-    ``answers``: texts returned in order (for selection prompts); otherwise every call is a Yes/No judgement
-    answered with ``p_yes`` (a number, or a function of the request) as log-probabilities. ``delay``: seconds
-    each call takes. ``fail``: ``"timeout"`` makes every call time out. It counts its calls and keeps the
-    requests it was sent."""
+        ``answers``: texts returned in order (for selection prompts); otherwise every call is a Yes/No judgement
+        answered with ``p_yes`` (a number, or a function of the request) as log-probabilities. ``delay``: seconds
+        each call takes. ``fail``: ``"timeout"`` makes every call time out; ``"never asked"`` fails the test that
+    calls it (for tests that must not reach the LLM). It counts its calls and keeps the
+        requests it was sent."""
 
     def __init__(
         self,
@@ -40,6 +41,8 @@ class FakeLLM(LLMBackend):
         self.requests.append(request)
         if self.delay:
             time.sleep(self.delay)
+        if self.fail == "never asked":
+            raise AssertionError("this test expects no call to the LLM")
         if self.fail == "timeout":
             raise TransientError("timed out")
         if self.answers is not None:

@@ -21,13 +21,8 @@ class NoLLM:
 
 
 @pytest.fixture
-def project(tmp_path, tiny_files, hashing_embedder):
-    tags, contents = tiny_files
-    p = Project.init(tmp_path / "proj", embedder=hashing_embedder, llm=NoLLM())
-    p.add_tags(tags)
-    p.add_contents(contents)
-    yield p
-    p.close()
+def project(tiny_project):
+    return tiny_project
 
 
 def test_export_writes_selection_and_judgement_examples(project, tmp_path):

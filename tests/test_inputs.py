@@ -7,9 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
-from tests.conftest import TINY_CONTENTS, TINY_TAGS, write_jsonl
+from tests.conftest import TINY_CONTENTS, TINY_TAGS, run_cli, write_jsonl
 
-from llm4tag.cli import main
 from llm4tag.config import CONFIG_NAME, ProjectConfig
 from llm4tag.corpus.knowledge import read_learn_file
 from llm4tag.corpus.loaders import load_corpus
@@ -20,37 +19,31 @@ from llm4tag.library.tags import Tag, TagLibrary
 DATA = Path(__file__).parent / "data"
 
 
-def run(argv, capsys):
-    code = main(argv)
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 # -- init is all or nothing ---------------------------------------------------------------------------------
 def test_init_with_a_bad_corpus_leaves_no_half_made_project(tmp_path, tiny_files, capsys):
     tags, _ = tiny_files
     bad = write_jsonl(tmp_path / "bad.jsonl", [TINY_CONTENTS[0], {"id": "x", "text": "t", "tags": ["nope"]}])
     target = tmp_path / "p"
-    code, _, err = run(["init", str(target), "--tags", str(tags), "--corpus", str(bad)], capsys)
+    code, _, err = run_cli(["init", str(target), "--tags", str(tags), "--corpus", str(bad)], capsys)
     assert code == 2 and "line 2" in err and "nope" in err
     assert not (target / CONFIG_NAME).exists() and not (target / "store.sqlite").exists()
     good = write_jsonl(tmp_path / "good.jsonl", TINY_CONTENTS)
-    code, out, _ = run(["init", str(target), "--tags", str(tags), "--corpus", str(good)], capsys)
+    code, out, _ = run_cli(["init", str(target), "--tags", str(tags), "--corpus", str(good)], capsys)
     assert code == 0 and "contents: 6 added" in out  # the next init is not refused as "already a project"
 
 
 def test_init_force_with_a_bad_tag_file_keeps_the_old_configuration(tmp_path, tiny_files, capsys):
     tags, contents = tiny_files
     target = tmp_path / "p"
-    assert run(["init", str(target), "--tags", str(tags), "--llm", "openai", "--llm-model", "m"], capsys)[0] == 0
+    assert run_cli(["init", str(target), "--tags", str(tags), "--llm", "openai", "--llm-model", "m"], capsys)[0] == 0
     before = (target / CONFIG_NAME).read_bytes()
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"id": "a", "label": "A"}\n{"id": "b"}\n', encoding="utf-8")
-    code, _, err = run(["init", str(target), "--tags", str(bad), "--force"], capsys)
+    code, _, err = run_cli(["init", str(target), "--tags", str(bad), "--force"], capsys)
     assert code == 2 and "line 2" in err and "label" in err
     assert (target / CONFIG_NAME).read_bytes() == before
     # --force with a corpus may use the tags already in the store
-    code, out, _ = run(["init", str(target), "--force", "--corpus", str(contents)], capsys)
+    code, out, _ = run_cli(["init", str(target), "--force", "--corpus", str(contents)], capsys)
     assert code == 0 and "contents: 6 added" in out
 
 
@@ -65,16 +58,16 @@ def test_tag_output_onto_its_own_input_or_a_foreign_file_is_refused(tmp_path, ti
 
     Project.init(project, config, tags=tags, corpus=contents).close()
     before = contents.read_bytes()
-    code, _, err = run(["tag", "-p", project, "--input", str(contents), "-o", str(contents), "-q"], capsys)
+    code, _, err = run_cli(["tag", "-p", project, "--input", str(contents), "-o", str(contents), "-q"], capsys)
     assert code == 2 and "output is the input" in err
     foreign = tmp_path / "other.jsonl"
     foreign.write_bytes(before)
-    code, _, err = run(["tag", "-p", project, "--input", str(contents), "-o", str(foreign), "-q"], capsys)
+    code, _, err = run_cli(["tag", "-p", project, "--input", str(contents), "-o", str(foreign), "-q"], capsys)
     assert code == 2 and "not an llm4tag result line" in err and "line 1" in err
     assert contents.read_bytes() == before and foreign.read_bytes() == before
     out = tmp_path / "out.jsonl"
-    assert run(["tag", "-p", project, "--input", str(contents), "-o", str(out), "-q"], capsys)[0] == 0
-    code, _, err = run(["tag", "-p", project, "--input", str(contents), "-o", str(out), "-q"], capsys)
+    assert run_cli(["tag", "-p", project, "--input", str(contents), "-o", str(out), "-q"], capsys)[0] == 0
+    code, _, err = run_cli(["tag", "-p", project, "--input", str(contents), "-o", str(out), "-q"], capsys)
     assert code == 0 and "skipped 6 already done" in err  # a real result file still resumes
 
 
@@ -140,12 +133,12 @@ def test_learn_accepts_iso_dates_and_numeric_ids(tmp_path):
 def test_cli_refuses_a_text_over_the_limit_with_file_and_line(tmp_path, tiny_files, capsys):
     tags, _ = tiny_files
     config_dir = tmp_path / "p"
-    code, _, _ = run(["init", str(config_dir), "--tags", str(tags)], capsys)
+    code, _, _ = run_cli(["init", str(config_dir), "--tags", str(tags)], capsys)
     config = ProjectConfig.load(config_dir)
     config.index.max_text_chars = 1000
     config.save(config_dir)
     big = write_jsonl(tmp_path / "big.jsonl", [TINY_CONTENTS[0], {"id": "huge", "text": "x " * 5000, "tags": []}])
-    code, _, err = run(["add", "-p", str(config_dir), str(big), "--no-index"], capsys)
+    code, _, err = run_cli(["add", "-p", str(config_dir), str(big), "--no-index"], capsys)
     assert code == 2 and "line 2" in err and "field 'text'" in err and "max_text_chars" in err
 
 
@@ -227,9 +220,9 @@ def test_init_with_a_skos_vocabulary_end_to_end(tmp_path, capsys):
         ],
     )
     project = str(tmp_path / "p")
-    code, out, _ = run(["init", project, "--tags", str(DATA / "vocab.ttl"), "--corpus", str(corpus)], capsys)
+    code, out, _ = run_cli(["init", project, "--tags", str(DATA / "vocab.ttl"), "--corpus", str(corpus)], capsys)
     assert code == 0 and "tags: 5 added" in out and "contents: 2 added" in out
-    assert run(["index", "-p", project], capsys)[0] == 0
-    code, out, _ = run(["recall", "-p", project, "--text", "a checkmate puzzle for the chess board"], capsys)
+    assert run_cli(["index", "-p", project], capsys)[0] == 0
+    code, out, _ = run_cli(["recall", "-p", project, "--text", "a checkmate puzzle for the chess board"], capsys)
     [record] = [json.loads(line) for line in out.splitlines()]
     assert code == 0 and record["candidates"][0]["tag_id"] == "http://example.org/vocab/chess"

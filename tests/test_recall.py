@@ -10,13 +10,8 @@ from llm4tag.recall import RecallConfig
 
 
 @pytest.fixture
-def project(tmp_path, tiny_files, hashing_embedder):
-    tags, contents = tiny_files
-    p = Project.init(tmp_path / "proj", embedder=hashing_embedder)
-    p.add_tags(tags)
-    p.add_contents(contents)
-    yield p
-    p.close()
+def project(tiny_project):
+    return tiny_project
 
 
 def recall(project, texts, **kwargs):
@@ -142,18 +137,6 @@ def test_cooccurrence_edges_are_conditional_probabilities(project):
     assert co[chess, game] == pytest.approx(1.0)  # every chess content is a game
     assert co[game, chess] == pytest.approx(2 / 3)  # two of three games are chess
     assert np.allclose(np.diag(co), 0)
-
-
-def test_top_k_matches_a_full_stable_sort():
-    from llm4tag.recall.sparse import top_k
-
-    rng = np.random.default_rng(0)
-    scores = np.round(rng.random(5000), 2) * (rng.random(5000) > 0.3)
-    for k in (1, 7, 100, 6000):
-        expected = np.argsort(-scores, kind="stable")
-        expected = expected[scores[expected] > 0][:k]
-        assert top_k(scores, k).tolist() == expected.tolist()
-    assert top_k(np.zeros(10), 3).tolist() == []
 
 
 def test_set_scores_document_averaged_and_micro():
