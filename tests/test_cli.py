@@ -22,9 +22,10 @@ def test_commands_outside_a_project_say_so(tmp_path, capsys):
     assert code == 2 and "not an llm4tag project" in err
 
 
-def test_module_entry_point_exits_2_on_user_error(tmp_path):
+@pytest.mark.parametrize("module", ["llm4tag", "llm4tag.cli"])
+def test_module_entry_points_exit_2_on_user_error(tmp_path, module):
     proc = subprocess.run(
-        [sys.executable, "-m", "llm4tag.cli", "recall", "-p", str(tmp_path), "--text", "x"],
+        [sys.executable, "-m", module, "recall", "-p", str(tmp_path), "--text", "x"],
         capture_output=True,
         text=True,
     )
