@@ -531,3 +531,18 @@ def test_the_fitted_tree_path_is_the_unit_of_reproducibility(tmp_path):
             assert project.recall_index.recaller.learned.get("tree") is not None
             recalled.append([[(c.tag_id, c.score, sorted(c.paths)) for c in r.candidates] for r in results])
     assert recalled[0] == recalled[1]
+
+
+def test_a_learned_path_left_half_written_is_refitted_from_the_store(tmp_path, caplog):
+    """``path.json`` is the last file of a saved path: a crash before it leaves a directory without one."""
+    import logging
+
+    with zephyr_project(tmp_path / "p", {"supervised": 2.5}) as project:
+        project.recall(["zephyrine"])
+    saved = tmp_path / "p" / "graph" / "learned" / "supervised"
+    (saved / "path.json").unlink()
+    with caplog.at_level(logging.WARNING, logger="llm4tag"), Project.open(tmp_path / "p") as project:
+        [result] = project.recall(["zephyrine"])
+        assert "supervised" in result.candidates[0].paths
+    assert "saved supervised recall path" in caplog.text and "refitting it" in caplog.text
+    assert (saved / "path.json").is_file()

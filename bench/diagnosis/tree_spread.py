@@ -20,7 +20,7 @@ import numpy as np
 
 from bench.common import machine
 from llm4tag.metrics.retrieval import mean_recall_at, precision_at
-from llm4tag.recall.tree import TreeScorer
+from llm4tag.recall.learned.tree import TreePath
 
 
 def main() -> None:
@@ -37,7 +37,7 @@ def main() -> None:
         tops = []
         for fit in range(args.fits):
             started = time.perf_counter()
-            scorer = TreeScorer(threads=threads).fit([d["text"] for d in train], [d["tags"] for d in train])
+            scorer = TreePath(threads=threads).fit([d["text"] for d in train], [d["tags"] for d in train])
             seconds = time.perf_counter() - started
             scores = scorer.scores([d["text"] for d in test])
             top = [sorted(s, key=lambda tag, s=s: (-s[tag], tag)) for s in scores]

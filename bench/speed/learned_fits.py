@@ -21,7 +21,7 @@ import numpy as np
 from bench.common import project_parser
 from llm4tag.metrics.retrieval import mean_recall_at, precision_at
 from llm4tag.project import Project
-from llm4tag.recall.recall_index import _SCORERS
+from llm4tag.recall.learned import new_path
 
 
 def main() -> None:
@@ -44,7 +44,7 @@ def main() -> None:
         for size in (int(s) or len(rows) for s in args.sizes.split(",")):
             options = {"seed": args.seed} if name == "mlp" and args.seed is not None else {}
             started = time.perf_counter()
-            scorer = _SCORERS[name](**options).fit(texts[:size], tags[:size], vectors[:size])
+            scorer = new_path(name, options).fit(texts[:size], tags[:size], vectors[:size])
             seconds = time.perf_counter() - started
             scores = scorer.scores([d["text"] for d in test], test_vectors)
             top = [sorted(s, key=s.get, reverse=True) for s in scores]
