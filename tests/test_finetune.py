@@ -10,16 +10,6 @@ from llm4tag.finetune import export_sft
 from llm4tag.project import Project
 
 
-class NoLLM:
-    """Export builds prompts only; no model is ever called."""
-
-    supports_json_schema = True
-    name = "none"
-
-    def close(self):
-        pass
-
-
 @pytest.fixture
 def project(tiny_project):
     return tiny_project
