@@ -129,6 +129,22 @@ def tiny_project(tmp_path, tiny_files, hashing_embedder):
 
 
 @pytest.fixture(scope="session")
+def postgres_server():
+    """A real PostgreSQL server for the session (``tests/pg.py``)."""
+    from tests.pg import PostgresServer
+
+    server = PostgresServer.start()
+    yield server
+    server.remove()
+
+
+@pytest.fixture
+def postgres_url(postgres_server) -> str:
+    """A new, empty database on the session's PostgreSQL server."""
+    return postgres_server.new_database()
+
+
+@pytest.fixture(scope="session")
 def static_cache(tmp_path_factory):
     """One llm4tag cache folder for the session: the static embedder is distilled into it once (about 10 s)."""
     return tmp_path_factory.mktemp("llm4tag-cache")

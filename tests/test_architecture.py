@@ -44,7 +44,7 @@ def test_reading_the_configuration_loads_none_of_the_heavy_libraries():
     their algorithms lazily, so it loads no numeric or model library and not the store."""
     heavy = (
         "numpy", "scipy", "sklearn", "faiss", "torch", "omikuji", "fastapi", "sqlite3",
-        "llm4tag.store", "llm4tag.recall.recaller", "llm4tag.pipeline.stages",
+        "llm4tag.store.base", "llm4tag.store.sqlite", "llm4tag.recall.recaller", "llm4tag.pipeline.stages",
     )  # fmt: skip
     probe = f"import sys, llm4tag.config; print([m for m in {heavy!r} if m in sys.modules])"
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT)

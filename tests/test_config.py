@@ -25,13 +25,14 @@ def test_every_section_survives_a_round_trip_through_toml(tmp_path):
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        ({"confidnce": {}}, r"unknown section\(s\) \[confidnce\]; expected project, embedding"),
+        ({"confidnce": {}}, r"unknown section\(s\) \[confidnce\]; expected project, store, embedding"),
         ({"recall": {"top_m": 3}}, r"unknown key\(s\) in \[recall\]: top_m"),
         ({"recall": {"top_n": "30"}}, r"\[recall\] top_n: expected an integer, got '30'"),
         ({"service": {"port": -1}}, r"\[service\] port: must be a finite number of at least 0"),
         ({"pipeline": {"judge": "always"}}, r"\[pipeline\] judge must be one of none, generated, candidates"),
         ({"recall": {"paths": {"forest": {}}}}, r"unknown learned paths in \[recall.paths\]: \['forest'\]"),
         ({"llm": {"backend": ""}}, r"\[llm\] backend: expected a backend name"),
+        ({"store": {"url": "mysql://db/x"}}, r"\[store\] url must be empty \(the embedded SQLite store\) or a postgresql"),
     ],
 )
 def test_a_mistake_names_the_section_the_key_and_what_was_expected(data, message):

@@ -9,7 +9,7 @@ from llm4tag.corpus.documents import text_hash
 from llm4tag.embedding import create_embedder
 from llm4tag.embedding.cache import CachedEmbedder
 from llm4tag.errors import ConfigError
-from llm4tag.store import Store
+from llm4tag.store.sqlite import SQLiteStore
 
 
 def test_openai_embeddings_endpoint_keeps_input_order_and_normalises():
@@ -60,18 +60,18 @@ def test_unknown_backend_and_bad_options_are_config_errors():
 
 def test_cache_never_encodes_the_same_text_twice(tmp_path):
     inner = HashingEmbedder()
-    store = Store(tmp_path / "s.sqlite")
+    store = SQLiteStore(tmp_path / "s.sqlite")
     cached = CachedEmbedder(inner, store)
     first = cached.encode(["alpha beta", "gamma", "alpha beta"])
     assert inner.encoded_texts == 2
-    second = CachedEmbedder(inner, Store(tmp_path / "s.sqlite")).encode(["gamma", "alpha beta", "delta"])
+    second = CachedEmbedder(inner, SQLiteStore(tmp_path / "s.sqlite")).encode(["gamma", "alpha beta", "delta"])
     assert inner.encoded_texts == 3  # only "delta" was new, across processes too
     assert np.allclose(second[0], first[1]) and np.allclose(second[1], first[0])
 
 
 def test_texts_that_only_pass_through_stay_in_bounded_memory_not_in_the_store(tmp_path):
     inner = HashingEmbedder()
-    store = Store(tmp_path / "s.sqlite")
+    store = SQLiteStore(tmp_path / "s.sqlite")
     cached = CachedEmbedder(inner, store, persist_queries=False, memory_items=2)
     first = cached.encode(["alpha", "beta", "gamma"])
     assert store.cached_vectors(inner.name, [text_hash(t) for t in ("alpha", "beta", "gamma")]) == {}

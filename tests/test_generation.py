@@ -11,7 +11,7 @@ from llm4tag.generation.generator import GenerationConfig, TagGenerator, map_nam
 from llm4tag.generation.judge import RecentJudgements
 from llm4tag.generation.prompts import load_prompt
 from llm4tag.library import Tag, TagLibrary
-from llm4tag.store import Store
+from llm4tag.store.sqlite import SQLiteStore
 
 LIBRARY = TagLibrary(
     [
@@ -120,7 +120,7 @@ def test_examples_are_dropped_to_fit_the_prompt_token_budget():
 
 
 def test_a_services_judgements_are_read_from_the_store_and_kept_in_bounded_memory(tmp_path):
-    store = Store(tmp_path / "s.sqlite")
+    store = SQLiteStore(tmp_path / "s.sqlite")
     store.cache_judgements("judge-a", {("h1", "t1"): (0.9, False)})  # e.g. made by calibrate
     recent = RecentJudgements(store, limit=2)
     recent.cache_judgements("judge-a", {("h2", "t1"): (0.2, False), ("h3", "t1"): (0.7, True)})

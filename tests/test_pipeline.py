@@ -9,7 +9,7 @@ from llm4tag.corpus import Document
 from llm4tag.errors import ConfigError, ProjectError
 from llm4tag.library import Tag
 from llm4tag.project import Project
-from llm4tag.store import Store
+from llm4tag.store.sqlite import SQLiteStore
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +100,7 @@ def test_the_tag_library_is_cached_until_tags_change_in_any_process(project_dir,
         assert project.library is first
         project.add_tags(list(first)[:3])  # nothing changes: the cache stays
         assert project.library is first
-        other = Store(copy / "store.sqlite", create=False)  # another process writing to the same store
+        other = SQLiteStore(copy / "store.sqlite", create=False)  # another process writing to the same store
         other.upsert_tags([Tag("team::zephyr", "Zephyr team")])
         other.close()
         assert "team::zephyr" in project.library and project.library is not first

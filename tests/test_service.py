@@ -25,7 +25,7 @@ from llm4tag.errors import ConfigError
 from llm4tag.project import Project
 from llm4tag.service import create_app
 from llm4tag.service.lanes import PipelineLanes
-from llm4tag.store.sqlite import Store
+from llm4tag.store.sqlite import SQLiteStore
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -261,7 +261,7 @@ def test_killed_server_loses_no_acknowledged_feedback(tmp_path):
     finally:
         os.kill(process.pid, signal.SIGKILL)  # no shutdown, no flush
         process.wait()
-    store = Store(directory / "store.sqlite")
+    store = SQLiteStore(directory / "store.sqlite")
     stored = {k.content_id for k in store.knowledge(["example"])}
     assert set(acknowledged) <= stored
     assert {d.id for d in store.get_contents(acknowledged)} == set(acknowledged)

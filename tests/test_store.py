@@ -1,4 +1,5 @@
-"""The store of record, on its own: what each write returns, what it leaves behind, and what it refuses."""
+"""The store of record, on its own: what each write returns, what it leaves behind, and what it refuses. Every
+test runs on both stores: the embedded SQLite file and a real PostgreSQL server."""
 
 from __future__ import annotations
 
@@ -9,12 +10,23 @@ from llm4tag.corpus.documents import Document
 from llm4tag.corpus.knowledge import KnowledgeItem
 from llm4tag.errors import InputError
 from llm4tag.library.tags import Tag
-from llm4tag.store.sqlite import Store
+from llm4tag.store.postgres import PostgresStore, migrate
+from llm4tag.store.sqlite import SQLiteStore
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def engine(request, tmp_path):
+    """How to open the store (again, as another process would) on each engine."""
+    if request.param == "sqlite":
+        return lambda: SQLiteStore(tmp_path / "store.sqlite")
+    url = request.getfixturevalue("postgres_url")
+    migrate(url)
+    return lambda: PostgresStore(url)
 
 
 @pytest.fixture
-def store(tmp_path):
-    store = Store(tmp_path / "store.sqlite")
+def store(engine):
+    store = engine()
     store.upsert_tags([Tag("chess", "Chess"), Tag("game", "Game", ("games",))])
     yield store
     store.close()
@@ -84,11 +96,11 @@ def test_the_review_queue_keeps_the_newest_items_and_resolves_by_content_and_tag
     assert [p["content_id"] for p in store.pending_reviews()] == ["d2"]
 
 
-def test_another_connection_s_commit_is_seen_and_its_own_is_not(tmp_path, store):
+def test_another_connection_s_commit_is_seen_and_its_own_is_not(engine, store):
     assert not store.changed_elsewhere()
     store.upsert_tags([Tag("go", "Go")])
     assert not store.changed_elsewhere()  # its own write
-    other = Store(tmp_path / "store.sqlite", create=False)
+    other = engine()
     try:
         other.upsert_tags([Tag("shogi", "Shogi")])
     finally:

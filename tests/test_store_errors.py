@@ -15,7 +15,7 @@ from tests.conftest import debtags_project, write_jsonl
 
 from llm4tag.cli import main
 from llm4tag.store.diagnosis import store_error_message
-from llm4tag.store.sqlite import Store
+from llm4tag.store.sqlite import SQLiteStore
 
 
 @pytest.fixture(scope="module")
@@ -39,14 +39,14 @@ def _count(store: Path, sql: str) -> int:
 
 
 def test_a_full_disk_is_named_as_such_and_nothing_half_learned(project_copy, tmp_path, monkeypatch, capsys):
-    opened = Store._open
+    opened = SQLiteStore._open
 
     def on_a_full_disk(self, durable, *, check):  # the file may not grow by a page: SQLite's own SQLITE_FULL
         opened(self, durable, check=check)
         pages = self._conn.execute("PRAGMA page_count").fetchone()[0]
         self._conn.execute(f"PRAGMA max_page_count = {pages}")
 
-    monkeypatch.setattr(Store, "_open", on_a_full_disk)
+    monkeypatch.setattr(SQLiteStore, "_open", on_a_full_disk)
     before = _count(project_copy / "store.sqlite", "SELECT COUNT(*) FROM knowledge")
     assert main(["learn", "-p", str(project_copy), str(_learn_file(tmp_path / "learn.jsonl"))]) == 2
     err = capsys.readouterr().err

@@ -10,7 +10,7 @@ import pytest
 from tests.conftest import debtags_project
 from tests.test_service import TEXT, start_server
 
-from llm4tag.store.sqlite import Store
+from llm4tag.store.sqlite import SQLiteStore
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
@@ -93,7 +93,7 @@ def test_tag_give_feedback_and_review_in_the_browser(browser, tmp_path):
     finally:
         process.terminate()
         process.wait()
-    store = Store(directory / "store.sqlite")
+    store = SQLiteStore(directory / "store.sqlite")
     knowledge = store.knowledge(["correction", "example"])
     correction = next(k for k in knowledge if k.kind == "correction")
     assert correction.rejected == [tags[1]]

@@ -185,12 +185,12 @@ def test_learn_killed_midway_leaves_nothing_half_written_and_the_rerun_converges
 
 
 def test_learn_that_fails_between_its_writes_stores_nothing(project_copy, tmp_path, monkeypatch):
-    from llm4tag.store.sqlite import Store
+    from llm4tag.store.sqlite import SQLiteStore
 
     def disk_full(self, docs, **options):
         raise sqlite3.OperationalError("database or disk is full")
 
-    monkeypatch.setattr(Store, "upsert_contents", disk_full)  # the second write fails, as on a full disk
+    monkeypatch.setattr(SQLiteStore, "upsert_contents", disk_full)  # the second write fails, as on a full disk
     with Project.open(project_copy) as project:
         before = len(project.store.knowledge())
         with pytest.raises(sqlite3.OperationalError):

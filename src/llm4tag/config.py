@@ -26,6 +26,7 @@ from llm4tag.pipeline.settings import PipelineConfig
 from llm4tag.recall import settings as recall_settings
 from llm4tag.recall.settings import PATHS, RecallConfig
 from llm4tag.service.settings import ServiceConfig
+from llm4tag.store.settings import StoreConfig
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +96,7 @@ def _section(cls, data: Any, name: str, source: str):
 
 # section -> its settings; [embedding] and [llm] hold a backend name and that backend's options
 SECTIONS: dict[str, type] = {
+    "store": StoreConfig,
     "embedding": EmbeddingConfig,
     "index": IndexConfig,
     "recall": RecallConfig,
@@ -178,6 +180,7 @@ def _check_project(data: Any, source: str) -> dict[str, Any]:
 class ProjectConfig:
     name: str = "llm4tag"
     language: str = "en"  # of the tag labels (SKOS prefLabels are read in it; reported to Annif clients)
+    store: StoreConfig = field(default_factory=StoreConfig)
     embedding: EmbeddingConfig = field(default_factory=EmbeddingConfig)
     index: IndexConfig = field(default_factory=IndexConfig)
     recall: RecallConfig = field(default_factory=RecallConfig)

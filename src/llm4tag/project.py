@@ -34,7 +34,7 @@ from llm4tag.llm.lazy import LazyLLM
 from llm4tag.pipeline import Components, Pipeline, PipelineOptions, Pipelines, TaggingResult
 from llm4tag.recall.recall_index import IndexReport, RecallIndex
 from llm4tag.recall.results import RecallResult
-from llm4tag.store.sqlite import Store, stored_tags
+from llm4tag.store.opening import open_store, stored_tags
 
 
 class Project:
@@ -61,7 +61,7 @@ class Project:
     ) -> None:
         self.directory = Path(directory)
         self.config = config
-        self.store = Store(self.directory / "store.sqlite", durable=durable, create=create)
+        self.store = open_store(self.directory, config.store, durable=durable, create=create)
         self._query_memory: int | None = None  # see keep_queries_in_memory
         self._embedder = CachedEmbedder(embedder, self.store) if embedder else None
         self.llm = LazyLLM(config.llm.backend, self._llm_options(), instance=llm)
@@ -116,7 +116,7 @@ class Project:
         library = load_tag_library(tags, tags_format, language=config.language) if tags is not None else TagLibrary()
         report, docs = LoadReport(), []
         if corpus is not None:  # it may use tags already stored (--force) and the new ones
-            known = TagLibrary([*stored_tags(directory / "store.sqlite"), *library], replace=True)
+            known = TagLibrary([*stored_tags(directory, config.store), *library], replace=True)
             limit = config.index.max_text_chars
             docs = read_annotated(
                 corpus, corpus_format, library=known, on_unknown=on_unknown, report=report, max_text_chars=limit

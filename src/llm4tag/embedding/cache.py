@@ -11,8 +11,8 @@ import numpy as np
 
 from llm4tag.corpus.documents import text_hash
 from llm4tag.embedding.base import Embedder
+from llm4tag.store.base import Store
 from llm4tag.store.recent import RecentItems
-from llm4tag.store.sqlite import Store
 
 
 class CachedEmbedder:

@@ -19,8 +19,8 @@ from llm4tag.generation.generator import trim
 from llm4tag.generation.prompts import PromptTemplate
 from llm4tag.library.tags import TagLibrary
 from llm4tag.llm.base import ChatRequest, ChatResult, LLMBackend, yes_probability
+from llm4tag.store.base import Store
 from llm4tag.store.recent import RecentItems
-from llm4tag.store.sqlite import Store
 
 
 @dataclass

@@ -13,7 +13,7 @@ import numpy as np
 
 from llm4tag.corpus.documents import Document
 from llm4tag.corpus.knowledge import KnowledgeItem
-from llm4tag.store.sqlite import Store
+from llm4tag.store.base import Store
 
 
 def store_knowledge(store: Store, items: list[KnowledgeItem]) -> dict[str, int]:

@@ -38,7 +38,7 @@ from llm4tag.pipeline.stages import (
     Stage,
 )
 from llm4tag.recall.recall_index import RecallIndex
-from llm4tag.store.sqlite import Store
+from llm4tag.store.base import Store
 
 GRAPH_FREE_PATHS = ("c2t", "lexical")  # what recall keeps when the graph is switched off (ablation)
 

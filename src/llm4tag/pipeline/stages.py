@@ -34,7 +34,7 @@ from llm4tag.pipeline.results import TagAssignment
 from llm4tag.recall.recall_index import RecallIndex
 from llm4tag.recall.results import RecallResult
 from llm4tag.recall.settings import RecallConfig
-from llm4tag.store.sqlite import Store
+from llm4tag.store.base import Store
 
 
 @dataclass

@@ -16,7 +16,7 @@ from llm4tag.corpus.documents import ContentRow
 from llm4tag.fileio import atomic_write, sha256_of
 from llm4tag.library.tags import Tag
 from llm4tag.recall.graph import ContentTagGraph
-from llm4tag.store.sqlite import Store
+from llm4tag.store.base import Store
 
 GRAPH_FORMAT = 2  # 2: checksums and an ids digest in state.json
 STATE_FILE = "state.json"

@@ -30,7 +30,7 @@ from llm4tag.recall.recaller import Recaller
 from llm4tag.recall.refits import Annotated, LearnedPaths, fit_path
 from llm4tag.recall.results import RecallResult
 from llm4tag.recall.settings import RecallConfig
-from llm4tag.store.sqlite import Store
+from llm4tag.store.base import Store
 
 log = logging.getLogger(__name__)
 

@@ -16,13 +16,14 @@ class ReviewQueue:
         now = time.time()
         rows = [(c, t, tag, float(score), now, c, tag) for c, t, tag, score in items]
         with self.transaction() as conn:
-            before = conn.total_changes
-            conn.executemany(
-                "INSERT INTO reviews(content_id, text, tag_id, score, created_at) SELECT ?, ?, ?, ?, ? WHERE NOT"
-                " EXISTS (SELECT 1 FROM reviews WHERE content_id = ? AND tag_id = ? AND resolved_at IS NULL)",
-                rows,
+            queued = sum(
+                conn.execute(
+                    "INSERT INTO reviews(content_id, text, tag_id, score, created_at) SELECT ?, ?, ?, ?, ? WHERE NOT"
+                    " EXISTS (SELECT 1 FROM reviews WHERE content_id = ? AND tag_id = ? AND resolved_at IS NULL)",
+                    row,
+                ).rowcount
+                for row in rows
             )
-            queued = conn.total_changes - before
             if limit is not None:
                 conn.execute(
                     "DELETE FROM reviews WHERE resolved_at IS NULL AND seq <= (SELECT seq FROM reviews WHERE"
