@@ -32,7 +32,10 @@ def test_every_section_survives_a_round_trip_through_toml(tmp_path):
         ({"pipeline": {"judge": "always"}}, r"\[pipeline\] judge must be one of none, generated, candidates"),
         ({"recall": {"paths": {"forest": {}}}}, r"unknown learned paths in \[recall.paths\]: \['forest'\]"),
         ({"llm": {"backend": ""}}, r"\[llm\] backend: expected a backend name"),
-        ({"store": {"url": "mysql://db/x"}}, r"\[store\] url must be empty \(the embedded SQLite store\) or a postgresql"),
+        (
+            {"store": {"url": "mysql://db/x"}},
+            r"\[store\] url must be empty \(the embedded SQLite store\) or a postgresql",
+        ),
     ],
 )
 def test_a_mistake_names_the_section_the_key_and_what_was_expected(data, message):

@@ -64,6 +64,10 @@ class StorageError(Llm4tagError, OSError):
         return self.args[0]
 
 
+class StoreUnavailable(StorageError):
+    """The store's server cannot be reached now; the operation was not done (nothing half-written): try again."""
+
+
 def os_error_message(exc: OSError, path: object = None, *, writing: bool = True) -> str:
     """One line for an ``OSError`` met on ``path`` (default: the error's own file name); ``writing``: say that
     it could not be written (the caller knows), else only the path and the cause."""

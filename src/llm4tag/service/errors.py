@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from llm4tag.errors import StoreUnavailable
 from llm4tag.service.schemas import ServiceError
 from llm4tag.store.diagnosis import store_error_message
 
@@ -65,6 +66,13 @@ def install_error_handlers(app: FastAPI, store_path, retry_after: dict[str, str]
         transient = (getattr(exc, "sqlite_errorname", "") or "").startswith(_TRANSIENT_STORE_ERRORS)
         status, headers = (503, retry_after) if transient else (500, None)  # a full disk or a lock passes
         return _answer(request, status, store_error_message(store_path, exc), headers)
+
+    @app.exception_handler(StoreUnavailable)
+    async def store_unavailable(request: Request, exc: StoreUnavailable):
+        """The store's server is down or unreachable: nothing was written; the client tries again later."""
+        request.app.state.metrics.errors.labels("store").inc()
+        log.error("store unavailable: %s", exc)
+        return _answer(request, 503, str(exc), retry_after)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):

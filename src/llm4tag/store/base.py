@@ -63,6 +63,9 @@ class Store(CacheTables, ReviewQueue, ABC):
     def make_durable(self) -> None:
         """From now on, every commit is on disk before it returns: the service acknowledges feedback only then."""
 
+    def after_copy(self) -> None:  # noqa: B027 - a hook: SQLite's sequences follow the rows by themselves
+        """Rows were written with their own sequence numbers (``store copy``): new rows must come after them."""
+
     def __enter__(self) -> Store:
         return self
 

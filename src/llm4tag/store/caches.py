@@ -25,8 +25,8 @@ class CacheTables:
     def cache_vectors(self, model: str, items: dict[str, np.ndarray]) -> None:
         with self.transaction() as conn:
             conn.executemany(
-                "INSERT INTO embeddings(model, text_hash, dim, vector) VALUES (?, ?, ?, ?) ON CONFLICT(model, text_hash)"
-                " DO UPDATE SET dim = excluded.dim, vector = excluded.vector",
+                "INSERT INTO embeddings(model, text_hash, dim, vector) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT(model, text_hash) DO UPDATE SET dim = excluded.dim, vector = excluded.vector",
                 [(model, h, int(v.shape[0]), np.asarray(v, dtype=np.float32).tobytes()) for h, v in items.items()],
             )
 
@@ -51,8 +51,8 @@ class CacheTables:
         now = time.time()
         with self.transaction() as conn:
             conn.executemany(
-                "INSERT INTO judgements(judge, text_hash, tag_id, p_yes, fallback, created_at) VALUES (?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT(judge, text_hash, tag_id) DO UPDATE SET p_yes = excluded.p_yes,"
+                "INSERT INTO judgements(judge, text_hash, tag_id, p_yes, fallback, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(judge, text_hash, tag_id) DO UPDATE SET p_yes = excluded.p_yes,"
                 " fallback = excluded.fallback, created_at = excluded.created_at",
                 [(judge, h, t, p, int(f), now) for (h, t), (p, f) in items.items()],
             )

@@ -16,21 +16,18 @@ import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
-from llm4tag.errors import ConfigError, ProjectError, StorageError
+from llm4tag.errors import ConfigError, ProjectError, StoreUnavailable
 from llm4tag.store.base import Store
 from llm4tag.store.schema import SCHEMA_POSTGRES, SCHEMA_VERSION
 from llm4tag.store.settings import redacted
 
 log = logging.getLogger(__name__)
 
-_MIGRATION_LOCK = 0x6C6C6D34  # pg_advisory_lock key: one migration at a time per database ("llm4")
+_MIGRATION_LOCK = 0x6C6C6D34  # pg_advisory_lock keys: one migration at a time per database ("llm4"),
+_WRITE_LOCK = 0x6C6C6D35  # and one write transaction at a time
 _RETRIES = (0.2, 0.5, 1.0, 2.0)  # seconds between attempts to reach the server before a clear error
 _CONNECT_SECONDS = 2.0  # one attempt's wait for a connection
 _IS_PARAMETER = re.compile(r"\bIS \?")
-
-
-class StoreUnavailable(StorageError):
-    """The store's server cannot be reached now; the operation was not done (nothing half-written)."""
 
 
 def _psycopg():
@@ -242,6 +239,9 @@ class PostgresStore(Store):
             try:
                 if begin:
                     raw.execute("BEGIN")
+                    # one writer at a time across every replica, as SQLite's BEGIN IMMEDIATE: a transaction that
+                    # reads, merges and writes (feedback) cannot lose another replica's write made in between
+                    raw.execute("SELECT pg_advisory_xact_lock(%s)", (_WRITE_LOCK,))
                 break
             except self._operational as exc:
                 self._pool.putconn(raw)
@@ -268,6 +268,14 @@ class PostgresStore(Store):
             changed = self._data_version is not None and version != self._data_version
             self._data_version = version
             return changed
+
+    def after_copy(self) -> None:
+        with self.transaction() as conn:
+            for table in ("tags", "contents", "knowledge", "reviews"):
+                conn.execute(
+                    f"SELECT setval(pg_get_serial_sequence('{table}', 'seq'), COALESCE(MAX(seq), 0) + 1, false)"
+                    f" FROM {table}"
+                )
 
     def close(self) -> None:
         with self._lock:

@@ -1,0 +1,138 @@
+"""A project whose store of record is a real PostgreSQL server: it is made, tags, learns and is calibrated as on
+SQLite; ``store copy`` moves a project there and back without changing one tag or score; an interrupted copy
+finishes when run again; an unreachable server or a database without tables is one clear line."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+
+import pytest
+from tests.conftest import DEBTAGS_TAGS, debtags_project, debtags_slice, run_cli
+
+from llm4tag.config import ProjectConfig
+from llm4tag.corpus import Document
+from llm4tag.corpus.knowledge import KnowledgeItem
+from llm4tag.errors import ProjectError, StoreUnavailable
+from llm4tag.library.loaders import load_tag_library
+from llm4tag.project import Project
+from llm4tag.store.copying import copy_store
+from llm4tag.store.postgres import PostgresStore, migrate
+from llm4tag.store.sqlite import SQLiteStore
+
+TAGS = list(load_tag_library(DEBTAGS_TAGS))
+
+
+def _tagged(directory, texts):
+    with Project.open(directory) as project:
+        return [[(t.tag_id, round(t.score, 9)) for t in r.ranked] for r in project.tag(texts)]
+
+
+def _point_at(directory, url) -> None:
+    config = ProjectConfig.load(directory)
+    config.store.url = url
+    config.save(directory)
+
+
+def test_a_project_on_postgresql_is_made_tags_learns_and_calibrates(tmp_path, postgres_url):
+    config = ProjectConfig(name="on-postgres")
+    config.store.url = postgres_url
+    config.embedding.backend, config.embedding.options = "tests.conftest:HashingEmbedder", {}
+    config.generation.enabled, config.pipeline.judge = False, "none"
+    rows = debtags_slice("train", 260)
+    with Project.init(tmp_path / "p", config) as project:
+        assert project.store.journal_mode == "postgresql"
+        project.add_tags(DEBTAGS_TAGS)
+        project.add_contents([Document(r["id"], r["text"], r["tags"]) for r in rows])
+        project.index()
+        dev = [Document(r["id"], r["text"], r["tags"]) for r in debtags_slice("dev", 40)]
+        project.calibrate(dev)
+        project.optimize(dev)
+        [result] = project.tag([dev[0].text])
+        assert result.ranked
+        project.learn(
+            [KnowledgeItem("example", content_id="new-1", text="a kernel module loader", tags=["admin::kernel"])]
+        )
+        expected = [(t.tag_id, round(t.score, 6)) for t in project.tag([dev[0].text])[0].ranked]  # learned too
+    assert not (tmp_path / "p" / "store.sqlite").exists()  # every row is on the server
+    with PostgresStore(postgres_url) as store:
+        assert store.count_contents() == 261 and store.count_tags() == len(TAGS)
+        assert store.get_contents(["new-1"])[0].tags == ["admin::kernel"]
+    with Project.open(tmp_path / "p") as project:  # opened again, as another replica would
+        assert [(t.tag_id, round(t.score, 6)) for t in project.tag([dev[0].text])[0].ranked] == expected
+
+
+def test_store_copy_to_postgresql_and_back_changes_no_tag_and_no_score(tmp_path, postgres_url, capsys):
+    built = debtags_project(tmp_path / "sqlite", train=300)
+    texts = [r["text"] for r in debtags_slice("test", 25)]
+    before = _tagged(built, texts)
+    code, out, err = run_cli(["store", "copy", "--from", str(built), "--to", postgres_url, "-q"], capsys)
+    assert code == 0, err
+    assert "contents 300" in out and "embeddings" in out
+    on_server = shutil.copytree(built, tmp_path / "server", ignore=shutil.ignore_patterns("store.sqlite*"))
+    _point_at(on_server, postgres_url)
+    assert _tagged(on_server, texts) == before  # the graph files and fitted paths hold: same sequence numbers
+    back = shutil.copytree(built, tmp_path / "back", ignore=shutil.ignore_patterns("store.sqlite*"))
+    code, _, err = run_cli(["store", "copy", "--from", postgres_url, "--to", str(back), "-q"], capsys)
+    assert code == 0, err
+    assert _tagged(back, texts) == before
+    with PostgresStore(postgres_url) as store:  # a row added after the copy takes the next sequence number
+        store.upsert_contents([Document("after-copy", "a text added later", [])])
+        assert store.content_rows()[-1].seq == 301
+
+
+def test_an_interrupted_copy_finishes_when_run_again_without_duplicates(tmp_path, postgres_url, monkeypatch):
+    with SQLiteStore(tmp_path / "store.sqlite") as source:
+        source.upsert_tags(TAGS)
+        source.upsert_contents([Document(r["id"], r["text"], r["tags"]) for r in debtags_slice("train", 250)])
+    migrate(postgres_url)
+    calls = {"n": 0}
+    original = PostgresStore.transaction
+
+    def failing(self):
+        calls["n"] += 1
+        if calls["n"] == 3:  # the third batch: the connection is lost mid-copy
+            raise StoreUnavailable("the store was lost during a write")
+        return original(self)
+
+    with SQLiteStore(tmp_path / "store.sqlite") as source, PostgresStore(postgres_url) as target:
+        monkeypatch.setattr(PostgresStore, "transaction", failing)
+        with pytest.raises(StoreUnavailable):
+            copy_store(source, target, batch=100)
+        monkeypatch.setattr(PostgresStore, "transaction", original)
+        assert 0 < target.count_contents() < 250 or target.count_tags() < len(TAGS)
+        counts = copy_store(source, target, batch=100)
+        assert counts["contents"] == target.count_contents() == 250
+        assert counts["annotations"] == target._query("SELECT COUNT(*) FROM annotations")[0][0]
+
+
+def test_copying_into_a_store_that_holds_other_rows_is_refused(tmp_path, postgres_url):
+    with SQLiteStore(tmp_path / "store.sqlite") as source:
+        source.upsert_tags(TAGS[:5])
+    migrate(postgres_url)
+    with PostgresStore(postgres_url) as target:
+        target.upsert_tags([TAGS[10]])
+        with (
+            SQLiteStore(tmp_path / "store.sqlite") as source,
+            pytest.raises(ProjectError, match=r"already holds rows \(1 tags, 0 contents"),
+        ):
+            copy_store(source, target)
+
+
+def test_an_unreachable_server_or_a_database_without_tables_is_one_clear_line(tmp_path, postgres_url, capsys):
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        closed = sock.getsockname()[1]
+    url = f"postgresql://someone:secret@127.0.0.1:{closed}/nowhere"
+    with pytest.raises(
+        StoreUnavailable, match=rf"cannot reach the store at postgresql://someone:\*\*\*@127.0.0.1:{closed}"
+    ):
+        migrate(url)
+    code, _, err = run_cli(["store", "migrate", "--url", url], capsys)
+    assert code == 2 and "secret" not in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    with pytest.raises(ProjectError, match="no llm4tag tables yet: run 'llm4tag store migrate' first"):
+        PostgresStore(postgres_url)
+    code, out, _ = run_cli(["store", "migrate", "--url", postgres_url], capsys)
+    assert code == 0 and "-> 1" in out
+    code, out, _ = run_cli(["store", "migrate", "--url", postgres_url], capsys)
+    assert code == 0 and "up to date" in out
