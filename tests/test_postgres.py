@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 import socket
+import time
 
 import pytest
 from tests.conftest import DEBTAGS_TAGS, debtags_project, debtags_slice, run_cli
@@ -21,6 +22,7 @@ from llm4tag.store.postgres import PostgresStore, migrate
 from llm4tag.store.sqlite import SQLiteStore
 
 TAGS = list(load_tag_library(DEBTAGS_TAGS))
+RECOVERY_SECONDS = 30  # the bound on a replica's recovery after its database returns (docs/reliability.md)
 
 
 def _tagged(directory, texts):
@@ -136,3 +138,49 @@ def test_an_unreachable_server_or_a_database_without_tables_is_one_clear_line(tm
     assert code == 0 and "-> 1" in out
     code, out, _ = run_cli(["store", "migrate", "--url", postgres_url], capsys)
     assert code == 0 and "up to date" in out
+
+
+def test_a_service_that_loses_its_database_answers_503_for_writes_tags_from_what_it_holds_and_recovers(
+    tmp_path, postgres_server, postgres_url
+):
+    """The server stops under a running service: feedback is refused with 503 and Retry-After (nothing is
+    acknowledged that was not committed), recall-only tagging goes on from what the replica holds, and once the
+    server is back, writes succeed again without restarting the service."""
+    from fastapi.testclient import TestClient
+    from tests.conftest import LOOPBACK
+
+    from llm4tag.service import create_app
+
+    migrate(postgres_url)
+    built = debtags_project(tmp_path / "sqlite", train=250)
+    assert run_cli(["store", "copy", "--from", str(built), "--to", postgres_url, "-q"], _NoCapture())[0] == 0
+    replica = shutil.copytree(built, tmp_path / "replica", ignore=shutil.ignore_patterns("store.sqlite*"))
+    _point_at(replica, postgres_url)
+    text = debtags_slice("test", 1)[0]["text"]
+    feedback = {"text": "a kernel module loader", "content_id": "fb-1", "accept": ["admin::kernel"]}
+    with Project.open(replica) as project, TestClient(create_app(project), base_url=LOOPBACK) as client:
+        before = client.post("/v1/tag", json={"text": text, "llm": False})
+        assert before.status_code == 200 and before.json()["tags"]
+        postgres_server.stop()
+        try:
+            refused = client.post("/v1/feedback", json=feedback)
+            assert refused.status_code == 503 and refused.headers["retry-after"]
+            assert "unreachable" in refused.json()["detail"]
+            during = client.post("/v1/tag", json={"text": text, "llm": False})
+            assert during.status_code == 200 and during.json()["tags"] == before.json()["tags"]
+        finally:
+            postgres_server.restart(first=True)
+        deadline = time.monotonic() + RECOVERY_SECONDS  # the pool reconnects by itself, with its own backoff
+        while (stored := client.post("/v1/feedback", json=feedback)).status_code == 503:
+            assert time.monotonic() < deadline, "no recovery without a restart"
+            time.sleep(0.5)
+        assert stored.status_code == 200 and stored.json()["stored"]
+    with PostgresStore(postgres_url) as store:
+        assert store.get_contents(["fb-1"])[0].tags == ["admin::kernel"]
+
+
+class _NoCapture:
+    """``run_cli`` without pytest's capsys (its output is not read here)."""
+
+    def readouterr(self):
+        return "", ""

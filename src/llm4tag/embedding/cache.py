@@ -11,6 +11,7 @@ import numpy as np
 
 from llm4tag.corpus.documents import text_hash
 from llm4tag.embedding.base import Embedder
+from llm4tag.errors import StoreUnavailable
 from llm4tag.store.base import Store
 from llm4tag.store.recent import RecentItems
 
@@ -54,7 +55,12 @@ class CachedEmbedder:
         ones (default: ``persist_queries``)."""
         persist = self.persist_queries if persist is None else persist
         hashes = [text_hash(t) for t in texts]
-        found = self.store.cached_vectors(self.embedder.name, list(set(hashes)))
+        try:
+            found = self.store.cached_vectors(self.embedder.name, list(set(hashes)))
+        except StoreUnavailable:
+            if persist:  # a vector the graph keeps must be stored: the caller retries once the store is back
+                raise
+            found = {}  # the store's server is down: a query's vector is computed again, not looked up
         fresh = self._recent.get_many(d for d in hashes if d not in found)  # not in the store yet
         found.update(fresh)
         missing: dict[str, str] = {}

@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from llm4tag.corpus.documents import Document, text_hash
-from llm4tag.errors import BackendError, Llm4tagError
+from llm4tag.errors import BackendError, Llm4tagError, StoreUnavailable
 from llm4tag.pipeline.results import TaggingResult
 from llm4tag.service.auth import Keys
 from llm4tag.service.lanes import PipelineLanes
@@ -148,7 +148,10 @@ class TaggingService:
             if tag.score < below
         ]
         if items:
-            self.project.store.add_reviews(items, limit=self.config.review_limit)
+            try:
+                self.project.store.add_reviews(items, limit=self.config.review_limit)
+            except StoreUnavailable as exc:  # the queue is a suggestion list: tagging answers without it
+                log.warning("review items not queued: %s", exc)
 
 
 def get_service(request: Request) -> TaggingService:

@@ -16,7 +16,7 @@ from contextlib import AbstractContextManager
 
 from llm4tag.corpus.documents import ContentRow, Document, text_hash
 from llm4tag.corpus.knowledge import KnowledgeItem
-from llm4tag.errors import InputError
+from llm4tag.errors import InputError, StoreUnavailable
 from llm4tag.library.tags import Tag, TagLibrary, check_tag
 from llm4tag.store.caches import CacheTables
 from llm4tag.store.reviews import ReviewQueue
@@ -133,7 +133,12 @@ class Store(CacheTables, ReviewQueue, ABC):
     def tag_library(self) -> TagLibrary:
         """The tag library, read once and again only when tags change (here or in another process): the
         service and every pipeline batch ask for it, and a large library takes a while to build."""
-        version = self.get_meta("tags_version", "0")
+        try:
+            version = self.get_meta("tags_version", "0")
+        except StoreUnavailable:
+            if self._library is None:
+                raise
+            return self._library[1]  # the store's server is down: the library as last read serves meanwhile
         with self._lock:
             cached = self._library
             if cached is None or cached[0] != version:

@@ -25,8 +25,9 @@ log = logging.getLogger(__name__)
 
 _MIGRATION_LOCK = 0x6C6C6D34  # pg_advisory_lock keys: one migration at a time per database ("llm4"),
 _WRITE_LOCK = 0x6C6C6D35  # and one write transaction at a time
-_RETRIES = (0.2, 0.5, 1.0, 2.0)  # seconds between attempts to reach the server before a clear error
-_CONNECT_SECONDS = 2.0  # one attempt's wait for a connection
+_RETRIES = (0.2, 0.5, 1.0)  # seconds between attempts to reach the server before a clear error (about 5 s)
+_CONNECT_SECONDS = 1.0  # one attempt's wait for a connection
+_DOWN_SECONDS = 5.0  # after the attempts of one operation failed, the next ones try once each for this long
 _IS_PARAMETER = re.compile(r"\bIS \?")
 
 
@@ -121,6 +122,7 @@ class PostgresStore(Store):
         self._operational = (psycopg.OperationalError, psycopg_pool.PoolTimeout)
         self.url, self.path = url, redacted(url)
         self._held: _Connection | None = None
+        self._down_until = 0.0  # see _attempts
         self._pool = psycopg_pool.ConnectionPool(
             url,
             min_size=1,
@@ -168,10 +170,14 @@ class PostgresStore(Store):
 
     # -- the engine ----------------------------------------------------------------
     def _attempts(self, what: str) -> Iterator[int]:
-        """Attempts with backoff while the server cannot be reached; then one clear error."""
-        for attempt, pause in enumerate((*_RETRIES, None)):
+        """Attempts with backoff while the server cannot be reached; then one clear error. Once the attempts
+        of one operation were all refused, the next operations within ``_DOWN_SECONDS`` try once each: a
+        service answers its 503s at once instead of after the backoff every time."""
+        pauses = (None,) if time.monotonic() < self._down_until else (*_RETRIES, None)
+        for attempt, pause in enumerate(pauses):
             yield attempt
             if pause is None:
+                self._down_until = time.monotonic() + _DOWN_SECONDS
                 break
             log.warning("the store at %s is unreachable (%s); trying again in %.1f s", self.path, what, pause)
             time.sleep(pause)
@@ -248,6 +254,7 @@ class PostgresStore(Store):
                 last = exc
         else:
             raise StoreUnavailable(f"the store at {self.path} is unreachable: {_reason(last)}; try again later")
+        self._down_until = 0.0  # reached: the next failure gets its attempts again
         try:
             yield raw
         finally:
@@ -262,8 +269,14 @@ class PostgresStore(Store):
             pass
 
     def changed_elsewhere(self) -> bool:
+        """Also False while the server cannot be reached: recall goes on with what this replica holds, and the
+        writes made meanwhile are seen once the server answers again."""
         with self._lock:
-            rows = self._read("SELECT value FROM meta WHERE key = 'changes'", ())
+            try:
+                rows = self._read("SELECT value FROM meta WHERE key = 'changes'", ())
+            except StoreUnavailable as exc:
+                log.warning("%s; recall goes on with the graph this replica holds", exc)
+                return False
             version = rows[0][0] if rows else None
             changed = self._data_version is not None and version != self._data_version
             self._data_version = version
