@@ -58,12 +58,14 @@ class HashingEmbedder(Embedder):
 
     name = "test:hashing"
     dim = 64
+    encoded_total = 0  # over every instance (projects make their own)
 
     def __init__(self) -> None:
         self.encoded_texts = 0
 
     def encode(self, texts, *, is_query=False, show_progress=False):
         self.encoded_texts += len(texts)
+        HashingEmbedder.encoded_total += len(texts)
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for row, text in enumerate(texts):
             for word in re.findall(r"\w+", text.lower()):

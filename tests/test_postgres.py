@@ -184,3 +184,39 @@ class _NoCapture:
 
     def readouterr(self):
         return "", ""
+
+
+def test_a_replica_with_an_empty_directory_and_only_the_url_serves_what_the_fitting_machine_serves(
+    tmp_path, postgres_url, monkeypatch, capsys
+):
+    """The configuration, the calibration files and the learned paths come from the store; the graph is
+    rebuilt from the vectors cached there, encoding nothing; the tags and confidences are the same."""
+    from tests.conftest import HashingEmbedder
+
+    built = debtags_project(tmp_path / "fitted", train=300)
+    with Project.open(built) as project:
+        dev = [Document(r["id"], r["text"], r["tags"]) for r in debtags_slice("dev", 40)]
+        project.calibrate(dev)
+        project.optimize(dev)
+    texts = [r["text"] for r in debtags_slice("test", 25)]
+    expected = _tagged(built, texts)
+    assert run_cli(["store", "copy", "--from", str(built), "--to", postgres_url, "-q"], capsys)[0] == 0
+    monkeypatch.setenv("LLM4TAG_STORE_URL", postgres_url)
+    encoded_before = HashingEmbedder.encoded_total
+    fresh = tmp_path / "fresh-machine"
+    assert _tagged(fresh, texts) == expected
+    assert (fresh / "llm4tag.toml").is_file() and (fresh / "calibration" / "manifest.json").is_file()
+    assert sorted(p.name for p in (fresh / "graph" / "learned").iterdir()) == ["mlp", "supervised", "tree"]
+    assert HashingEmbedder.encoded_total == encoded_before  # the graph (and these texts, tagged before) from the cache
+    # a refit on one replica is saved to the store and picked up by another, which fits nothing itself
+    with Project.open(fresh) as project:
+        project.index(refit=True)
+        refitted = {name: path.n_contents_ for name, (path, _) in project.recall_index.learned.fitted().items()}
+    from llm4tag.recall import refits
+
+    fits = []
+    monkeypatch.setattr(refits, "fit_path", lambda *args: fits.append(args[0]))
+    with Project.open(tmp_path / "second-machine") as project:
+        assert project.tag(texts[:3])
+        pulled = {name: path.n_contents_ for name, (path, _) in project.recall_index.learned.fitted().items()}
+    assert pulled == refitted and not fits

@@ -12,6 +12,7 @@ Tagging is done by a ``Pipeline`` of stages (``llm4tag.pipeline``); ``pipeline(*
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterable
 from datetime import datetime, timezone
@@ -24,7 +25,7 @@ from llm4tag.corpus.knowledge import KnowledgeItem, read_learn_file
 from llm4tag.corpus.loaders import LoadReport, read_annotated
 from llm4tag.embedding import Embedder, create_embedder
 from llm4tag.embedding.cache import CachedEmbedder
-from llm4tag.errors import ProjectError
+from llm4tag.errors import ProjectError, StoreUnavailable
 from llm4tag.generation.judge import RecentJudgements
 from llm4tag.generation.knowledge import store_knowledge
 from llm4tag.library.loaders import load_tag_library
@@ -35,6 +36,25 @@ from llm4tag.pipeline import Components, Pipeline, PipelineOptions, Pipelines, T
 from llm4tag.recall.recall_index import IndexReport, RecallIndex
 from llm4tag.recall.results import RecallResult
 from llm4tag.store.opening import open_store, stored_tags
+from llm4tag.store.shared_files import pull_directory, pull_file, push_directory, push_file
+
+log = logging.getLogger(__name__)
+
+SHARED_FILES_SECONDS = 2.0  # a replica compares its calibration files with the store's at most this often
+
+
+def _pull_config(directory: Path) -> None:
+    """``llm4tag.toml`` from the store ``LLM4TAG_STORE_URL`` names, into an empty directory."""
+    from llm4tag.store.settings import StoreConfig
+
+    url = StoreConfig().resolved_url()
+    if not url:
+        return
+    from llm4tag.store.postgres import PostgresStore
+
+    directory.mkdir(parents=True, exist_ok=True)
+    with PostgresStore(url) as store:
+        pull_file(store, "config", directory / CONFIG_NAME)
 
 
 class Project:
@@ -74,6 +94,8 @@ class Project:
             nprobe=config.index.nprobe,
         )
         self.artifacts = CalibrationArtifacts(self.directory / "calibration")
+        self._shared_at = 0.0  # when the calibration files were last compared with the store's (a server store)
+        self._pull_calibration()
         prompts = self.directory / config.generation.prompt_dir
         embed = lambda: self.embedder  # noqa: E731 - loaded on first use
         self.components = Components(config, self.store, self.recall_index, embed, self.llm, self.artifacts, prompts)
@@ -127,7 +149,7 @@ class Project:
         try:
             tags_added = project.add_tags(library) if len(library) else (0, 0)
             contents_added = project.store.upsert_contents(docs) if docs else (0, 0)
-            config.save(directory)  # last: only now is the directory a project
+            project._save_config()  # last: only now is the directory a project
         except BaseException:
             project.close()
             raise
@@ -146,6 +168,8 @@ class Project:
         """Open an existing project; ``embedder``/``llm`` override the configured ones (e.g. shared instances);
         ``durable`` fsyncs every commit (the service uses it for feedback)."""
         directory = Path(directory)
+        if not (directory / CONFIG_NAME).exists():
+            _pull_config(directory)  # a replica with an empty directory and only LLM4TAG_STORE_URL
         return cls(directory, ProjectConfig.load(directory), embedder=embedder, llm=llm, durable=durable)
 
     def close(self) -> None:
@@ -242,10 +266,24 @@ class Project:
         ``RecallIndex.recall``."""
         return self.recall_index.recall(texts, **options)
 
+    def _save_config(self) -> None:
+        self.config.save(self.directory)
+        push_file(self.store, "config", self.directory / CONFIG_NAME)
+
+    def _pull_calibration(self) -> None:
+        """A server store: the calibration files another replica fitted, at most every ``SHARED_FILES_SECONDS``."""
+        if self.store.shares_files and time.monotonic() - self._shared_at >= SHARED_FILES_SECONDS:
+            self._shared_at = time.monotonic()
+            try:
+                pull_directory(self.store, "calibration", self.artifacts.directory)
+            except StoreUnavailable as exc:  # the files this replica holds serve until the store is back
+                log.warning("calibration files not compared with the store's: %s", exc)
+
     # -- the pipeline ------------------------------------------------------------
     def pipeline(self, **overrides) -> Pipeline:
         """The configured pipeline, or another shape of it (``Pipeline.with_overrides``); each built once, and again
         only when a calibration file or the configuration changes."""
+        self._pull_calibration()
         return self._pipelines.get(**overrides)
 
     def tag(self, docs: Iterable[Document] | list[str], *, progress: bool = False, **overrides) -> list[TaggingResult]:
@@ -283,7 +321,9 @@ class Project:
             held_out = overrides.get("held_out")
             recall = self.recall_index.recall_held_out if held_out else self.recall_index.recall_documents
             paths = self.recall_index.config.active_paths  # what the recall above runs with
-            return fitting.calibrate(docs, self.artifacts, recall=recall, judged=judged, paths=paths, **options)
+            report = fitting.calibrate(docs, self.artifacts, recall=recall, judged=judged, paths=paths, **options)
+        push_directory(self.store, "calibration", self.artifacts.directory)  # the replicas use it from now on
+        return report
 
     def optimize(
         self, docs: list[Document] | None = None, *, overrides: dict | None = None, progress: bool = False, **options
@@ -292,13 +332,15 @@ class Project:
         ``docs`` (default: the share ``calibrate`` used) and, with ``[pipeline] use_llm = "auto"``, whether the
         LLM stages run at all; ``options``: ``llm4tag.calibration.fitting.optimize``."""
         with self.artifacts.writing():
-            return self._optimize(docs, overrides=overrides, progress=progress, **options)
+            report = self._optimize(docs, overrides=overrides, progress=progress, **options)
+        push_directory(self.store, "calibration", self.artifacts.directory)
+        return report
 
     def _optimize(self, docs: list[Document] | None, *, overrides: dict | None, progress: bool, **options) -> dict:
         docs, overrides = self._tuning_data(docs, overrides)
         shape = self.pipeline(**overrides).options
         if not shape.uses_llm and not overrides.get("held_out"):  # recall settings may be tuned (tune_seconds)
-            options.update(recall_index=self.recall_index, save_config=lambda: self.config.save(self.directory))
+            options.update(recall_index=self.recall_index, save_config=self._save_config)
         deciding = shape.uses_llm and self.config.pipeline.use_llm == "auto"
         recall_only = None
         if deciding:  # the recall-only settings first: what runs unless the LLM is found to pay

@@ -66,6 +66,26 @@ def _open(location: str, *, target: bool):
     return SQLiteStore(directory / "store.sqlite", create=target)
 
 
+def _push_project_files(directory: Path, store) -> None:
+    """A project's fitted files into a server store: replicas with an empty directory serve from them."""
+    from llm4tag.store.shared_files import push_directory, push_file
+
+    push_file(store, "config", directory / "llm4tag.toml")
+    push_directory(store, "calibration", directory / "calibration")
+    for learned in sorted((directory / "graph" / "learned").glob("*/")):
+        push_directory(store, f"learned/{learned.name}", learned)
+
+
+def _pull_project_files(store, directory: Path) -> None:
+    from llm4tag.recall.settings import LEARNED_PATHS
+    from llm4tag.store.shared_files import pull_directory, pull_file
+
+    pull_file(store, "config", directory / "llm4tag.toml")
+    pull_directory(store, "calibration", directory / "calibration")
+    for name in LEARNED_PATHS:
+        pull_directory(store, f"learned/{name}", directory / "graph" / "learned" / name)
+
+
 def cmd_copy(args: argparse.Namespace) -> None:
     from llm4tag.store.copying import copy_store
 
@@ -75,6 +95,10 @@ def cmd_copy(args: argparse.Namespace) -> None:
 
     with _open(args.source, target=False) as source, _open(args.target, target=True) as target:
         counts = copy_store(source, target, progress=progress)
+        if Path(args.source).is_dir() and target.shares_files:
+            _push_project_files(Path(args.source), target)
+        if Path(args.target).is_dir() and source.shares_files:
+            _pull_project_files(source, Path(args.target))
     if not args.quiet:
         print(file=sys.stderr)
     print("copied and counted: " + ", ".join(f"{table} {n}" for table, n in counts.items()))

@@ -76,9 +76,7 @@ class RecallIndex:
         self._held_out_ids: frozenset[str] = frozenset()  # the split ``held_out_contents`` set aside last
         self._stale = True
         self._lock = threading.RLock()
-        self.learned = LearnedPaths(
-            self.directory, self._annotated, lambda: self.store.revision, self._lock, self._forget_recallers
-        )
+        self.learned = LearnedPaths(self.directory, self._annotated, store, self._lock, self._forget_recallers)
 
     @property
     def embedder(self) -> CachedEmbedder:

@@ -17,6 +17,8 @@ from llm4tag.recall.graph import ContentTagGraph
 from llm4tag.recall.learned import legacy, new_path, path_class
 from llm4tag.recall.learned.base import LearnedPath
 from llm4tag.recall.settings import LEARNED_PATHS, RecallConfig
+from llm4tag.store.base import Store
+from llm4tag.store.shared_files import pull_directory, push_directory
 
 log = logging.getLogger(__name__)
 
@@ -58,12 +60,12 @@ class LearnedPaths:
         self,
         directory: Path,
         annotated: Callable[[ContentTagGraph], Annotated],
-        revision: Callable[[], int],
+        store: Store,
         lock: threading.RLock,
         on_swap: Callable[[], None],
     ) -> None:
         self.directory = directory
-        self._annotated, self._revision, self._lock, self._on_swap = annotated, revision, lock, on_swap
+        self._annotated, self._store, self._lock, self._on_swap = annotated, store, lock, on_swap
         self._held: dict[str, tuple[LearnedPath | None, Stamp | None]] = {}  # in memory: a few new contents reuse them
         self.refit_now = False  # ``index --refit``: refit whatever was fitted before
         # a service sets this: a path that no longer fits is refitted in a thread of its own while recall goes on
@@ -89,7 +91,7 @@ class LearnedPaths:
             return sorted(name for name, thread in self._refitting.items() if thread.is_alive())
 
     def _stamp(self, graph: ContentTagGraph) -> Stamp:
-        return Stamp(self._revision(), graph.content_max_seq, graph.n_contents)
+        return Stamp(self._store.revision, graph.content_max_seq, graph.n_contents)
 
     def _still_fits(self, fitted: Stamp | None, now: Stamp, config: RecallConfig) -> bool:
         """A learned path is refitted when rows were edited (the store's revision moved), on demand
@@ -144,9 +146,10 @@ class LearnedPaths:
     ) -> tuple[LearnedPath | None, Stamp | None]:
         self.directory.mkdir(parents=True, exist_ok=True)
         saved = self.directory / "learned" / name
-        # one process at a time: service workers that see the same growth do not both refit and write the same
-        # files; the second loads what the first saved
-        with FileLock(self.directory / f".{name}.lock"):
+        # one process at a time, on this host and (a server store) across replicas: processes that see the same
+        # growth do not both refit; the second loads what the first saved (from the store, on another machine)
+        with FileLock(self.directory / f".{name}.lock"), self._store.exclusive(f"refit:{name}"):
+            pull_directory(self._store, f"learned/{name}", saved)
             loaded = self._load(name, saved)
             if loaded is not None and self._still_fits(loaded[1], stamp, config):
                 return loaded
@@ -154,6 +157,7 @@ class LearnedPaths:
             if path is None:
                 return None, None  # refitted as soon as there are enough contents
             path.save(saved, about=stamp._asdict())
+            push_directory(self._store, f"learned/{name}", saved, stamp._asdict())
             legacy.remove(self.directory, name)
             return path, stamp
 

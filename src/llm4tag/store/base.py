@@ -6,13 +6,14 @@ the change counter other processes follow. Every change is one transaction: all 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, nullcontext
 
 from llm4tag.corpus.documents import ContentRow, Document, text_hash
 from llm4tag.corpus.knowledge import KnowledgeItem
@@ -62,6 +63,37 @@ class Store(CacheTables, ReviewQueue, ABC):
     @abstractmethod
     def make_durable(self) -> None:
         """From now on, every commit is on disk before it returns: the service acknowledges feedback only then."""
+
+    # -- fitted files shared through the store ------------------------------------
+    shares_files = False  # a server store keeps the project's fitted files too: replicas pull them from it
+
+    def exclusive(self, name: str) -> AbstractContextManager:
+        """Held by one process at a time across every replica (a refit); a local store: no one else to wait for."""
+        return nullcontext()
+
+    def put_artifact(self, name: str, data: bytes, about: dict | None = None) -> str:
+        """Keep a fitted file (or a packed directory) under ``name``; returns its sha256."""
+        digest = hashlib.sha256(data).hexdigest()
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO artifacts(name, data, sha256, about, updated_at) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT(name) DO UPDATE SET data = excluded.data, sha256 = excluded.sha256,"
+                " about = excluded.about, updated_at = excluded.updated_at",
+                (name, data, digest, json.dumps(about or {}), time.time()),
+            )
+        return digest
+
+    def artifact_digest(self, name: str) -> str | None:
+        rows = self._query("SELECT sha256 FROM artifacts WHERE name = ?", (name,))
+        return rows[0][0] if rows else None
+
+    def get_artifact(self, name: str) -> tuple[bytes, str, dict] | None:
+        """The file kept under ``name``, its sha256 and what it was saved with; None if there is none."""
+        rows = self._query("SELECT data, sha256, about FROM artifacts WHERE name = ?", (name,))
+        if not rows:
+            return None
+        data, digest, about = rows[0]
+        return bytes(data), digest, json.loads(about)
 
     def after_copy(self) -> None:  # noqa: B027 - a hook: SQLite's sequences follow the rows by themselves
         """Rows were written with their own sequence numbers (``store copy``): new rows must come after them."""

@@ -23,6 +23,7 @@ TABLES: dict[str, tuple[str, ...]] = {
     "embeddings": ("model", "text_hash", "dim", "vector"),
     "judgements": ("judge", "text_hash", "tag_id", "p_yes", "fallback", "created_at"),
     "reviews": ("seq", "content_id", "text", "tag_id", "score", "created_at", "resolved_at"),
+    "artifacts": ("name", "data", "sha256", "about", "updated_at"),
 }
 ORDER = {
     "annotations": "content_seq, tag_id",

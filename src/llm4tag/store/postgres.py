@@ -10,6 +10,7 @@ replica never changes it at start.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import time
@@ -281,6 +282,19 @@ class PostgresStore(Store):
             changed = self._data_version is not None and version != self._data_version
             self._data_version = version
             return changed
+
+    shares_files = True
+
+    @contextmanager
+    def exclusive(self, name: str) -> Iterator[None]:
+        """A session advisory lock on its own connection, so one replica at a time does ``name`` (a refit)."""
+        key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+        with self._connection(begin=False) as raw:
+            raw.execute("SELECT pg_advisory_lock(%s)", (key,))
+            try:
+                yield
+            finally:
+                raw.execute("SELECT pg_advisory_unlock(%s)", (key,))
 
     def after_copy(self) -> None:
         with self.transaction() as conn:

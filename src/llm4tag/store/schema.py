@@ -72,6 +72,13 @@ CREATE TABLE IF NOT EXISTS reviews (
 );
 CREATE INDEX IF NOT EXISTS reviews_pending ON reviews(resolved_at, seq);
 CREATE INDEX IF NOT EXISTS reviews_by_content ON reviews(content_id, tag_id);
+CREATE TABLE IF NOT EXISTS artifacts (
+    name TEXT PRIMARY KEY,
+    data BLOB NOT NULL,
+    sha256 TEXT NOT NULL,
+    about TEXT NOT NULL DEFAULT '{}',
+    updated_at REAL NOT NULL
+);
 """
 
 
