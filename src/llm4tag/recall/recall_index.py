@@ -166,6 +166,8 @@ class RecallIndex:
         """A recaller over the current graph with ``config`` (the project's, or an ablation's)."""
         with self._lock:
             graph = self.graph
+            if self.learned.adopt_shared():  # another replica refitted: its paths replace the ones held here
+                self._recallers = {}
             key = repr(config)
             recaller = self._recallers.get(key)
             if recaller is None:

@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
-from filelock import FileLock
+from filelock import FileLock, Timeout
 
 from llm4tag.corpus.documents import ContentRow
+from llm4tag.errors import StoreUnavailable
 from llm4tag.recall.graph import ContentTagGraph
 from llm4tag.recall.learned import legacy, new_path, path_class
 from llm4tag.recall.learned.base import LearnedPath
@@ -21,6 +23,8 @@ from llm4tag.store.base import Store
 from llm4tag.store.shared_files import pull_directory, push_directory
 
 log = logging.getLogger(__name__)
+
+SHARED_SECONDS = 2.0  # a replica compares its learned paths with the store's at most this often
 
 
 class Stamp(NamedTuple):
@@ -73,6 +77,7 @@ class LearnedPaths:
         self.in_background = False
         self._refitting: dict[str, threading.Thread] = {}
         self.refits_done = 0  # background refits swapped in since this was made (tests, /metrics)
+        self._compared_at = 0.0  # when the held paths were last compared with the store's (adopt_shared)
 
     def for_config(self, graph: ContentTagGraph, config: RecallConfig) -> dict[str, LearnedPath | None]:
         """The learned paths that have a weight in ``config``, each refitted when the annotated contents changed."""
@@ -84,6 +89,33 @@ class LearnedPaths:
         """The fitted learned paths in memory now, by name, with what each was fitted on."""
         with self._lock:
             return {name: held for name, held in self._held.items() if held[0] is not None}
+
+    def adopt_shared(self) -> bool:
+        """A server store: the learned paths another replica refitted and saved there since, loaded in place of
+        the ones held here (compared at most every ``SHARED_SECONDS``); whether any was. Replicas converge on
+        the last fit saved, whoever made it."""
+        if not self._store.shares_files or time.monotonic() - self._compared_at < SHARED_SECONDS:
+            return False
+        self._compared_at = time.monotonic()
+        adopted = False
+        for name in [n for n, held in self._held.items() if held[0] is not None]:
+            lock = FileLock(self.directory / f".{name}.lock")
+            try:
+                lock.acquire(timeout=0)  # this process is saving or pulling it right now: next time
+            except Timeout:
+                continue
+            try:
+                saved = self.directory / "learned" / name
+                if pull_directory(self._store, f"learned/{name}", saved):
+                    loaded = self._load(name, saved)
+                    if loaded is not None:
+                        self._held[name], adopted = loaded, True
+                        log.info("the %s recall path another replica refitted is in use", name)
+            except StoreUnavailable:
+                return adopted  # the paths held here serve until the store is back
+            finally:
+                lock.release()
+        return adopted
 
     def refitting(self) -> list[str]:
         """The learned paths being refitted in the background now."""
