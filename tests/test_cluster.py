@@ -115,7 +115,7 @@ def test_a_replica_killed_under_load_loses_no_acknowledged_write_and_rejoins(clu
         time.sleep(5)
         first.kill()  # kill -9, mid-load
 
-    acknowledged, _ = _load(cluster.balancer.url, 20, during=threading.Thread(target=kill_one).start)
+    acknowledged, _ = _load(cluster.balancer.url, 30, during=threading.Thread(target=kill_one).start)
     assert len(acknowledged) > 50
     assert _stored(cluster.store_url, acknowledged) == set(acknowledged)  # every 200 is on the server
     first.start()  # rejoins from its directory and the store

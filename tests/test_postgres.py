@@ -4,12 +4,13 @@ finishes when run again; an unreachable server or a database without tables is o
 
 from __future__ import annotations
 
+import json
 import shutil
 import socket
 import time
 
 import pytest
-from tests.conftest import DEBTAGS_TAGS, debtags_project, debtags_slice, run_cli
+from tests.conftest import DEBTAGS_TAGS, debtags_project, debtags_slice, run_cli, write_jsonl
 
 from llm4tag.config import ProjectConfig
 from llm4tag.corpus import Document
@@ -78,6 +79,15 @@ def test_store_copy_to_postgresql_and_back_changes_no_tag_and_no_score(tmp_path,
     code, _, err = run_cli(["store", "copy", "--from", postgres_url, "--to", str(back), "-q"], capsys)
     assert code == 0, err
     assert _tagged(back, texts) == before
+    test = write_jsonl(tmp_path / "test.jsonl", debtags_slice("test", 60))
+    reports = []
+    for directory in (built, back):  # the whole evaluation, not only the tags above
+        output = tmp_path / f"eval-{directory.name}.json"
+        assert run_cli(["eval", "-p", str(directory), str(test), "--json", "-q", "-o", str(output)], capsys)[0] == 0
+        report = json.loads(output.read_text())
+        report.pop("seconds_per_document")
+        reports.append(report)
+    assert reports[0] == reports[1]
     with PostgresStore(postgres_url) as store:  # a row added after the copy takes the next sequence number
         store.upsert_contents([Document("after-copy", "a text added later", [])])
         assert store.content_rows()[-1].seq == 301

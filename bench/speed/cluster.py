@@ -58,7 +58,16 @@ def drive(url: str, seconds: float, clients: int, body) -> dict:
     elapsed = time.perf_counter() - started
     if not latencies:
         raise RuntimeError(f"every request failed: {first_failure}")
-    return {"requests_per_s": round(len(latencies) / elapsed, 1), "failed": failures[0], **percentiles(latencies)}
+    out = {"requests_per_s": round(len(latencies) / elapsed, 1), "failed": failures[0], **percentiles(latencies)}
+    return {**out, "first_failure": first_failure[0]} if first_failure else out
+
+
+def rss_mib(pid: int) -> float:
+    """A process's resident memory (Linux), MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
 
 
 def lag(writer: str, reader: str, trials: int) -> dict:
@@ -99,7 +108,11 @@ def main() -> None:
         started = time.perf_counter()
         subprocess.run([sys.executable, "-m", "llm4tag.cli", "store", "copy", "--from", str(project), "--to", url,
                         "-q"], check=True, capture_output=True)  # fmt: skip
-        report["store_copy_seconds"] = round(time.perf_counter() - started, 1)
+        report["store_copy_seconds"] = {"sqlite_to_postgresql": round(time.perf_counter() - started, 1)}
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "llm4tag.cli", "store", "copy", "--from", url, "--to",
+                        str(work / "back"), "-q"], check=True, capture_output=True)  # fmt: skip
+        report["store_copy_seconds"]["postgresql_to_sqlite"] = round(time.perf_counter() - started, 1)
         baseline = Replica(project, "", _free_port())
         baseline.store_url = ""
         layouts = {
@@ -120,6 +133,7 @@ def main() -> None:
                                 "feedback": drive(target, args.seconds, args.clients, feedback)}  # fmt: skip
                 if len(replicas) > 1:
                     report[name]["lag_seconds"] = lag(replicas[0].url, replicas[1].url, 30)
+                report[name]["replica_rss_mib"] = [rss_mib(r.process.pid) for r in replicas]
             finally:
                 if balancer is not None:
                     balancer.stop()
