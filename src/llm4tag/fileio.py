@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import pickle
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -178,6 +179,17 @@ def atomic_write(path: str | Path, mode: str = "w", encoding: str | None = "utf-
         if isinstance(exc, OSError) and not isinstance(exc, StorageError):
             raise StorageError(os_error_message(exc, path), exc.errno) from None
         raise
+
+
+def replace_directory(staging: Path, directory: Path) -> None:
+    """Put the complete ``staging`` directory in the place of ``directory``: a reader sees the old one or the
+    new one whole, never a mix (two renames; the old one is removed after)."""
+    old = directory.with_name(directory.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if directory.exists():
+        directory.rename(old)
+    staging.rename(directory)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def sha256_of(path: str | Path, chunk: int = 1 << 22) -> str:

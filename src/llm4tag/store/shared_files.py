@@ -15,7 +15,7 @@ import shutil
 import tarfile
 from pathlib import Path
 
-from llm4tag.fileio import atomic_write
+from llm4tag.fileio import atomic_write, replace_directory
 from llm4tag.store.base import Store
 
 log = logging.getLogger(__name__)
@@ -62,12 +62,7 @@ def pull_directory(store: Store, name: str, directory: Path) -> bool:
     with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as archive:
         archive.extractall(staging, filter="data")  # names stay inside it: no absolute paths, links or devices
     (staging / MARKER).write_text(digest, encoding="utf-8")
-    old = directory.with_name(directory.name + ".replaced")
-    shutil.rmtree(old, ignore_errors=True)
-    if directory.exists():
-        directory.rename(old)
-    staging.rename(directory)
-    shutil.rmtree(old, ignore_errors=True)
+    replace_directory(staging, directory)
     log.info("%s pulled from the store (%s)", directory, name)
     return True
 

@@ -18,7 +18,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from llm4tag.errors import ConfigError, Llm4tagError
-from llm4tag.fileio import atomic_write
+from llm4tag.fileio import atomic_write, replace_directory
 
 FORMAT = 1  # of a saved path's directory: path.json (settings, classes, about) + arrays.npz (+ the path's own)
 ABOUT_FILE, ARRAYS_FILE = "path.json", "arrays.npz"
@@ -127,12 +127,7 @@ class LearnedPath(ABC):
         }
         with atomic_write(staging / ABOUT_FILE) as handle:  # last: a path.json means the directory is complete
             json.dump(description, handle)
-        old = directory.with_name(directory.name + ".old")
-        shutil.rmtree(old, ignore_errors=True)
-        if directory.exists():
-            directory.rename(old)
-        staging.rename(directory)
-        shutil.rmtree(old, ignore_errors=True)
+        replace_directory(staging, directory)
 
     @classmethod
     def load(cls, directory: str | Path) -> tuple[LearnedPath, dict[str, Any]]:
