@@ -12,8 +12,8 @@ import logging
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 
 from llm4tag.corpus.documents import ContentRow, Document, text_hash
 from llm4tag.corpus.knowledge import KnowledgeItem
@@ -33,15 +33,35 @@ class Store(CacheTables, ReviewQueue, ABC):
     def __init__(self) -> None:
         self._lock = threading.RLock()
         self._transaction_depth = 0
+        self._current = None  # the connection of the transaction this thread holds (the lock), if any
         self._library: tuple[str | None, TagLibrary] | None = None
         self._invalid_tags: list[tuple[str, str]] = []
         self._data_version: object = None
 
     # -- the engine ------------------------------------------------------------
-    @abstractmethod
-    def transaction(self) -> AbstractContextManager:
+    @contextmanager
+    def transaction(self) -> Iterator:
         """One atomic unit of work on a connection whose ``execute(sql, params)`` takes ``?`` placeholders: all of
-        it is committed, or none of it. A transaction opened inside another (on the same thread) joins it."""
+        it is committed, or none of it. A transaction opened inside another (on the same thread: the lock is held)
+        joins it, so a caller can make several writes one unit."""
+        with self._lock:
+            if self._transaction_depth:
+                self._transaction_depth += 1
+                try:
+                    yield self._current
+                finally:
+                    self._transaction_depth -= 1
+                return
+            with self._outermost_transaction() as conn:
+                self._current, self._transaction_depth = conn, 1
+                try:
+                    yield conn
+                finally:
+                    self._current, self._transaction_depth = None, 0
+
+    @abstractmethod
+    def _outermost_transaction(self) -> AbstractContextManager:
+        """Begin a transaction, hand out its connection, commit on a normal exit and roll back on an error."""
 
     @abstractmethod
     def _query(self, sql: str, params: Iterable = ()) -> list[tuple]:

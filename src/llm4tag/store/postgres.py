@@ -72,11 +72,7 @@ def migrate(url: str) -> str:
         with psycopg.connect(url, autocommit=True, connect_timeout=10) as raw:
             raw.execute("SELECT pg_advisory_lock(%s)", (_MIGRATION_LOCK,))
             try:
-                exists = raw.execute("SELECT to_regclass('meta') IS NOT NULL").fetchone()[0]
-                found = None
-                if exists:
-                    row = raw.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-                    found = int(row[0]) if row and row[0].isdigit() else None
+                found = _version_on(raw)
                 if found is not None and found > SCHEMA_VERSION:
                     raise ProjectError(
                         f"{redacted(url)} has store schema version {found}, but this llm4tag writes version"
@@ -101,12 +97,17 @@ def schema_version(url: str) -> int | None:
     psycopg, _ = _psycopg()
     try:
         with psycopg.connect(url, autocommit=True, connect_timeout=10) as raw:
-            if not raw.execute("SELECT to_regclass('meta') IS NOT NULL").fetchone()[0]:
-                return None
-            row = raw.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-            return int(row[0]) if row and row[0].isdigit() else None
+            return _version_on(raw)
     except psycopg.OperationalError as exc:
         raise StoreUnavailable(f"cannot reach the store at {redacted(url)}: {_reason(exc)}") from None
+
+
+def _version_on(raw) -> int | None:
+    """The schema version recorded in the database ``raw`` is connected to; None without llm4tag's tables."""
+    if not raw.execute("SELECT to_regclass('meta') IS NOT NULL").fetchone()[0]:
+        return None
+    row = raw.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    return int(row[0]) if row and str(row[0]).isdigit() else None
 
 
 def _reason(exc: Exception) -> str:
@@ -122,7 +123,6 @@ class PostgresStore(Store):
         psycopg, psycopg_pool = _psycopg()
         self._operational = (psycopg.OperationalError, psycopg_pool.PoolTimeout)
         self.url, self.path = url, redacted(url)
-        self._held: _Connection | None = None
         self._down_until = 0.0  # see _attempts
         self._pool = psycopg_pool.ConnectionPool(
             url,
@@ -143,7 +143,7 @@ class PostgresStore(Store):
                 " right?"
             ) from None
         try:
-            found = self._schema_version()
+            found = schema_version(self.url)
         except BaseException:
             self._pool.close()
             raise
@@ -162,13 +162,6 @@ class PostgresStore(Store):
             )
         self.changed_elsewhere()  # the baseline: what others commit from now on is seen
 
-    def _schema_version(self) -> int | None:
-        rows = self._read("SELECT to_regclass('meta') IS NOT NULL", ())
-        if not rows[0][0]:
-            return None
-        rows = self._read("SELECT value FROM meta WHERE key = 'schema_version'", ())
-        return int(rows[0][0]) if rows and str(rows[0][0]).isdigit() else None
-
     # -- the engine ----------------------------------------------------------------
     def _attempts(self, what: str) -> Iterator[int]:
         """Attempts with backoff while the server cannot be reached; then one clear error. Once the attempts
@@ -185,8 +178,8 @@ class PostgresStore(Store):
 
     def _read(self, sql: str, params: Iterable) -> list[tuple]:
         params = tuple(params)
-        if self._held is not None:  # inside this thread's transaction: see its writes
-            return self._held.execute(sql, params).fetchall()
+        if self._current is not None:  # inside this thread's transaction: see its writes
+            return self._current.execute(sql, params).fetchall()
         try:
             with self._connection(begin=False) as raw:
                 return _Connection(raw).execute(sql, params).fetchall()
@@ -200,37 +193,25 @@ class PostgresStore(Store):
             return self._read(sql, params)
 
     @contextmanager
-    def transaction(self) -> Iterator[_Connection]:
-        with self._lock:
-            if self._transaction_depth:
-                self._transaction_depth += 1
-                try:
-                    yield self._held
-                finally:
-                    self._transaction_depth -= 1
-                return
-            with self._connection(begin=True) as raw:
-                conn = _Connection(raw)
-                self._held, self._transaction_depth = conn, 1
-                try:
-                    yield conn
-                    # every write moves the change counter: the other replicas see that something changed
-                    changes = raw.execute(
-                        "UPDATE meta SET value = CAST(CAST(value AS BIGINT) + 1 AS TEXT) WHERE key = 'changes'"
-                        " RETURNING value"
-                    ).fetchone()
-                    raw.execute("COMMIT")
-                except BaseException as exc:
-                    self._rollback(raw)
-                    if isinstance(exc, self._operational):
-                        raise StoreUnavailable(
-                            f"the store at {self.path} was lost during a write: {_reason(exc)}; nothing of it"
-                            " was committed, try again"
-                        ) from None
-                    raise
-                finally:
-                    self._held, self._transaction_depth = None, 0
-                self._data_version = changes[0] if changes else self._data_version
+    def _outermost_transaction(self) -> Iterator[_Connection]:
+        with self._connection(begin=True) as raw:
+            try:
+                yield _Connection(raw)
+                # every write moves the change counter: the other replicas see that something changed
+                changes = raw.execute(
+                    "UPDATE meta SET value = CAST(CAST(value AS BIGINT) + 1 AS TEXT) WHERE key = 'changes'"
+                    " RETURNING value"
+                ).fetchone()
+                raw.execute("COMMIT")
+            except BaseException as exc:
+                self._rollback(raw)
+                if isinstance(exc, self._operational):
+                    raise StoreUnavailable(
+                        f"the store at {self.path} was lost during a write: {_reason(exc)}; nothing of it was"
+                        " committed, try again"
+                    ) from None
+                raise
+            self._data_version = changes[0] if changes else self._data_version
 
     @contextmanager
     def _connection(self, *, begin: bool):

@@ -104,28 +104,15 @@ class SQLiteStore(Store):
             self._conn.execute("PRAGMA synchronous=FULL")
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One atomic unit of work: all of it is committed, or none of it. A transaction opened inside another
-        (on the same thread: the lock is held) joins it, so a caller can make several writes one unit."""
-        with self._lock:
-            if self._transaction_depth:
-                self._transaction_depth += 1
-                try:
-                    yield self._conn
-                finally:
-                    self._transaction_depth -= 1
-                return
-            self._conn.execute("BEGIN IMMEDIATE")
-            self._transaction_depth = 1
-            try:
-                yield self._conn
-            except BaseException:
-                self._transaction_depth = 0
-                if self._conn.in_transaction:  # SQLite rolls back by itself on some errors (a full disk)
-                    self._conn.execute("ROLLBACK")
-                raise
-            self._transaction_depth = 0
-            self._conn.execute("COMMIT")
+    def _outermost_transaction(self) -> Iterator[sqlite3.Connection]:
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._conn
+        except BaseException:
+            if self._conn.in_transaction:  # SQLite rolls back by itself on some errors (a full disk)
+                self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
 
     def changed_elsewhere(self) -> bool:
         """Whether another connection (another process serving this project, a CLI ``learn``) committed since
