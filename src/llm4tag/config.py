@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from llm4tag.calibration.settings import ConfidenceConfig
+from llm4tag.calibration.settings import ConfidenceConfig, PruneConfig
 from llm4tag.embedding.settings import EmbeddingConfig
 from llm4tag.errors import ConfigError
 from llm4tag.fileio import atomic_write
@@ -104,6 +104,7 @@ SECTIONS: dict[str, type] = {
     "generation": GenerationConfig,
     "pipeline": PipelineConfig,
     "confidence": ConfidenceConfig,
+    "prune": PruneConfig,
     "service": ServiceConfig,
 }
 BACKEND_SECTIONS = ("embedding", "llm")
@@ -188,6 +189,7 @@ class ProjectConfig:
     generation: GenerationConfig = field(default_factory=GenerationConfig)
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
     confidence: ConfidenceConfig = field(default_factory=ConfidenceConfig)
+    prune: PruneConfig = field(default_factory=PruneConfig)
     service: ServiceConfig = field(default_factory=ServiceConfig)
 
     def to_dict(self) -> dict[str, Any]:

@@ -33,6 +33,7 @@ from llm4tag.library.tags import Tag, TagLibrary
 from llm4tag.llm import LLMBackend
 from llm4tag.llm.lazy import LazyLLM
 from llm4tag.pipeline import Components, Pipeline, PipelineOptions, Pipelines, TaggingResult
+from llm4tag.pipeline.evidence import explain
 from llm4tag.recall.recall_index import IndexReport, RecallIndex
 from llm4tag.recall.results import RecallResult
 from llm4tag.store.opening import open_store, stored_tags
@@ -290,6 +291,12 @@ class Project:
         """Tag contents (strings get ids ``text-1``, ``text-2``, ...) with the pipeline, or another shape of it."""
         docs = [Document(id=f"text-{i + 1}", text=d) if isinstance(d, str) else d for i, d in enumerate(docs)]
         return self.pipeline(**overrides).run(docs, progress=progress)
+
+    def explain(
+        self, text: str, result: TaggingResult, tag_ids: list[str] | None = None, *, language: str | None = None
+    ) -> dict[str, dict]:
+        """The evidence for the tags of ``result`` (tagged from ``text``), by tag id (``pipeline.evidence``)."""
+        return explain(self.recall_index, self.store, self.library, text, result, tag_ids, language=language)
 
     # -- calibration -------------------------------------------------------------
     def _judged(self, overrides: dict, progress: bool):

@@ -16,6 +16,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from llm4tag.calibration.settings import HIERARCHY_MODES
+from llm4tag.library.tags import TagLibrary
 from llm4tag.metrics.sets import set_scores
 
 RULES = ("threshold", "expected_f1")
@@ -36,6 +38,25 @@ class Pruning:
         if self.rule == "expected_f1":
             return expected_f1_set(tag_ids, confidences, self.max_tags, self.threshold, expected_gold)
         return prune(tag_ids, confidences, self.threshold, self.max_tags)
+
+
+def apply_hierarchy(kept: list[str], mode: str, library: TagLibrary) -> list[tuple[str, str | None]]:
+    """The final tag set after ``[prune] hierarchy`` (``HIERARCHY_MODES``), best first, each with the kept tag
+    that brought it in (None for the kept tags themselves): ``add-ancestors`` adds the kept tags' ancestors after them
+    (each once, nearest first), ``drop-redundant-ancestors`` leaves out a tag that is an ancestor of another kept
+    one. A content about "Python" is about "Programming languages" too: whether to say so is the reader's call."""
+    if mode not in HIERARCHY_MODES:
+        raise ValueError(f"hierarchy must be one of {', '.join(HIERARCHY_MODES)}, not {mode!r}")
+    if mode == "none":
+        return [(tag_id, None) for tag_id in kept]
+    if mode == "drop-redundant-ancestors":
+        above = {ancestor.id for tag_id in kept for ancestor in library.ancestors(tag_id)}
+        return [(tag_id, None) for tag_id in kept if tag_id not in above]
+    out: dict[str, str | None] = {tag_id: None for tag_id in kept}
+    for tag_id in kept:
+        for ancestor in reversed(library.ancestors(tag_id)):
+            out.setdefault(ancestor.id, tag_id)
+    return list(out.items())
 
 
 def expected_f1_set(

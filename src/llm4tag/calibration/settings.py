@@ -14,3 +14,18 @@ class ConfidenceConfig:
     few_examples_min_confidence: float | None = None
     allow_fallback: bool = False  # score from the answer text when a backend has no log-probabilities
     cache: bool = True  # reuse judgements of the same content, tag, model and prompt (stored in the project)
+
+
+# what the final tag set does with the tag hierarchy (the tags' parents): none | add-ancestors (a content about
+# a tag is about its broader tags too: they are added) | drop-redundant-ancestors (a broader tag kept beside a
+# narrower one says nothing more: it is dropped)
+HIERARCHY_MODES = ("none", "add-ancestors", "drop-redundant-ancestors")
+
+
+@dataclass
+class PruneConfig:
+    hierarchy: str = "none"
+
+    def __post_init__(self) -> None:
+        if self.hierarchy not in HIERARCHY_MODES:
+            raise ValueError(f"hierarchy must be one of {', '.join(HIERARCHY_MODES)}, not {self.hierarchy!r}")

@@ -5,7 +5,8 @@ Every ``skos:Concept`` becomes a tag whose id is the concept URI (as in Annif): 
 project's language is the label (a label without a language tag, then any label, as fallbacks),
 ``skos:altLabel``s in that language are aliases, the first ``skos:broader`` concept of the vocabulary is the
 parent, ``skos:definition`` (else ``skos:scopeNote``) is the description, and ``owl:deprecated true`` marks
-the tag deprecated.
+the tag deprecated. The labels and aliases in every other language are kept too (``Tag.labels``,
+``Tag.aliases_in``): the API answers in the reader's language, and text matching reads them all.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import json
 from pathlib import Path
 
 from llm4tag.errors import ConfigError, InputError
-from llm4tag.library.tags import Tag, TagLibrary
+from llm4tag.library.tags import ALT_LABELS, LABELS, Tag, TagLibrary
 
 #: suffixes read as SKOS without being asked; any other (``.xml``) with ``--tags-format skos`` is read as RDF/XML
 SUFFIXES = {".ttl": "turtle", ".rdf": "xml", ".owl": "xml", ".nt": "nt", ".jsonld": "json-ld"}
@@ -97,6 +98,15 @@ def _in_language(literals: list, language: str) -> list[str]:
     return []
 
 
+def _by_language(literals: list) -> dict[str, list[str]]:
+    """Literal values by language tag (those without one left out), each list sorted: a stable order."""
+    found: dict[str, list[str]] = {}
+    for literal in literals:
+        if literal.language and str(literal).strip():
+            found.setdefault(literal.language, []).append(str(literal).strip())
+    return {language: sorted(values) for language, values in sorted(found.items())}
+
+
 def load_skos(path: str | Path, *, language: str = "en", rdf_format: str | None = None) -> TagLibrary:
     """Read the concepts of a SKOS file as a tag library."""
     from rdflib import Literal, URIRef
@@ -126,6 +136,13 @@ def load_skos(path: str | Path, *, language: str = "en", rdf_format: str | None 
         broader = sorted(str(b) for b in graph.objects(concept, SKOS.broader) if b in known and b != concept)
         deprecated = any(str(v).lower() in ("true", "1") for v in graph.objects(concept, OWL.deprecated))
         notation = [str(n) for n in graph.objects(concept, SKOS.notation)]
+        meta: dict = {"notation": notation[0]} if notation else {}
+        in_languages = {lang: values[0] for lang, values in _by_language(texts(SKOS.prefLabel)).items()}
+        if len(in_languages) > 1 or (in_languages and language not in in_languages):
+            meta[LABELS] = in_languages
+            alt_labels = _by_language(texts(SKOS.altLabel))
+            if alt_labels:
+                meta[ALT_LABELS] = alt_labels
         library.add(
             Tag(
                 id=uri,
@@ -134,7 +151,7 @@ def load_skos(path: str | Path, *, language: str = "en", rdf_format: str | None 
                 description=" ".join(description),
                 parent=broader[0] if broader else None,
                 deprecated=deprecated,
-                meta={"notation": notation[0]} if notation else {},
+                meta=meta,
             )
         )
     return library

@@ -17,6 +17,10 @@ MAX_LABEL_CHARS = 1_000
 MAX_DESCRIPTION_CHARS = 20_000
 MAX_ALIASES = 200
 
+#: keys of ``Tag.meta`` holding a tag's names in other languages (SKOS prefLabel/altLabel, or a tag file's own
+#: ``labels``/``alt_labels`` fields): ``{language: label}`` and ``{language: [alias, ...]}``
+LABELS, ALT_LABELS = "labels", "alt_labels"
+
 
 #: Unicode's control characters (category Cc: U+0000-U+001F, U+007F-U+009F), NUL included; in C, not per
 #: character in Python: the store checks every tag each time it reads a library of up to millions of tags
@@ -62,6 +66,29 @@ def check_tag(tag: Tag) -> None:
     bad = _control_character(tag.description, allow_layout=True)
     if bad:
         raise InputError(f"tag {tag.id!r}: description holds the control character {bad}", field="description")
+    _check_languages(tag)
+
+
+def _check_languages(tag: Tag) -> None:
+    """The names in other languages obey the rules of the label and the aliases (they are matched and shown)."""
+    for key, many in ((LABELS, False), (ALT_LABELS, True)):
+        value = tag.meta.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, dict):
+            raise InputError(f"tag {tag.id!r}: expected an object of language: name(s), got {value!r:.80}", field=key)
+        for language, names in value.items():
+            if not isinstance(language, str) or not language.strip() or len(language) > 35:
+                raise InputError(f"tag {tag.id!r}: {language!r:.80} is not a language tag", field=key)
+            for name in names if many and isinstance(names, list) else [names]:
+                if not isinstance(name, str) or not name.strip():
+                    raise InputError(f"tag {tag.id!r}: {key}[{language}] must be non-blank strings", field=key)
+                if len(name) > MAX_LABEL_CHARS or _control_character(name, allow_layout=False):
+                    raise InputError(
+                        f"tag {tag.id!r}: {key}[{language}] is over {MAX_LABEL_CHARS:,} characters or holds a"
+                        " control character",
+                        field=key,
+                    )
 
 
 def normalize_label(text: str) -> str:
@@ -92,8 +119,28 @@ class Tag:
         return " ".join(parts).replace(" :", ":")
 
     def names(self) -> list[str]:
-        """Label and aliases, the strings a lexical matcher looks for."""
-        return [self.label, *self.aliases]
+        """Label and aliases, in every language the tag has them: the strings a lexical matcher looks for."""
+        names = [self.label, *self.aliases]
+        for language, label in self.labels().items():
+            names.append(label)
+            names.extend(self.aliases_in(language))
+        return list(dict.fromkeys(names))
+
+    def labels(self) -> dict[str, str]:
+        """The tag's label in each language it has one in (empty for a library in one language)."""
+        labels = self.meta.get(LABELS)
+        return dict(labels) if isinstance(labels, dict) else {}
+
+    def label_in(self, language: str | None) -> str:
+        """The label in ``language``; the project's label where the tag has none in it."""
+        return self.labels().get(language, self.label) if language else self.label
+
+    def aliases_in(self, language: str | None) -> list[str]:
+        """The aliases in ``language``; the project's aliases where the tag has none in it."""
+        found = self.meta.get(ALT_LABELS)
+        if language and isinstance(found, dict) and language in found:
+            return list(found[language])
+        return list(self.aliases)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"id": self.id, "label": self.label}
@@ -171,6 +218,26 @@ class TagLibrary:
             if seen[normalize_label(name)] > 1:
                 names[tag_id] = f"{name} [{tag_id}]"
         return names
+
+    def ancestors(self, tag_id: str) -> list[Tag]:
+        """The tags above ``tag_id``, root first (empty for a top-level tag). A parent the library lacks ends
+        the path; so does a cycle (a loader refuses none: a cycle in a vocabulary must not hang tagging)."""
+        path: list[Tag] = []
+        seen = {tag_id}
+        tag = self._tags.get(tag_id)
+        while tag is not None and tag.parent and tag.parent not in seen and tag.parent in self._tags:
+            seen.add(tag.parent)
+            tag = self._tags[tag.parent]
+            path.append(tag)
+        return path[::-1]
+
+    def has_children(self) -> set[str]:
+        """The ids of the tags that are another tag's parent."""
+        return {tag.parent for tag in self._tags.values() if tag.parent and tag.parent in self._tags}
+
+    def languages(self) -> list[str]:
+        """The languages any tag has a label in, sorted (empty for a library in one language)."""
+        return sorted({language for tag in self._tags.values() for language in tag.labels()})
 
     def by_name(self) -> dict[str, str]:
         """Map of normalized label/alias to tag id (first tag wins on clashes)."""

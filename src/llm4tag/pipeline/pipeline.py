@@ -17,6 +17,7 @@ from tqdm.auto import tqdm
 
 from llm4tag.calibration.artifacts import CalibrationArtifacts, pipeline_shape
 from llm4tag.calibration.pruning import DEFAULT_FEW_EXAMPLES_FLOOR, Pruning
+from llm4tag.calibration.settings import HIERARCHY_MODES
 from llm4tag.config import ProjectConfig
 from llm4tag.corpus.documents import Document
 from llm4tag.embedding.cache import CachedEmbedder
@@ -56,16 +57,24 @@ class PipelineOptions:
     graph: bool = True  # False: recall by tag text only (lexical + C2T), an ablation
     base_model: bool = False  # True: ``[llm] base_model`` instead of the fine-tuned model, an ablation
     held_out: bool = False  # the contents are the project's own annotated ones, recalled as if never annotated
+    hierarchy: str = "none"  # what the final tag set does with the tags' ancestors ([prune] hierarchy)
 
     def __post_init__(self) -> None:
         if self.judge not in JUDGE_MODES:
             raise ConfigError(f"judge must be one of {', '.join(JUDGE_MODES)}, not {self.judge!r}")
+        if self.hierarchy not in HIERARCHY_MODES:
+            raise ConfigError(f"hierarchy must be one of {', '.join(HIERARCHY_MODES)}, not {self.hierarchy!r}")
 
     @classmethod
     def offered(cls, config: ProjectConfig) -> PipelineOptions:
         """The pipeline the configuration describes, LLM stages included: what ``calibrate`` and ``optimize``
         measure."""
-        return cls(generation=config.generation.enabled, judge=config.pipeline.judge, route=config.pipeline.route)
+        return cls(
+            generation=config.generation.enabled,
+            judge=config.pipeline.judge,
+            route=config.pipeline.route,
+            hierarchy=config.prune.hierarchy,
+        )
 
     @classmethod
     def from_config(cls, config: ProjectConfig, artifacts: CalibrationArtifacts | None = None) -> PipelineOptions:
@@ -167,7 +176,14 @@ class Pipeline:
             )
         )
         if options.prune:
-            stages.append(PruneStage(cls._pruning(components, options), cls._few_examples_floor(components, options)))
+            stages.append(
+                PruneStage(
+                    cls._pruning(components, options),
+                    cls._few_examples_floor(components, options),
+                    options.hierarchy,
+                    components.store,
+                )
+            )
         return cls(components, options, stages, llm)
 
     @staticmethod

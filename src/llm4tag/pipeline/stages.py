@@ -22,13 +22,14 @@ from llm4tag.calibration.confidence import (
     final_confidence,
 )
 from llm4tag.calibration.features import RECALL_FEATURES, recall_features
-from llm4tag.calibration.pruning import Pruning, unsure_few_examples
+from llm4tag.calibration.pruning import Pruning, apply_hierarchy, unsure_few_examples
 from llm4tag.corpus.documents import Document, text_hash
 from llm4tag.embedding.cache import CachedEmbedder
 from llm4tag.generation.generator import Example, GenerationConfig, Selection, TagGenerator
 from llm4tag.generation.judge import Judge, JudgementCache
 from llm4tag.generation.knowledge import KnowledgeBase
 from llm4tag.generation.prompts import PromptTemplate
+from llm4tag.library.tags import TagLibrary
 from llm4tag.llm.lazy import LazyLLM
 from llm4tag.pipeline.results import TagAssignment
 from llm4tag.recall.recall_index import RecallIndex
@@ -329,14 +330,22 @@ class ScoreStage:
 class PruneStage:
     """The final tag set, best first: by one threshold, or per content the set with the best expected F1; a tag
     with few examples kept on the LLM's word alone needs at least ``few_examples_floor``
-    (``pruning.unsure_few_examples``)."""
+    (``pruning.unsure_few_examples``). Then ``[prune] hierarchy`` (``pruning.apply_hierarchy``): an added
+    ancestor is as likely right as the tag that brought it in, at least (source ``"hierarchy"`` where that
+    raised its confidence)."""
 
     name = "prune"
 
-    def __init__(self, pruning: Pruning, few_examples_floor: float = 0.0) -> None:
+    def __init__(
+        self, pruning: Pruning, few_examples_floor: float = 0.0, hierarchy: str = "none", store: Store | None = None
+    ) -> None:
+        if hierarchy != "none" and store is None:
+            raise ValueError("a hierarchy mode needs the store (the tag library)")
         self.pruning, self.few_examples_floor = pruning, few_examples_floor
+        self.hierarchy, self.store = hierarchy, store
 
     def run(self, batch: list[ContentState]) -> None:
+        library = self.store.tag_library() if self.hierarchy != "none" else None
         for state in batch:
             scored = state.scored
             unsure = unsure_few_examples(
@@ -345,3 +354,28 @@ class PruneStage:
             keep = self.pruning.apply(list(range(len(scored.tag_ids))), scored.confidence, scored.expected_gold)
             by_tag = {t.tag_id: t for t in state.ranked}
             state.tags = [by_tag[scored.tag_ids[i]] for i in keep if not unsure[i]]
+            if library is not None:
+                state.tags = self._with_hierarchy(state.tags, by_tag, library)
+
+    def _with_hierarchy(self, tags: list[TagAssignment], by_tag: dict, library: TagLibrary) -> list[TagAssignment]:
+        kept = {t.tag_id: t for t in tags}
+        out = []
+        for tag_id, brought_by in apply_hierarchy(list(kept), self.hierarchy, library):
+            if brought_by is None:
+                out.append(kept[tag_id])
+                continue
+            child = kept[brought_by]
+            own = by_tag.get(tag_id)
+            if own is not None and own.score >= child.score:
+                out.append(own)
+            else:
+                out.append(
+                    TagAssignment(
+                        tag_id,
+                        library[tag_id].label,
+                        child.score,
+                        "hierarchy",
+                        paths=dict(own.paths) if own is not None else {},
+                    )  # fmt: skip
+                )
+        return out

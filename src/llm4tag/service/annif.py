@@ -50,7 +50,7 @@ def _vocabulary(service: TaggingService) -> dict:
     config = service.project.config
     return {
         "vocab_id": config.name,
-        "languages": [config.language],
+        "languages": _languages(service),
         "size": len(service.project.library),
         "loaded": True,
     }
@@ -74,17 +74,29 @@ def _check_project(service: TaggingService, requested: str, requested_language: 
     config = service.project.config
     if requested != config.name:
         raise ServiceError(404, f"Project '{requested}' not found")
-    if requested_language and requested_language != config.language:
+    if requested_language and requested_language not in _languages(service):
         raise ServiceError(400, f'language "{requested_language}" not supported by vocabulary')
 
 
-def _suggestions(service: TaggingService, result, limit: int, threshold: float) -> list[dict]:
+def _languages(service: TaggingService) -> list[str]:
+    """The project's language, and every other one the library has labels in (a SKOS vocabulary's)."""
+    config = service.project.config
+    return [config.language, *(lang for lang in service.project.library.languages() if lang != config.language)]
+
+
+def _suggestions(
+    service: TaggingService, result, limit: int, threshold: float, language: str | None = None
+) -> list[dict]:
+    """Annif's suggestion objects, each with llm4tag's ``path`` (the tag's ancestors root first, ``uri`` and
+    ``label``): Annif's schema allows more fields than it names."""
     library = service.project.library
     out = []
     for tag in result.ranked:  # unpruned, best first: the client's limit and threshold decide
-        if tag.score < threshold or len(out) >= limit:
+        if tag.score < threshold or len(out) >= limit or tag.tag_id not in library:
             continue
-        out.append({"uri": tag.tag_id, "label": library[tag.tag_id].label, "notation": None, "score": tag.score})
+        path = [{"uri": a.id, "label": a.label_in(language)} for a in library.ancestors(tag.tag_id)]
+        label = library[tag.tag_id].label_in(language)
+        out.append({"uri": tag.tag_id, "label": label, "notation": None, "score": tag.score, "path": path})
     return out
 
 
@@ -130,7 +142,7 @@ async def suggest(
     if not text.strip():
         return {"results": []}
     [result] = await service.tag([ContentIn(text=text)])
-    return {"results": _suggestions(service, result, limit, threshold)}
+    return {"results": _suggestions(service, result, limit, threshold, language)}
 
 
 @router.post("/projects/{project_id}/suggest-batch", summary="Annif: suggest subjects for up to 32 documents")
@@ -152,7 +164,7 @@ async def suggest_batch(
     return [
         {
             "document_id": d.document_id,
-            "results": _suggestions(service, by_index[i], limit, threshold) if i in by_index else [],
+            "results": _suggestions(service, by_index[i], limit, threshold, language) if i in by_index else [],
         }
         for i, d in enumerate(body.documents)
     ]

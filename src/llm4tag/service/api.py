@@ -23,13 +23,29 @@ writer = [Depends(require_key)]
 async def tag_one(body: TagRequest, request: Request, service: Service) -> dict:
     review = service.keys.authorized(request)  # an anonymous request writes nothing
     [result] = await service.tag([body], llm=body.llm, review=review)
-    return result.to_dict(with_candidates=body.candidates)
+    [out] = await _present(service, [body.text], [result], body.candidates, body.language, body.explain)
+    return out
 
 
 @router.post("/tag-batch", tags=["tagging"], summary="tag a batch of contents")
 async def tag_batch(body: TagBatchRequest, request: Request, service: Service) -> dict:
     results = await service.tag(body.documents, llm=body.llm, review=service.keys.authorized(request))
-    return {"results": [r.to_dict(with_candidates=body.candidates) for r in results]}
+    texts = [d.text for d in body.documents]
+    return {"results": await _present(service, texts, results, body.candidates, body.language, body.explain)}
+
+
+async def _present(service, texts: list[str], results: list, candidates: bool, language, explain: bool) -> list[dict]:
+    """Results as the API shows them: each tag's label in ``language`` and its path in the hierarchy; with
+    ``explain``, each final tag's evidence (on the store lane, where recall runs: it reads the fitted paths)."""
+    project = service.project
+    library = project.library
+    out = [r.to_dict(with_candidates=candidates, library=library, language=language) for r in results]
+    if explain:
+        for text, result, shown in zip(texts, results, out):
+            evidence = await service.call(lambda t=text, r=result: project.explain(t, r, language=language))
+            for tag in shown["tags"]:
+                tag["evidence"] = evidence.get(tag["tag_id"], {})
+    return out
 
 
 @router.post("/feedback", tags=["feedback"], dependencies=writer, summary="accept, reject or add tags")
@@ -66,6 +82,7 @@ async def review(service: Service, limit: Annotated[int, Field(ge=1, le=500)] = 
     library = service.project.library
     for item in items:
         item["label"] = library[item["tag_id"]].label if item["tag_id"] in library else item["tag_id"]
+        item["path"] = [{"id": a.id, "label": a.label} for a in library.ancestors(item["tag_id"])]
     return {"items": items}
 
 

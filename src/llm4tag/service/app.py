@@ -2,7 +2,7 @@
 
 The app is a composition: middleware (``middleware.py``), errors in the clients' shapes (``errors.py``), API
 keys (``auth.py``), the work itself (``tagging.TaggingService``: pipelines on their lanes, the LLM deadline,
-the review queue) and the routers that call it (``api.py``, ``annif.py``, ``operations.py``).
+the review queue) and the routers that call it (``api.py``, ``annif.py``, ``reconcile.py``, ``operations.py``).
 
 Write endpoints, and the review queue (it holds earlier clients' texts), need an API key unless the service
 is bound to a loopback address and no keys are configured. Tagging never needs a key, and an anonymous
@@ -18,10 +18,10 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from llm4tag.errors import ConfigError
-from llm4tag.service import annif, api, operations
+from llm4tag.service import annif, api, operations, reconcile
 from llm4tag.service.auth import Keys, api_keys
 from llm4tag.service.errors import install_error_handlers
-from llm4tag.service.middleware import BodyLimit, HostCheck, Observe, allowed_hosts, is_loopback
+from llm4tag.service.middleware import BodyLimit, HostCheck, Observe, ReconcileCors, allowed_hosts, is_loopback
 from llm4tag.service.settings import ServiceConfig
 from llm4tag.service.tagging import TaggingService
 
@@ -68,7 +68,8 @@ def create_app(
     hosts = allowed_hosts(config, keys)
     if hosts is not None:
         app.add_middleware(HostCheck, allowed=hosts)
+    app.add_middleware(ReconcileCors)  # outermost: a preflight is answered before any other check
     install_error_handlers(app, project.store.path, service.retry_after)
-    for router in (api.router, operations.router, annif.router):
+    for router in (api.router, operations.router, annif.router, reconcile.router):
         app.include_router(router)
     return app

@@ -136,3 +136,27 @@ def replay(messages: list[dict], then=None):
         return {"type": "http.disconnect"}
 
     return receive
+
+
+class ReconcileCors:
+    """ASGI middleware: cross-origin access (CORS) to the reconciliation endpoints, as their protocol requires
+    of every one of them, and to nothing else (Starlette's ``CORSMiddleware`` would open the whole service).
+    Any origin, no credentials: the endpoints read the library and tag, they write nothing."""
+
+    def __init__(self, app) -> None:
+        from starlette.middleware.cors import CORSMiddleware
+
+        self.app = app
+        self.cors = CORSMiddleware(
+            app, allow_origins=["*"], allow_methods=["GET", "POST"], allow_headers=["Content-Type"], max_age=3600
+        )
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and is_reconcile_path(scope.get("path", "")):
+            return await self.cors(scope, receive, send)
+        return await self.app(scope, receive, send)
+
+
+def is_reconcile_path(path: str) -> bool:
+    parts = path.split("/")  # "", "v1", "projects", id, "reconcile", ...
+    return len(parts) >= 5 and parts[1:3] == ["v1", "projects"] and parts[4] == "reconcile"

@@ -27,15 +27,32 @@ _LLM_FIELD = Field(
 )
 
 
+_LANGUAGE_FIELD = Field(
+    default=None,
+    max_length=35,
+    pattern=r"^[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*$",
+    description="labels in this language (BCP 47, e.g. fi); a tag without one keeps the project's label",
+)
+_EXPLAIN_FIELD = Field(
+    default=False,
+    description="each final tag with its evidence: the words that drove it, the neighbours that voted, the LLM's"
+    " P(Yes) if it judged (no LLM call)",
+)
+
+
 class TagRequest(ContentIn):
     candidates: bool = Field(default=False, description="include the recalled candidates and their provenance")
     llm: bool = _LLM_FIELD
+    language: str | None = _LANGUAGE_FIELD
+    explain: bool = _EXPLAIN_FIELD
 
 
 class TagBatchRequest(BaseModel):
     documents: list[ContentIn] = Field(min_length=1)
     candidates: bool = False
     llm: bool = _LLM_FIELD
+    language: str | None = _LANGUAGE_FIELD
+    explain: bool = _EXPLAIN_FIELD
 
 
 class FeedbackIn(BaseModel):

@@ -27,3 +27,9 @@ class ServiceConfig:
     # Host headers answered (a browser page that rebinds its name to this machine sends its own): empty = the
     # loopback names and the bound host when no API keys are set, any host when keys are set; "*" = any host
     allowed_hosts: list[str] = field(default_factory=list)
+    # reconciliation (OpenRefine): a cell of at most this many words is a keyword, matched by name; a longer one
+    # is a text, tagged by the pipeline
+    reconcile_keyword_max_words: int = 8
+    # a text's top tag is an automatic match (``match: true``) from this calibrated confidence (or the pruning
+    # threshold, if higher) and only if the pipeline keeps it
+    reconcile_match_confidence: float = 0.8

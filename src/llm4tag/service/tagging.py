@@ -31,6 +31,7 @@ class TaggingService:
         self.uses_llm = project.pipeline(**overrides).options.uses_llm  # checks the overrides now
         self.retry_after = {"Retry-After": str(config.retry_after_seconds)}
         self.ready, self.reason, self.llm_error = False, "starting", None
+        self.reconciler = None  # built for the library it matches against (``reconcile._reconciler``)
         self.lanes = PipelineLanes(
             lambda llm: project.pipeline(**overrides) if llm else project.pipeline(**overrides, llm=False),
             project.llm,

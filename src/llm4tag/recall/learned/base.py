@@ -94,6 +94,12 @@ class LearnedPath(ABC):
             out.append({classes[c]: float(values[c]) for c in columns})
         return out
 
+    def explain(self, text: str, tag_id: str, top: int = 5) -> list[tuple[str, float]]:
+        """The words (and word pairs) of ``text`` that raised ``tag_id``'s score most, with how much, largest
+        first; empty for a path that reads no words, or a tag it was not fitted on."""
+        check_is_fitted(self)
+        return []
+
     # -- keeping it --------------------------------------------------------------------
     @abstractmethod
     def _fitted_arrays(self) -> dict[str, np.ndarray]:

@@ -22,8 +22,14 @@ from sklearn.multiclass import OneVsRestClassifier
 from sklearn.preprocessing import MultiLabelBinarizer
 
 from llm4tag.processes import exit_with_parent
-from llm4tag.recall.learned.base import LearnedPath
-from llm4tag.recall.learned.words import restore_vectoriser, save_vocabulary, vectoriser_arrays, word_vectoriser
+from llm4tag.recall.learned.base import LearnedPath, check_is_fitted
+from llm4tag.recall.learned.words import (
+    restore_vectoriser,
+    save_vocabulary,
+    terms_of,
+    vectoriser_arrays,
+    word_vectoriser,
+)
 
 PARALLEL_FROM_CONTENTS = 2000  # below this, starting worker processes costs more than it saves
 DUAL_FROM_FEATURES_PER_CONTENT = 8  # liblinear's dual solver from this many words (features) per content
@@ -93,6 +99,19 @@ class SupervisedPath(LearnedPath):
         features = self.vectoriser_.transform(texts).astype(np.float32)  # float64 would copy the weights up
         logits = np.asarray(features @ self.weights_) + self.bias_
         return 1.0 / (1.0 + np.exp(-np.clip(logits, -30, 30)))
+
+    def explain(self, text: str, tag_id: str, top: int = 5) -> list[tuple[str, float]]:
+        """Each word's contribution to the tag's logit: its TF-IDF value times the tag's weight for it (exact:
+        the model is linear in them)."""
+        check_is_fitted(self)
+        if tag_id not in self.classes_:
+            return []
+        column = self.classes_.index(tag_id)
+        features = self.vectoriser_.transform([text]).tocsr()
+        contributions = features.data * self.weights_[features.indices, column]
+        order = np.argsort(-contributions)[:top]
+        terms = terms_of(self.vectoriser_)
+        return [(str(terms[features.indices[i]]), float(contributions[i])) for i in order if contributions[i] > 0]
 
     def _fitted_arrays(self) -> dict[str, np.ndarray]:
         return {**vectoriser_arrays(self.vectoriser_), "weights": self.weights_, "bias": self.bias_}

@@ -22,10 +22,17 @@ import scipy.sparse as sp
 
 from llm4tag.errors import ConfigError
 from llm4tag.index.dense import PARALLEL_FROM_QUERIES
-from llm4tag.recall.learned.base import LearnedPath
-from llm4tag.recall.learned.words import restore_vectoriser, save_vocabulary, vectoriser_arrays, word_vectoriser
+from llm4tag.recall.learned.base import LearnedPath, check_is_fitted
+from llm4tag.recall.learned.words import (
+    restore_vectoriser,
+    save_vocabulary,
+    terms_of,
+    vectoriser_arrays,
+    word_vectoriser,
+)
 
 MODEL_DIR = "model"  # omikuji saves its trees as a directory of its own, inside the path's
+EXPLAIN_FEATURES = 40  # the content's strongest words tried, one left out at a time, when explaining a score
 
 
 @contextlib.contextmanager
@@ -129,6 +136,27 @@ class TreePath(LearnedPath):
         columns = np.array([c for row in found for c, _ in row], dtype=np.int64)
         values = np.array([v for row in found for _, v in row], dtype=np.float64)
         return sp.csr_matrix((values, columns, indptr), shape=(len(texts), len(self.classes_)))
+
+    def explain(self, text: str, tag_id: str, top: int = 5) -> list[tuple[str, float]]:
+        """The trees have no weight per word to read: each of the content's strongest words is left out in turn,
+        and how far the tag's score falls without it is that word's contribution (occlusion)."""
+        check_is_fitted(self)
+        if tag_id not in self.classes_:
+            return []
+        column = self.classes_.index(tag_id)
+        X = self.vectoriser_.transform([text]).tocsr()
+        features = sorted(zip(X.indices.tolist(), X.data.tolist()), key=lambda f: -f[1])[:EXPLAIN_FEATURES]
+        beam = max(self.parameters["top_k"], 100)
+
+        def score(kept: list[tuple[int, float]]) -> float:
+            found = dict(self.model_.predict(kept, top_k=beam)) if kept else {}
+            return float(found.get(column, 0.0))
+
+        whole = score(features)
+        drops = [(i, whole - score(features[:i] + features[i + 1 :])) for i in range(len(features))]
+        drops.sort(key=lambda d: -d[1])
+        terms = terms_of(self.vectoriser_)
+        return [(str(terms[features[i][0]]), drop) for i, drop in drops[:top] if drop > 0]
 
     def _fitted_arrays(self) -> dict[str, np.ndarray]:
         return vectoriser_arrays(self.vectoriser_)

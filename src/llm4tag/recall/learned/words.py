@@ -45,3 +45,11 @@ def fitted_vectoriser(
     vectoriser.vocabulary_ = dict(vocabulary)
     vectoriser.idf_ = np.asarray(idf, dtype=np.float64)
     return vectoriser
+
+
+def terms_of(vectoriser: TfidfVectorizer) -> np.ndarray:
+    """The word or word pair of each feature column (to show which words drove a score)."""
+    terms = np.empty(len(vectoriser.vocabulary_), dtype=object)
+    for term, column in vectoriser.vocabulary_.items():
+        terms[column] = term
+    return terms
