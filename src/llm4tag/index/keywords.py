@@ -37,7 +37,9 @@ class KeywordMatcher:
             rows += [(tag.id, word, WORD_WEIGHT) for word in sorted(words)]
         self.row_tags = np.array([tag_id for tag_id, _, _ in rows], dtype=object)
         self.row_weights = np.array([weight for _, _, weight in rows], dtype=np.float64)
-        self.vectoriser = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True)
+        # n-grams of 1-3 characters: a typo breaks fewer of them than of longer ones (on the debtags keywords,
+        # 1-3 ranked misspelt labels and keywords right more often than 2-4 or 3-5: docs/benchmarks.md)
+        self.vectoriser = TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 3), sublinear_tf=True)
         self.names = self.vectoriser.fit_transform([name for _, name, _ in rows]) if rows else None
 
     def exact_matches(self, query: str) -> list[str]:

@@ -86,6 +86,13 @@ async def review(service: Service, limit: Annotated[int, Field(ge=1, le=500)] = 
     return {"items": items}
 
 
+@router.get("/languages", tags=["tag library"], summary="the languages the tag labels can be shown in")
+async def languages(service: Service) -> dict:
+    project = service.project
+    default = project.config.language
+    return {"default": default, "languages": [default, *(x for x in project.library.languages() if x != default)]}
+
+
 @router.get("/tags", tags=["tag library"], summary="list or search tags")
 async def list_tags(
     service: Service,

@@ -24,24 +24,60 @@ function el(tag, attrs = {}, ...children) {
   return node;
 }
 
+function language() { return $("language").value || undefined; }
+
+function pathText(path) { return (path || []).map((a) => a.label).join(" › "); }
+
+// the evidence of one tag, shown when its name is clicked: words, neighbours that voted, the LLM's judgement
+function evidenceNode(t) {
+  const ev = t.evidence || {};
+  const box = el("div", { class: "evidence hidden", "data-evidence": t.tag_id });
+  const words = Object.entries(ev.words || {}).map(([path, found]) =>
+    el("div", {}, el("em", {}, `${path}: `), found.map(([w, c]) => `${w} (+${c.toFixed(2)})`).join(", ")));
+  box.append(el("div", {}, el("strong", {}, "Words that drove it")), ...(words.length ? words : [el("div", {}, "none")]));
+  box.append(el("div", {}, el("strong", {}, "Annotated neighbours that voted")));
+  const list = el("ul", {});
+  for (const n of ev.neighbours || []) list.append(el("li", {}, el("code", {}, n.id), ` (${n.similarity.toFixed(2)}) `, n.snippet));
+  box.append(list);
+  const llm = ev.llm || {};
+  box.append(el("div", { class: "llm" }, llm.judged ? `LLM judged it: P(yes) ${llm.p_yes.toFixed(2)}` : "LLM did not judge it"));
+  return box;
+}
+
 function paths(p) { return Object.entries(p || {}).map(([k, v]) => `${k.toUpperCase()} ${v.toFixed(2)}`).join(" · "); }
 
+function tagRow(t) {
+  const state = verdict.get(t.tag_id);
+  const row = el("div", { class: "row" + (state === "accept" ? " accepted" : state === "reject" ? " rejected" : state === "add" ? " added" : ""), "data-tag": t.tag_id });
+  const bar = el("div", { class: "bar" }, el("div", { style: `width:${Math.round((t.score || 0) * 100)}%` }));
+  const why = el("span", { class: "why" }, t.added ? "added by you" : `${t.source}${t.p_yes != null ? ` (LLM P(yes) ${t.p_yes.toFixed(2)})` : ""} · ${paths(t.paths)}`);
+  const accept = el("button", { class: "accept", title: "right" }, "✓");
+  const reject = el("button", { class: "reject", title: "wrong" }, "✗");
+  accept.onclick = () => { verdict.set(t.tag_id, "accept"); renderTags(); };
+  reject.onclick = () => { verdict.set(t.tag_id, "reject"); renderTags(); };
+  const name = el("button", { class: "tag-name", title: "why this tag?" }, `${t.label} `, el("small", {}, t.tag_id));
+  row.append(name, bar, el("span", { class: "score" }, t.score == null ? "" : t.score.toFixed(2)), why, el("span", {}, accept, reject));
+  const evidence = evidenceNode(t);
+  name.onclick = () => evidence.classList.toggle("hidden");
+  return [row, evidence];
+}
+
+// each tag under its parents: one heading per branch (the path from the root), the branch's tags beneath it
 function renderTags() {
   const box = $("tags"); box.replaceChildren();
   const rows = [...current.tags];
-  for (const [id, v] of verdict) if (v === "add" && !rows.some((t) => t.tag_id === id)) rows.push({ tag_id: id, label: id, score: null, paths: {}, added: true });
+  for (const [id, v] of verdict) if (v === "add" && !rows.some((t) => t.tag_id === id)) rows.push({ tag_id: id, label: id, score: null, paths: {}, path: [], added: true });
+  const branches = new Map();
   for (const t of rows) {
-    const state = verdict.get(t.tag_id);
-    const row = el("div", { class: "row" + (state === "accept" ? " accepted" : state === "reject" ? " rejected" : state === "add" ? " added" : ""), "data-tag": t.tag_id });
-    const bar = el("div", { class: "bar" }, el("div", { style: `width:${Math.round((t.score || 0) * 100)}%` }));
-    const why = el("span", { class: "why" }, t.added ? "added by you" : `${t.source}${t.p_yes != null ? ` (LLM P(yes) ${t.p_yes.toFixed(2)})` : ""} · ${paths(t.paths)}`);
-    const accept = el("button", { class: "accept", title: "right" }, "✓");
-    const reject = el("button", { class: "reject", title: "wrong" }, "✗");
-    accept.onclick = () => { verdict.set(t.tag_id, "accept"); renderTags(); };
-    reject.onclick = () => { verdict.set(t.tag_id, "reject"); renderTags(); };
-    row.append(el("strong", {}, `${t.label} `, el("small", {}, t.tag_id)), bar,
-               el("span", { class: "score" }, t.score == null ? "" : t.score.toFixed(2)), why, el("span", {}, accept, reject));
-    box.append(row);
+    const key = pathText(t.path);
+    if (!branches.has(key)) branches.set(key, []);
+    branches.get(key).push(t);
+  }
+  for (const [key, tags] of branches) {
+    const branch = el("div", { class: "branch", "data-path": key });
+    if (key) branch.append(el("div", { class: "branch-path" }, key + " ›"));
+    for (const t of tags) branch.append(...tagRow(t));
+    box.append(branch);
   }
   if (!rows.length) box.append(el("p", {}, "No tag cleared the confidence threshold; see the candidates below."));
 }
@@ -68,7 +104,7 @@ $("tag-button").addEventListener("click", async () => {
   if (!text) { status("Paste or upload a text first.", true); return; }
   $("tag-button").disabled = true; status("Tagging ...");
   try {
-    current = await api("/v1/tag", { text, candidates: true });
+    current = await api("/v1/tag", { text, candidates: true, explain: true, language: language() });
     verdict.clear(); renderTags(); renderCandidates();
     $("result").classList.remove("hidden");
     status(`${current.tags.length} tag(s), ${current.candidates.length} candidates.`);
@@ -111,6 +147,7 @@ async function loadReview() {
       const accept = el("button", { class: "accept" }, "✓ right");
       const reject = el("button", { class: "reject" }, "✗ wrong");
       const node = el("div", { class: "review-item", "data-tag": item.tag_id, "data-content": item.content_id },
+        el("span", { class: "branch-path" }, item.path && item.path.length ? pathText(item.path) + " › " : ""),
         el("strong", {}, `${item.label} `), el("small", {}, `${item.tag_id} · confidence ${item.score.toFixed(2)}`),
         el("div", { class: "why" }, item.text.slice(0, 300)), accept, reject);
       const decide = (v) => async () => {
@@ -127,3 +164,12 @@ $("tag-tab").onclick = () => { $("tag-view").classList.remove("hidden"); $("revi
   $("tag-tab").classList.add("active"); $("review-tab").classList.remove("active"); };
 $("review-tab").onclick = () => { $("review-view").classList.remove("hidden"); $("tag-view").classList.add("hidden");
   $("review-tab").classList.add("active"); $("tag-tab").classList.remove("active"); loadReview(); };
+
+async function loadLanguages() {
+  const { languages, default: fallback } = await api("/v1/languages").catch(() => ({ languages: [], default: "" }));
+  const select = $("language");
+  select.replaceChildren(el("option", { value: "" }, fallback ? `labels: ${fallback}` : "labels"),
+    ...languages.filter((l) => l !== fallback).map((l) => el("option", { value: l }, `labels: ${l}`)));
+  select.classList.toggle("hidden", languages.length < 2);
+}
+loadLanguages();
