@@ -100,3 +100,66 @@ def test_tag_give_feedback_and_review_in_the_browser(browser, tmp_path):
     assert set(correction.tags) == {tags[0], "use::monitor"}
     assert any(k.content_id == reviewed[1] and reviewed[0] in k.tags for k in knowledge if k is not correction)
     store.close()
+
+
+VOCABULARY = """@prefix skos: <http://www.w3.org/2004/02/skos/core#> .
+@prefix v: <http://example.org/vocab/> .
+v:networking a skos:Concept ; skos:prefLabel "Networking"@en, "Tietoverkot"@fi .
+v:sniffer a skos:Concept ; skos:broader v:networking ;
+    skos:prefLabel "Packet sniffers"@en, "<script>window.pwned = 1</script><b>Haistelijat</b>"@fi .
+v:games a skos:Concept ; skos:prefLabel "Games"@en, "Pelit"@fi .
+v:chess a skos:Concept ; skos:broader v:games ; skos:prefLabel "Chess"@en .
+"""
+
+
+def test_suggestions_under_their_parents_with_evidence_and_labels_as_text(browser, tmp_path):
+    """A SKOS vocabulary in two languages: the UI shows each tag under its parents in the chosen language, a
+    click on a tag shows its evidence, and a label holding markup is shown as text."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    from llm4tag.config import ProjectConfig
+    from llm4tag.corpus import Document
+    from llm4tag.project import Project
+
+    vocabulary = tmp_path / "vocab.ttl"
+    vocabulary.write_text(VOCABULARY, encoding="utf-8")
+    config = ProjectConfig(name="vocab")
+    config.embedding.backend, config.embedding.options = "tests.conftest:HashingEmbedder", {}
+    config.generation.enabled, config.pipeline.judge = False, "none"
+    sniffer = "http://example.org/vocab/sniffer"
+    with Project.init(tmp_path / "p", config) as project:
+        project.add_tags(vocabulary)
+        project.add_contents(
+            [
+                Document("pcap-tool", "captures network packets on the wire", [sniffer]),
+                Document("analyser", "a network protocol analyser for packets", [sniffer]),
+                Document("chess-gui", "play chess against the computer", ["http://example.org/vocab/chess"]),
+            ]
+        )
+        project.index()
+    process, url = start_server(tmp_path / "p")
+    try:
+        browser.get(url + "/")
+        select = Select(wait_for(browser, lambda d: d.find_element(By.CSS_SELECTOR, "#language:not(.hidden)")))
+        select.select_by_value("fi")
+        browser.find_element(By.ID, "text").send_keys("sniffs network packets and captures them")
+        browser.find_element(By.ID, "tag-button").click()
+        row = wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, f'#tags .row[data-tag="{sniffer}"]'))[0]
+        branch = row.find_element(By.XPATH, "./ancestor::div[contains(@class, 'branch')]")
+        assert branch.find_element(By.CLASS_NAME, "branch-path").text == "Tietoverkot ›"  # under its parent, in Finnish
+        name = row.find_element(By.CLASS_NAME, "tag-name")
+        assert "<script>window.pwned = 1</script><b>Haistelijat</b>" in name.text  # the markup, as text
+        assert not browser.find_elements(By.CSS_SELECTOR, "#tags b, #tags script")
+        assert browser.execute_script("return window.pwned === undefined")
+
+        evidence = browser.find_element(By.CSS_SELECTOR, f'.evidence[data-evidence="{sniffer}"]')
+        assert not evidence.is_displayed()
+        name.click()
+        assert evidence.is_displayed()
+        text = evidence.text
+        assert "Words that drove it" in text and "LLM did not judge it" in text
+        assert "pcap-tool" in text or "analyser" in text  # the annotated neighbours that voted, by id
+    finally:
+        process.terminate()
+        process.wait()
