@@ -14,7 +14,8 @@ from llm4tag.llm.base import ChatRequest, ChatResult, LLMBackend, TokenLogprobs,
 class FakeLLM(LLMBackend):
     """A configurable LLM backend.
 
-        ``answers``: texts returned in order (for selection prompts); otherwise every call is a Yes/No judgement
+        ``answers``: texts returned in order (for selection prompts), or a function of the request giving the text;
+        otherwise every call is a Yes/No judgement
         answered with ``p_yes`` (a number, or a function of the request) as log-probabilities. ``delay``: seconds
         each call takes. ``fail``: ``"timeout"`` makes every call time out; ``"never asked"`` fails the test that
     calls it (for tests that must not reach the LLM). It counts its calls and keeps the
@@ -23,7 +24,7 @@ class FakeLLM(LLMBackend):
     def __init__(
         self,
         *,
-        answers: list[str] | None = None,
+        answers: list[str] | Callable[[ChatRequest], str] | None = None,
         p_yes: float | Callable[[ChatRequest], float] = 0.8,
         delay: float = 0.0,
         fail: str | None = None,
@@ -31,7 +32,7 @@ class FakeLLM(LLMBackend):
         **options,
     ) -> None:
         super().__init__(**options)
-        self.answers = list(answers) if answers is not None else None
+        self.answers = answers if callable(answers) or answers is None else list(answers)
         self.p_yes, self.delay, self.fail, self.name = p_yes, delay, fail, name
         self.calls = 0
         self.requests: list[ChatRequest] = []
@@ -45,6 +46,8 @@ class FakeLLM(LLMBackend):
             raise AssertionError("this test expects no call to the LLM")
         if self.fail == "timeout":
             raise TransientError("timed out")
+        if callable(self.answers):
+            return ChatResult(text=self.answers(request), prompt_tokens=3, completion_tokens=2)
         if self.answers is not None:
             return ChatResult(text=self.answers.pop(0), prompt_tokens=3, completion_tokens=2)
         p = self.p_yes(request) if callable(self.p_yes) else self.p_yes

@@ -163,3 +163,56 @@ def test_suggestions_under_their_parents_with_evidence_and_labels_as_text(browse
     finally:
         process.terminate()
         process.wait()
+
+
+def test_missing_tags_page_lists_accepts_and_rejects_proposals(browser, tmp_path):
+    """The proposals of ``llm4tag discover`` in the browser: listed with their evidence; one edited and
+    accepted (the tag joins the library with its examples), one rejected (remembered)."""
+    from selenium.webdriver.common.by import By
+    from tests.conftest import TINY_CONTENTS, TINY_TAGS
+    from tests.test_discovery import SETTINGS, new_contents
+
+    from llm4tag.config import ProjectConfig
+    from llm4tag.corpus import Document
+    from llm4tag.discovery import Discovery
+    from llm4tag.discovery.naming import WordsProposer
+    from llm4tag.library.tags import Tag
+    from llm4tag.project import Project
+
+    config = ProjectConfig(name="tiny")
+    config.embedding.backend, config.embedding.options = "tests.conftest:HashingEmbedder", {}
+    config.generation.enabled, config.pipeline.judge = False, "none"
+    with Project.init(tmp_path / "p", config) as project:
+        project.add_tags([Tag(t["id"], t["label"], tuple(t.get("aliases", ())), t["description"]) for t in TINY_TAGS])
+        project.add_contents([Document(c["id"], c["text"], c["tags"]) for c in TINY_CONTENTS])
+        project.index()
+        Discovery(project, WordsProposer(), SETTINGS).run(tmp_path / "proposals.jsonl", new_contents())
+        keys = [r["key"] for r in Discovery(project, None).proposals() if r["status"] == "proposed"]
+    assert len(keys) >= 2
+    process, url = start_server(tmp_path / "p")
+    try:
+        browser.get(url + "/")
+        browser.find_element(By.ID, "missing-tab").click()
+        items = wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#proposals .proposal"))
+        assert {i.get_attribute("data-key") for i in items} == set(keys)
+        first, second = items[0], items[1]
+        accepted, rejected = first.get_attribute("data-key"), second.get_attribute("data-key")
+        assert first.find_elements(By.CSS_SELECTOR, "li code")  # the evidence, by content id
+        label = first.find_element(By.CLASS_NAME, "label")
+        label.clear()
+        label.send_keys("Curated name")
+        first.find_element(By.CLASS_NAME, "accept").click()
+        wait_for(browser, lambda d: "added with" in d.find_element(By.ID, "status").text)
+        second.find_element(By.CLASS_NAME, "reject").click()
+        wait_for(browser, lambda d: "Rejected" in d.find_element(By.ID, "status").text)
+        assert len(browser.find_elements(By.CSS_SELECTOR, "#proposals .proposal")) == len(keys) - 2
+    finally:
+        process.terminate()
+        process.wait()
+    with Project.open(tmp_path / "p") as project:
+        tag = next(t for t in project.library if t.label == "Curated name")
+        assert tag.meta["discovered"]["key"] == accepted
+        evidence = project.store.get_contents(tag.meta["discovered"]["evidence"])
+        assert evidence and all(tag.id in d.tags for d in evidence)
+        decisions = Discovery(project, None).decisions()
+        assert [r["key"] for r in decisions["rejected"]] == [rejected]

@@ -58,6 +58,7 @@ class PipelineOptions:
     base_model: bool = False  # True: ``[llm] base_model`` instead of the fine-tuned model, an ablation
     held_out: bool = False  # the contents are the project's own annotated ones, recalled as if never annotated
     hierarchy: str = "none"  # what the final tag set does with the tags' ancestors ([prune] hierarchy)
+    exclude_stored: bool = False  # a content stored under the same id is not its own neighbour (discovery)
 
     def __post_init__(self) -> None:
         if self.judge not in JUDGE_MODES:
@@ -139,6 +140,7 @@ class Pipeline:
             recall_config,
             held_out=options.held_out,
             paths=components.recall_index.config.active_paths if options.graph else None,
+            exclude_stored=options.exclude_stored,
         )
         stages: list[Stage] = [recall]
         if options.generation:

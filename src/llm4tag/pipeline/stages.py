@@ -79,12 +79,15 @@ class RecallStage:
         *,
         held_out: bool = False,
         paths: tuple[str, ...] | None = None,
+        exclude_stored: bool = False,
     ) -> None:
         """``held_out``: the contents are the project's own annotated ones, recalled as if never annotated.
+        ``exclude_stored``: a content the store holds under the same id is not its own neighbour (the learned
+        paths are as fitted: cheaper than ``held_out``, which refits them without the contents).
         ``paths``: the recall paths the calibrator must have been fitted with (None: not checked, for ablations
         that turn paths off on purpose)."""
         self.index, self.calibrator, self.config, self.held_out = index, calibrator, config, held_out
-        self.paths, self._checked = paths, False
+        self.paths, self._checked, self.exclude_stored = paths, False, exclude_stored
 
     def _check_calibrator(self) -> None:
         """Refuse a stale calibrator when contents are first tagged, not when the stage is built: ``calibrate``
@@ -101,7 +104,8 @@ class RecallStage:
         if self.held_out:
             recalls = self.index.recall_held_out([s.doc for s in batch])
         else:
-            recalls = self.index.recall([s.doc.text for s in batch], config=self.config)
+            exclude = [s.doc.id for s in batch] if self.exclude_stored else None
+            recalls = self.index.recall([s.doc.text for s in batch], config=self.config, exclude=exclude)
         features = [recall_features(result) for result in recalls]
         if self.calibrator is not None and any(tags for _, tags in features):  # one call for the whole batch
             X = np.vstack([x for x, _ in features])

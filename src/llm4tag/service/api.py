@@ -10,9 +10,10 @@ from pydantic import Field
 from llm4tag.corpus.documents import text_hash
 from llm4tag.corpus.knowledge import KnowledgeItem
 from llm4tag.errors import InputError
+from llm4tag.discovery import Discovery
 from llm4tag.library.tags import Tag, check_tag
 from llm4tag.service.auth import require_key
-from llm4tag.service.schemas import FeedbackIn, ServiceError, TagBatchRequest, TagIn, TagRequest
+from llm4tag.service.schemas import FeedbackIn, ProposalEdits, ServiceError, TagBatchRequest, TagIn, TagRequest
 from llm4tag.service.tagging import Service
 
 router = APIRouter(prefix="/v1")
@@ -138,3 +139,42 @@ async def deprecate_tag(tag_id: str, service: Service) -> dict:
         raise ServiceError(404, f"no tag {tag_id!r}")
     await service.call(project.deprecate_tags, [tag_id])  # a stored row the library leaves out too
     return {"deprecated": tag_id}
+
+
+# -- missing tags (``llm4tag discover``) -------------------------------------------------------------
+@router.get("/proposals", tags=["missing tags"], dependencies=writer,
+            summary="the last discovery run's proposals with their evidence (contents' texts: needs a key)")  # fmt: skip
+async def list_proposals(service: Service) -> dict:
+    records = await service.call(Discovery(service.project, None).proposals)
+    library = service.project.library
+    out = []
+    for r in records:
+        shown = {k: v for k, v in r.items() if k not in ("members",)}
+        shown["evidence"] = [{"id": e["id"], "snippet": e["snippet"]} for e in r["evidence"]]
+        shown["tagged_today"] = [
+            {"id": t, "label": library[t].label if t in library else t, "count": n} for t, n in r["tagged_today"].items()
+        ]
+        parent = (r.get("proposal") or {}).get("parent")
+        shown["parent_label"] = library[parent].label if parent in library else None
+        out.append(shown)
+    return {"proposals": out}
+
+
+@router.post("/proposals/{key}/accept", tags=["missing tags"], dependencies=writer,
+             summary="accept a proposal (edited or not): the tag joins the library, its evidence its examples")  # fmt: skip
+async def accept_proposal(key: str, body: ProposalEdits, service: Service) -> dict:
+    discovery = Discovery(service.project, None)
+    try:
+        return await service.call(discovery.decide, key, "accept", body.model_dump(exclude_none=True))
+    except InputError as exc:
+        raise ServiceError(404 if exc.field == "key" else 422, exc.reason) from None
+
+
+@router.post("/proposals/{key}/reject", tags=["missing tags"], dependencies=writer,
+             summary="reject a proposal: it is not proposed again")  # fmt: skip
+async def reject_proposal(key: str, service: Service) -> dict:
+    discovery = Discovery(service.project, None)
+    try:
+        return await service.call(discovery.decide, key, "reject", None)
+    except InputError as exc:
+        raise ServiceError(404 if exc.field == "key" else 422, exc.reason) from None

@@ -75,3 +75,13 @@ class TagIn(BaseModel):
     description: str = Field(default="", max_length=MAX_DESCRIPTION_CHARS)
     aliases: list[str] = Field(default_factory=list, max_length=MAX_ALIASES)
     parent: str | None = Field(default=None, max_length=MAX_ID_CHARS)
+
+
+class ProposalEdits(BaseModel):
+    """A curator's edits of a proposed tag before accepting it (every field optional: the proposal's stands)."""
+
+    id: str | None = Field(default=None, min_length=1, max_length=MAX_ID_CHARS)
+    label: str | None = Field(default=None, min_length=1, max_length=MAX_LABEL_CHARS)
+    description: str | None = Field(default=None, max_length=MAX_DESCRIPTION_CHARS)
+    aliases: list[str] | None = Field(default=None, max_length=MAX_ALIASES)
+    parent: str | None = Field(default=None, max_length=MAX_ID_CHARS)

@@ -160,10 +160,50 @@ async function loadReview() {
   } catch (error) { status(`Review queue failed: ${error.message}`, true); }
 }
 
-$("tag-tab").onclick = () => { $("tag-view").classList.remove("hidden"); $("review-view").classList.add("hidden");
-  $("tag-tab").classList.add("active"); $("review-tab").classList.remove("active"); };
-$("review-tab").onclick = () => { $("review-view").classList.remove("hidden"); $("tag-view").classList.add("hidden");
-  $("review-tab").classList.add("active"); $("tag-tab").classList.remove("active"); loadReview(); };
+async function loadProposals() {
+  const box = $("proposals"); box.replaceChildren();
+  try {
+    const { proposals } = await api("/v1/proposals");
+    const open = proposals.filter((p) => p.status === "proposed");
+    if (!open.length) box.append(el("p", {}, "No open proposal: run llm4tag discover."));
+    for (const p of open) {
+      const label = el("input", { class: "label", value: p.proposal.label, "aria-label": "label" });
+      const description = el("textarea", { class: "description", "aria-label": "description" });
+      description.value = p.proposal.description || "";
+      const aliases = el("input", { class: "aliases", value: (p.proposal.aliases || []).join(", "), "aria-label": "aliases" });
+      const accept = el("button", { class: "accept primary" }, "Accept");
+      const reject = el("button", { class: "reject" }, "Reject");
+      const evidence = el("ul", {});
+      for (const e of p.evidence) evidence.append(el("li", {}, el("code", {}, e.id), " ", e.snippet));
+      const today = p.tagged_today.map((t) => `${t.label} (${t.count})`).join(", ") || "nothing";
+      const node = el("div", { class: "proposal", "data-key": p.key },
+        label, description, aliases,
+        el("div", { class: "why" }, `${p.size} contents${p.parent_label ? ` · under ${p.parent_label}` : ""} · tagged today: ${today}`),
+        evidence, accept, reject);
+      accept.onclick = async () => {
+        const edits = { label: label.value.trim(), description: description.value.trim(),
+          aliases: aliases.value.split(",").map((a) => a.trim()).filter(Boolean) };
+        try { const done = await api(`/v1/proposals/${encodeURIComponent(p.key)}/accept`, edits); node.remove(); status(`Tag ${done.tag.id} added with ${p.evidence.length} examples.`); }
+        catch (error) { status(`Accepting failed: ${error.message}`, true); }
+      };
+      reject.onclick = async () => {
+        try { await api(`/v1/proposals/${encodeURIComponent(p.key)}/reject`, {}); node.remove(); status("Rejected: it will not be proposed again."); }
+        catch (error) { status(`Rejecting failed: ${error.message}`, true); }
+      };
+      box.append(node);
+    }
+  } catch (error) { status(`Missing tags failed: ${error.message}`, true); }
+}
+
+const views = { tag: ["tag-view", "tag-tab"], review: ["review-view", "review-tab"], missing: ["missing-view", "missing-tab"] };
+function show(name) {
+  for (const [key, [view, tab]] of Object.entries(views)) {
+    $(view).classList.toggle("hidden", key !== name); $(tab).classList.toggle("active", key === name);
+  }
+}
+$("tag-tab").onclick = () => show("tag");
+$("review-tab").onclick = () => { show("review"); loadReview(); };
+$("missing-tab").onclick = () => { show("missing"); loadProposals(); };
 
 async function loadLanguages() {
   const { languages, default: fallback } = await api("/v1/languages").catch(() => ({ languages: [], default: "" }));
