@@ -103,6 +103,7 @@ class Discovery:
         prevalence = self._prevalence()
         covered = coverage(docs, results, prevalence, min_confidence=s.min_confidence, broad_share=s.broad_share,
                            min_similarity=s.min_similarity)  # fmt: skip
+        self.coverage_ = covered  # each content's signals (the benchmark measures them)
         flagged = [i for i, c in enumerate(covered) if c.poorly_covered]
         vectors = project.embedder.encode([docs[i].text for i in flagged]) if flagged else np.zeros((0, 1))
         groups = [

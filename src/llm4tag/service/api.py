@@ -9,8 +9,8 @@ from pydantic import Field
 
 from llm4tag.corpus.documents import text_hash
 from llm4tag.corpus.knowledge import KnowledgeItem
-from llm4tag.errors import InputError
 from llm4tag.discovery import Discovery
+from llm4tag.errors import InputError
 from llm4tag.library.tags import Tag, check_tag
 from llm4tag.service.auth import require_key
 from llm4tag.service.schemas import FeedbackIn, ProposalEdits, ServiceError, TagBatchRequest, TagIn, TagRequest
@@ -143,7 +143,7 @@ async def deprecate_tag(tag_id: str, service: Service) -> dict:
 
 # -- missing tags (``llm4tag discover``) -------------------------------------------------------------
 @router.get("/proposals", tags=["missing tags"], dependencies=writer,
-            summary="the last discovery run's proposals with their evidence (contents' texts: needs a key)")  # fmt: skip
+            summary="the last discovery run's proposals and their evidence (contents' texts: a key)")  # fmt: skip
 async def list_proposals(service: Service) -> dict:
     records = await service.call(Discovery(service.project, None).proposals)
     library = service.project.library
@@ -152,7 +152,8 @@ async def list_proposals(service: Service) -> dict:
         shown = {k: v for k, v in r.items() if k not in ("members",)}
         shown["evidence"] = [{"id": e["id"], "snippet": e["snippet"]} for e in r["evidence"]]
         shown["tagged_today"] = [
-            {"id": t, "label": library[t].label if t in library else t, "count": n} for t, n in r["tagged_today"].items()
+            {"id": t, "label": library[t].label if t in library else t, "count": n}
+            for t, n in r["tagged_today"].items()
         ]
         parent = (r.get("proposal") or {}).get("parent")
         shown["parent_label"] = library[parent].label if parent in library else None
@@ -161,7 +162,7 @@ async def list_proposals(service: Service) -> dict:
 
 
 @router.post("/proposals/{key}/accept", tags=["missing tags"], dependencies=writer,
-             summary="accept a proposal (edited or not): the tag joins the library, its evidence its examples")  # fmt: skip
+             summary="accept a proposal, edited or not: the tag joins the library, its evidence learns it")  # fmt: skip
 async def accept_proposal(key: str, body: ProposalEdits, service: Service) -> dict:
     discovery = Discovery(service.project, None)
     try:
