@@ -169,3 +169,35 @@ def test_the_own_contents_are_read_when_no_input_is_given(tiny_project, tmp_path
         tmp_path / "own.jsonl"
     )
     assert summary["contents"] == len(TINY_CONTENTS) and summary["poorly_covered"] == len(TINY_CONTENTS)
+
+
+def test_the_proposals_api_needs_a_key_and_applies_decisions(tiny_project, tmp_path):
+    from fastapi.testclient import TestClient
+    from tests.conftest import LOOPBACK
+
+    from llm4tag.service import create_app
+
+    Discovery(tiny_project, proposer(FakeLLM(answers=answer)), SETTINGS).run(tmp_path / "p.jsonl", new_contents())
+    config = tiny_project.config.service
+    config.api_keys = ["secret"]
+    with TestClient(create_app(tiny_project, config), base_url=LOOPBACK) as client:
+        assert client.get("/v1/proposals").status_code == 401
+        key = {"X-API-Key": "secret"}
+        listed = client.get("/v1/proposals", headers=key).json()["proposals"]
+        astronomy = next(p for p in listed if p["status"] == "proposed")
+        assert "text" not in astronomy["evidence"][0] and "members" not in astronomy
+        assert astronomy["tagged_today"] == [] or all(
+            {"id", "label", "count"} <= set(t) for t in astronomy["tagged_today"]
+        )
+        assert client.post("/v1/proposals/g-nope/accept", json={}, headers=key).status_code == 404
+        bad = client.post(f"/v1/proposals/{astronomy['key']}/accept", json={"parent": "nope"}, headers=key)
+        assert bad.status_code == 422 and "parent" in bad.json()["detail"]
+        done = client.post(
+            f"/v1/proposals/{astronomy['key']}/accept", json={"parent": "game", "id": "astro"}, headers=key
+        )
+        assert done.status_code == 200 and done.json()["tag"]["parent"] == "game"
+        assert client.get("/v1/tags/astro").json()["label"] == "Astronomy"
+        tagged = client.post("/v1/tag", json={"text": "a telescope for stars and planets", "candidates": True}).json()
+        assert "astro" in [c["tag_id"] for c in tagged["candidates"]][:3]
+        listed = client.get("/v1/proposals", headers=key).json()["proposals"]
+        assert next(p for p in listed if p["key"] == astronomy["key"])["status"] == "accepted"

@@ -296,9 +296,10 @@ def test_types_are_the_hierarchys_branches_and_names_answer_in_every_language(sk
     assert body["fi"]["result"][0]["id"] == networking and body["fi"]["result"][0]["match"]
     assert body["fi-alias"]["result"][0]["id"] == networking
     assert all(networking in {t["id"] for t in c["type"]} or c["id"] == networking for c in body["branch"]["result"])
-    in_finnish = skos_client.post(
-        skos_client.base + "?language=fi", data={"queries": json.dumps({"q": {"query": "Networking"}})}
-    ).json()
+    query = {"q": {"query": "Networking"}}
+    check("reconciliation-query-batch", query)
+    in_finnish = skos_client.post(skos_client.base + "?language=fi", data={"queries": json.dumps(query)}).json()
+    check("reconciliation-result-batch", in_finnish)
     assert in_finnish["q"]["result"][0]["name"] == "Tietoverkot"
     sniffer = skos_client.get(skos_client.base + "/preview", params={"id": "http://example.org/vocab/sniffer"}).text
     assert "Networking" in sniffer and "Packet sniffers" in sniffer  # its path, then its label
