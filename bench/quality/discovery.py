@@ -61,6 +61,7 @@ def build(directory: Path, tags_path: Path, train: list[Document], dev: list[Doc
     start = time.perf_counter()
     project = Project.init(directory, tags=tags_path, exist_ok=True)
     project.config.llm.options["threads"] = threads
+    project.config.pipeline.use_llm = "never"  # discovery flags contents with the recall-only pipeline
     project.config.save(project.directory)
     project.add_contents(train)
     project.index()

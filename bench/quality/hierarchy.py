@@ -56,13 +56,21 @@ def documents(rows: list[dict], facet_of: dict[str, str], closed: bool) -> list[
 
 
 def build(directory: Path, tags: list[dict], train: list[Document], dev: list[Document]) -> None:
+    """A recall-only project (the hierarchy options act on the final tag set, whatever made it)."""
     if (directory / "done").exists():
         return
-    config = ProjectConfig(name=directory.name)
-    with Project.init(directory, config, exist_ok=True) as project:
-        project.add_tags(_write(directory.parent / f"{directory.name}-tags.jsonl", tags))
-        project.add_contents(train)
-        project.index()
+    if not (directory / "indexed").exists():
+        config = ProjectConfig(name=directory.name)
+        config.pipeline.use_llm = "never"
+        with Project.init(directory, config, exist_ok=True) as project:
+            project.add_tags(_write(directory.parent / f"{directory.name}-tags.jsonl", tags))
+            project.add_contents(train)
+            project.index()
+        (directory / "indexed").write_text("")
+    with Project.open(directory) as project:
+        project.config.pipeline.use_llm = "never"
+        project.config.save(project.directory)
+    with Project.open(directory) as project:
         project.calibrate(dev, progress=True)
         project.optimize(dev, progress=True)
     (directory / "done").write_text("")
