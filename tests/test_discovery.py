@@ -201,3 +201,17 @@ def test_the_proposals_api_needs_a_key_and_applies_decisions(tiny_project, tmp_p
         assert "astro" in [c["tag_id"] for c in tagged["candidates"]][:3]
         listed = client.get("/v1/proposals", headers=key).json()["proposals"]
         assert next(p for p in listed if p["key"] == astronomy["key"])["status"] == "accepted"
+
+
+def test_a_group_sharing_a_specific_tag_is_covered_and_one_sharing_only_broad_tags_is_not():
+    from llm4tag.discovery.groups import uncovered
+
+    prevalence = {"broad": 0.4, "chess": 0.01, "go": 0.01}
+    assert uncovered([["broad", "chess"]] * 3 + [["broad"]], prevalence, broad_share=0.05, shared_share=0.5) == (
+        False,
+        "chess",
+        0.75,
+    )
+    assert uncovered([["broad"]] * 4, prevalence, broad_share=0.05, shared_share=0.5) == (True, None, 0.0)
+    badly, tag, share = uncovered([["chess"], ["go"], ["broad"], []], prevalence, broad_share=0.05, shared_share=0.5)
+    assert badly and share == 0.25

@@ -9,18 +9,24 @@ A content is poorly covered when any of these holds (``Coverage``):
   command line" says nothing about its subject);
 * ``far``: its nearest annotated neighbour with any of its candidate tags is under ``min_similarity``.
 
-The groups are HDBSCAN's (scikit-learn) over the poorly covered contents' embeddings: groups of any shape and
-size, and the contents that belong to no group are left out rather than forced into one. Each group is named
-without an LLM by its most distinctive words (c-TF-IDF, as BERTopic names topics): the baseline the LLM
-proposer has to beat.
+Those signals read one content at a time. A group reads better: the groups are HDBSCAN's (scikit-learn) over
+the embeddings (reduced to ``REDUCED_DIMENSIONS`` by PCA first, so that HDBSCAN's trees stay fast), of any
+shape and size, and a content that belongs to no group is left out rather than forced into one; a group is
+served badly when no specific tag (one under ``broad_share``) is carried by ``shared_share`` of its members
+(``uncovered``): were the library to have its tag, the group would share it. On a project's own annotated
+contents this group signal is the one that finds lost tags (docs/benchmarks.md); the contents' own signals
+choose which new contents are grouped. Each group is named without an LLM by its most distinctive words
+(c-TF-IDF, as BERTopic names topics): the baseline the LLM proposer has to beat.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
 from sklearn.cluster import HDBSCAN
+from sklearn.decomposition import PCA
 from sklearn.feature_extraction.text import CountVectorizer
 
 from llm4tag.corpus import Document
@@ -71,15 +77,33 @@ def coverage(
     return out
 
 
+REDUCED_DIMENSIONS = 64
+
+
 def find_groups(vectors: np.ndarray, *, min_size: int, max_size: int | None = None) -> list[np.ndarray]:
-    """Groups of rows of ``vectors`` (HDBSCAN on the unit vectors: Euclidean distance ranks as cosine does),
+    """Groups of rows of ``vectors`` (HDBSCAN on unit vectors: Euclidean distance ranks as cosine does),
     largest first; rows in no group are left out."""
     if len(vectors) < max(min_size, 2):
         return []
+    vectors = np.asarray(vectors, dtype=np.float64)
+    dimensions = min(REDUCED_DIMENSIONS, vectors.shape[0])
+    if vectors.shape[1] > dimensions:
+        vectors = PCA(dimensions, random_state=0).fit_transform(vectors)
     unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
     labels = HDBSCAN(min_cluster_size=min_size, max_cluster_size=max_size, copy=True).fit_predict(unit)
     groups = [np.flatnonzero(labels == label) for label in sorted(set(labels.tolist()) - {-1})]
     return sorted(groups, key=lambda rows: (-len(rows), int(rows[0])))
+
+
+def uncovered(tag_lists: list[list[str]], prevalence: dict[str, float], *, broad_share: float,
+              shared_share: float) -> tuple[bool, str | None, float]:  # fmt: skip
+    """Whether a group's contents share no specific tag: (uncovered, the most shared specific tag, its share)."""
+    counts = Counter(t for tags in tag_lists for t in set(tags) if prevalence.get(t, 0.0) < broad_share)
+    if not counts:
+        return True, None, 0.0
+    tag, n = counts.most_common(1)[0]
+    share = n / max(len(tag_lists), 1)
+    return share < shared_share, tag, share
 
 
 def distinctive_words(group_texts: list[list[str]], top: int = 5) -> list[list[str]]:

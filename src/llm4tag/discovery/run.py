@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 
 from llm4tag.corpus import Document
 from llm4tag.corpus.knowledge import KnowledgeItem
-from llm4tag.discovery.groups import Coverage, coverage, find_groups
+from llm4tag.discovery.groups import Coverage, coverage, find_groups, uncovered
 from llm4tag.discovery.naming import Group, LLMProposer, Proposal, WordsProposer, trim
 from llm4tag.errors import InputError
 from llm4tag.fileio import atomic_write
@@ -43,6 +43,7 @@ class DiscoverySettings:
     min_confidence: float = 0.5
     broad_share: float = 0.05
     min_similarity: float = 0.3
+    shared_share: float = 0.5  # a group whose members share a specific tag this much is covered by it
     min_group: int = 5
     max_group: int | None = 200
     max_groups: int | None = None  # the largest groups only (each costs one LLM call)
@@ -104,11 +105,19 @@ class Discovery:
         covered = coverage(docs, results, prevalence, min_confidence=s.min_confidence, broad_share=s.broad_share,
                            min_similarity=s.min_similarity)  # fmt: skip
         self.coverage_ = covered  # each content's signals (the benchmark measures them)
-        flagged = [i for i, c in enumerate(covered) if c.poorly_covered]
+        # the project's own contents are all grouped (their own signals find little: docs/benchmarks.md);
+        # new ones, those their signals flag
+        flagged = list(range(len(docs))) if own else [i for i, c in enumerate(covered) if c.poorly_covered]
         vectors = project.embedder.encode([docs[i].text for i in flagged]) if flagged else np.zeros((0, 1))
-        groups = [
-            [flagged[i] for i in rows] for rows in find_groups(vectors, min_size=s.min_group, max_size=s.max_group)
-        ]
+        groups, self.covered_groups_ = [], []
+        for found in find_groups(vectors, min_size=s.min_group, max_size=s.max_group):
+            rows = [flagged[i] for i in found]
+            badly, tag, share = uncovered([covered[i].tags for i in rows], prevalence, broad_share=s.broad_share,
+                                          shared_share=s.shared_share)  # fmt: skip
+            if badly:
+                groups.append(rows)
+            else:
+                self.covered_groups_.append((rows, tag, share))  # the library has a tag for them: not named
         groups = groups[: s.max_groups] if s.max_groups else groups
         seconds_finding = time.perf_counter() - start
 
@@ -137,6 +146,7 @@ class Discovery:
             "poorly_covered": len(flagged),
             "signals": dict(signals),
             "groups": len(groups),
+            "groups_covered": len(self.covered_groups_),
             "named_now": written,
             "proposed": sum(r["status"] == "proposed" for r in records),
             "seconds_finding": round(seconds_finding, 1),
