@@ -143,7 +143,8 @@ class Discovery:
         signals = Counter(reason for c in covered for reason in c.reasons)
         return {
             "contents": len(docs),
-            "poorly_covered": len(flagged),
+            "poorly_covered": sum(c.poorly_covered for c in covered),
+            "grouped": len(flagged),
             "signals": dict(signals),
             "groups": len(groups),
             "groups_covered": len(self.covered_groups_),
