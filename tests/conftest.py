@@ -162,10 +162,10 @@ def debtags_slice(split: str, n: int) -> list[dict]:
     return rows
 
 
-def debtags_project(directory: Path, *, train: int = 300, name: str = "debtags-test", **service) -> Path:
-    """A recall-only project (test embedder, no LLM) on the debtags tags and a train slice, indexed."""
+def recall_only_project(directory: Path, tags, contents, *, name: str, **service) -> Path:
+    """A recall-only project (the test embedder, no LLM) of ``tags`` (a file or Tags) and annotated
+    ``contents``, indexed, its learned paths fitted (copies of it recall alike); ``service``: [service] keys."""
     from llm4tag.config import ProjectConfig
-    from llm4tag.corpus import Document
     from llm4tag.project import Project
 
     config = ProjectConfig(name=name)
@@ -174,11 +174,19 @@ def debtags_project(directory: Path, *, train: int = 300, name: str = "debtags-t
     for key, value in service.items():
         setattr(config.service, key, value)
     with Project.init(directory, config) as project:
-        project.add_tags(DEBTAGS_TAGS)
-        project.add_contents([Document(r["id"], r["text"], r["tags"]) for r in debtags_slice("train", train)])
+        project.add_tags(tags)
+        project.add_contents(contents)
         project.index()
-        project.recall_index.warm()  # learned paths fitted now: copies of the project recall alike
+        project.recall_index.warm()
     return directory
+
+
+def debtags_project(directory: Path, *, train: int = 300, name: str = "debtags-test", **service) -> Path:
+    """A recall-only project (test embedder, no LLM) on the debtags tags and a train slice, indexed."""
+    from llm4tag.corpus import Document
+
+    contents = [Document(r["id"], r["text"], r["tags"]) for r in debtags_slice("train", train)]
+    return recall_only_project(directory, DEBTAGS_TAGS, contents, name=name, **service)
 
 
 @pytest.fixture(scope="session")

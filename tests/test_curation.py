@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from tests.conftest import LOOPBACK, debtags_project
+from tests.conftest import LOOPBACK, debtags_project, recall_only_project
 
 from llm4tag.calibration.pruning import apply_hierarchy
 from llm4tag.config import ProjectConfig
@@ -95,15 +95,7 @@ SNIFFING = "sniffs network packets and captures them"
 
 @pytest.fixture(scope="module")
 def skos_project_dir(tmp_path_factory):
-    config = ProjectConfig(name="vocab")
-    config.embedding.backend, config.embedding.options = "tests.conftest:HashingEmbedder", {}
-    config.generation.enabled, config.pipeline.judge = False, "none"
-    directory = tmp_path_factory.mktemp("curation") / "p"
-    with Project.init(directory, config) as project:
-        project.add_tags(TTL)
-        project.add_contents(CONTENTS)
-        project.index()
-    return directory
+    return recall_only_project(tmp_path_factory.mktemp("curation") / "p", TTL, CONTENTS, name="vocab")
 
 
 def test_results_carry_the_path_and_the_hierarchy_options_change_the_final_set(skos_project_dir):

@@ -16,9 +16,8 @@ from fastapi.testclient import TestClient
 from jsonschema import Draft7Validator
 from referencing import Registry
 from referencing.jsonschema import DRAFT7
-from tests.conftest import LOOPBACK, debtags_project
+from tests.conftest import LOOPBACK, debtags_project, recall_only_project
 
-from llm4tag.config import ProjectConfig
 from llm4tag.corpus import Document
 from llm4tag.project import Project
 from llm4tag.service import create_app
@@ -259,20 +258,12 @@ def test_a_label_with_markup_is_text_in_the_preview(client):
 # -- a SKOS vocabulary in two languages, with a hierarchy -----------------------------------------------
 @pytest.fixture(scope="module")
 def skos_client(tmp_path_factory):
-    config = ProjectConfig(name="vocab")
-    config.embedding.backend, config.embedding.options = "tests.conftest:HashingEmbedder", {}
-    config.generation.enabled, config.pipeline.judge = False, "none"
-    directory = tmp_path_factory.mktemp("skos") / "p"
-    with Project.init(directory, config) as project:
-        project.add_tags(TTL)
-        project.add_contents(
-            [
-                Document("c1", "captures network packets on the wire", ["http://example.org/vocab/sniffer"]),
-                Document("c2", "a network protocol analyser for packets", ["http://example.org/vocab/sniffer"]),
-                Document("c3", "play chess against the computer", ["http://example.org/vocab/chess"]),
-            ]
-        )
-        project.index()
+    contents = [
+        Document("c1", "captures network packets on the wire", ["http://example.org/vocab/sniffer"]),
+        Document("c2", "a network protocol analyser for packets", ["http://example.org/vocab/sniffer"]),
+        Document("c3", "play chess against the computer", ["http://example.org/vocab/chess"]),
+    ]
+    directory = recall_only_project(tmp_path_factory.mktemp("skos") / "p", TTL, contents, name="vocab")
     with Project.open(directory) as project, TestClient(create_app(project), base_url=LOOPBACK) as test_client:
         test_client.project = project
         test_client.base = "/v1/projects/vocab/reconcile"

@@ -117,28 +117,19 @@ def test_suggestions_under_their_parents_with_evidence_and_labels_as_text(browse
     click on a tag shows its evidence, and a label holding markup is shown as text."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
+    from tests.conftest import recall_only_project
 
-    from llm4tag.config import ProjectConfig
     from llm4tag.corpus import Document
-    from llm4tag.project import Project
 
     vocabulary = tmp_path / "vocab.ttl"
     vocabulary.write_text(VOCABULARY, encoding="utf-8")
-    config = ProjectConfig(name="vocab")
-    config.embedding.backend, config.embedding.options = "tests.conftest:HashingEmbedder", {}
-    config.generation.enabled, config.pipeline.judge = False, "none"
     sniffer = "http://example.org/vocab/sniffer"
-    with Project.init(tmp_path / "p", config) as project:
-        project.add_tags(vocabulary)
-        project.add_contents(
-            [
-                Document("pcap-tool", "captures network packets on the wire", [sniffer]),
-                Document("analyser", "a network protocol analyser for packets", [sniffer]),
-                Document("chess-gui", "play chess against the computer", ["http://example.org/vocab/chess"]),
-            ]
-        )
-        project.index()
-    process, url = start_server(tmp_path / "p")
+    contents = [
+        Document("pcap-tool", "captures network packets on the wire", [sniffer]),
+        Document("analyser", "a network protocol analyser for packets", [sniffer]),
+        Document("chess-gui", "play chess against the computer", ["http://example.org/vocab/chess"]),
+    ]
+    process, url = start_server(recall_only_project(tmp_path / "p", vocabulary, contents, name="vocab"))
     try:
         browser.get(url + "/")
         select = Select(wait_for(browser, lambda d: d.find_element(By.CSS_SELECTOR, "#language:not(.hidden)")))
@@ -169,23 +160,19 @@ def test_missing_tags_page_lists_accepts_and_rejects_proposals(browser, tmp_path
     """The proposals of ``llm4tag discover`` in the browser: listed with their evidence; one edited and
     accepted (the tag joins the library with its examples), one rejected (remembered)."""
     from selenium.webdriver.common.by import By
-    from tests.conftest import TINY_CONTENTS, TINY_TAGS
+    from tests.conftest import TINY_CONTENTS, TINY_TAGS, recall_only_project
     from tests.test_discovery import SETTINGS, new_contents
 
-    from llm4tag.config import ProjectConfig
     from llm4tag.corpus import Document
     from llm4tag.discovery import Discovery
     from llm4tag.discovery.naming import WordsProposer
     from llm4tag.library.tags import Tag
     from llm4tag.project import Project
 
-    config = ProjectConfig(name="tiny")
-    config.embedding.backend, config.embedding.options = "tests.conftest:HashingEmbedder", {}
-    config.generation.enabled, config.pipeline.judge = False, "none"
-    with Project.init(tmp_path / "p", config) as project:
-        project.add_tags([Tag(t["id"], t["label"], tuple(t.get("aliases", ())), t["description"]) for t in TINY_TAGS])
-        project.add_contents([Document(c["id"], c["text"], c["tags"]) for c in TINY_CONTENTS])
-        project.index()
+    tags = [Tag(t["id"], t["label"], tuple(t.get("aliases", ())), t["description"]) for t in TINY_TAGS]
+    contents = [Document(c["id"], c["text"], c["tags"]) for c in TINY_CONTENTS]
+    recall_only_project(tmp_path / "p", tags, contents, name="tiny")
+    with Project.open(tmp_path / "p") as project:
         Discovery(project, WordsProposer(), SETTINGS).run(tmp_path / "proposals.jsonl", new_contents())
         keys = [r["key"] for r in Discovery(project, None).proposals() if r["status"] == "proposed"]
     assert len(keys) >= 2

@@ -33,26 +33,13 @@ from pathlib import Path
 import numpy as np
 
 from bench.common import machine
+from bench.quality.cold_start import read, strip
 from llm4tag.corpus.documents import Document
 from llm4tag.discovery import Discovery, DiscoverySettings
 from llm4tag.discovery.naming import LLMProposer, WordsProposer
 from llm4tag.discovery.run import read_records
 from llm4tag.generation.prompts import load_prompt
 from llm4tag.project import Project
-
-
-def read(path: Path) -> list[Document]:
-    rows = [json.loads(line) for line in path.open(encoding="utf-8")]
-    return [Document(r["id"], r["text"], r.get("tags", [])) for r in rows]
-
-
-def strip(docs: list[Document], held: set[str]) -> list[Document]:
-    out = []
-    for doc in docs:
-        tags = [t for t in doc.tags if t not in held]
-        if tags:
-            out.append(Document(doc.id, doc.text, tags))
-    return out
 
 
 def build(directory: Path, tags_path: Path, train: list[Document], dev: list[Document], threads: int) -> float:
