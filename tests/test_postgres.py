@@ -62,7 +62,11 @@ def test_a_project_on_postgresql_is_made_tags_learns_and_calibrates(tmp_path, po
         assert store.count_contents() == 261 and store.count_tags() == len(TAGS)
         assert store.get_contents(["new-1"])[0].tags == ["admin::kernel"]
     with Project.open(tmp_path / "p") as project:  # opened again, as another replica would
-        assert [(t.tag_id, round(t.score, 6)) for t in project.tag([dev[0].text])[0].ranked] == expected
+        again = [(t.tag_id, t.score) for t in project.tag([dev[0].text])[0].ranked]
+        # the same tags in the same order; the scores to 1e-5: omikuji's trees, saved and loaded back, shift a
+        # score by up to 6e-8, which can flip the sixth decimal of a rounded score
+        assert [t for t, _ in again] == [t for t, _ in expected]
+        assert [s for _, s in again] == pytest.approx([s for _, s in expected], abs=1e-5)
 
 
 def test_store_copy_to_postgresql_and_back_changes_no_tag_and_no_score(tmp_path, postgres_url, capsys):
