@@ -155,8 +155,9 @@ class Discovery:
         }
 
     def _prevalence(self) -> dict[str, float]:
-        counts = Counter(tag_id for _, tag_id in self.project.store.annotations())
-        total = max(len({seq for seq, _ in self.project.store.annotations()}), 1)
+        annotations = self.project.store.annotations()  # read once: every annotation of the project
+        counts = Counter(tag_id for _, tag_id in annotations)
+        total = max(len({seq for seq, _ in annotations}), 1)
         return {tag_id: n / total for tag_id, n in counts.items()}
 
     def _record(self, rows, docs, covered: list[Coverage], vectors, flagged, library: TagLibrary, rejected) -> dict:
