@@ -258,6 +258,13 @@ class Project:
         self.recall_index.mark_stale()
         return counts
 
+    def forget(self, content_ids: Iterable[str]) -> int:
+        """Remove stored contents (e.g. the synthetic ones), their annotations and the examples that brought them;
+        the graph is rebuilt and the learned paths refitted without them on the next recall."""
+        removed = self.store.delete_contents(content_ids)
+        self.recall_index.mark_stale()
+        return removed
+
     def index(self, *, refit: bool = False) -> IndexReport:
         """Bring the recall graph up to date (only new rows are encoded); ``refit``: the learned paths too, now."""
         return self.recall_index.update(refit=refit)

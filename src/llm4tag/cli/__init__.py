@@ -18,7 +18,7 @@ from llm4tag.errors import Llm4tagError
 
 EXIT_USER_ERROR = 2
 # the modules whose ``register(subparsers)`` adds their commands, in the order ``--help`` lists them
-COMMANDS = ("library", "tagging", "tuning", "discovery", "finetune", "serving", "storage")
+COMMANDS = ("library", "tagging", "tuning", "synthesis", "discovery", "finetune", "serving", "storage")
 
 
 def _version() -> str:

@@ -61,7 +61,10 @@ def cmd_finetune_export(args: argparse.Namespace) -> None:
         if args.corpus:
             docs = list(corpus(project, args.corpus, args.format))
         else:
-            docs = project.store.get_contents([r.id for r in project.store.content_rows()])
+            from llm4tag.corpus.documents import is_synthetic
+
+            # an LLM's own examples would teach the judge what the LLM already thinks: written contents only
+            docs = project.store.get_contents([r.id for r in project.store.content_rows() if not is_synthetic(r.id)])
         if args.limit:
             docs = docs[: args.limit]
         if args.sample:

@@ -27,6 +27,14 @@ class Document:
         return out
 
 
+SYNTHETIC_PREFIX = "synthetic:"  # the ids of contents an LLM wrote (``llm4tag synthesize``), and only theirs
+
+
+def is_synthetic(content_id: str) -> bool:
+    """Whether a stored content was written by an LLM: such a content trains recall but is never gold."""
+    return content_id.startswith(SYNTHETIC_PREFIX)
+
+
 class ContentRow(NamedTuple):
     """A stored content as the indexes see it: the store's sequence number orders appends."""
 

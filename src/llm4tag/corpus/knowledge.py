@@ -9,6 +9,11 @@
 Learn files are JSONL, one item a line: ``{"kind": "example", "id", "text", "tags"}``,
 ``{"kind": "correction", "text", "rejected": [...], "tags": [...]}``, ``{"kind": "note", "tag": "X",
 "note": "..."}``. ``kind`` defaults to ``example``.
+
+An example with ``"synthetic": true`` was written by an LLM (``llm4tag synthesize``): its id starts with
+``synthetic:``, and it is stored as a synthetic content, which trains recall like an annotated one but is never
+gold, never held out to tune on, and can be removed in one go (``llm4tag forget --synthetic``). What it records
+of its making (``for_tag``, ``model``, ``prompt``) is kept with it.
 """
 
 from __future__ import annotations
@@ -18,10 +23,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from llm4tag.corpus.documents import text_hash
+from llm4tag.corpus.documents import SYNTHETIC_PREFIX, is_synthetic, text_hash
 from llm4tag.errors import InputError
 from llm4tag.fileio import iter_jsonl, optional_str_list, require_str
 from llm4tag.library.tags import TagLibrary
+
+SYNTHETIC_FIELDS = ("for_tag", "model", "prompt")  # what a synthetic example records of its making
 
 KINDS = ("example", "correction", "note")
 
@@ -40,12 +47,18 @@ class KnowledgeItem:
     created_at: float | None = None  # seconds since the epoch; None: when it is stored
     seq: int | None = None  # the store's row number, once stored
     replace_text: bool = False  # a stored content's text is replaced by this item's only when asked (not stored)
+    synthetic: dict | None = None  # an example an LLM wrote: what it records of its making (``SYNTHETIC_FIELDS``)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {self.kind!r}")
+        if self.synthetic is not None and self.kind != "example":
+            raise ValueError("only an example can be synthetic")
         if self.kind != "note" and self.content_id is None:
-            self.content_id = f"learn:{text_hash(self.text)[:16]}"
+            prefix = SYNTHETIC_PREFIX if self.synthetic is not None else "learn:"
+            self.content_id = f"{prefix}{text_hash(self.text)[:16]}"
+        if self.synthetic is not None and not is_synthetic(self.content_id or ""):
+            raise ValueError(f"a synthetic example's id starts with {SYNTHETIC_PREFIX!r}")
 
     @classmethod
     def feedback(
@@ -69,6 +82,8 @@ def read_learn_file(path: str | Path, library: TagLibrary, *, max_text_chars: in
         if kind not in KINDS:
             raise InputError(f"expected one of {', '.join(KINDS)}", path=path, line=line, field="kind")
         created_at = _timestamp(obj["created_at"], path=path, line=line) if obj.get("created_at") is not None else None
+        if obj.get("synthetic") not in (None, False) and kind != "example":
+            raise InputError("only an example can be synthetic", path=path, line=line, field="synthetic")
         if kind == "note":
             item = KnowledgeItem(
                 "note",
@@ -85,13 +100,16 @@ def read_learn_file(path: str | Path, library: TagLibrary, *, max_text_chars: in
                     line=line,
                     field="text",
                 )
+            content_id = require_str(obj, "id", path=path, line=line) if obj.get("id") not in (None, "") else None
+            synthetic = _synthetic(obj, kind, content_id, path=path, line=line)
             item = KnowledgeItem(
                 kind,
-                require_str(obj, "id", path=path, line=line) if obj.get("id") not in (None, "") else None,
+                content_id,
                 text,
                 optional_str_list(obj, "tags", path=path, line=line),
                 optional_str_list(obj, "rejected", path=path, line=line),
                 created_at=created_at,
+                synthetic=synthetic,
             )
             if kind == "example" and not item.tags:
                 raise InputError("an example needs at least one tag", path=path, line=line, field="tags")
@@ -107,6 +125,35 @@ def read_learn_file(path: str | Path, library: TagLibrary, *, max_text_chars: in
             )
         items.append(item)
     return items
+
+
+def _synthetic(obj: dict, kind: str, content_id: str | None, *, path: str | Path, line: int) -> dict | None:
+    """What a line marked ``"synthetic": true`` records of its making; None for a line written by a person."""
+    flag = obj.get("synthetic", False)
+    if not isinstance(flag, bool):
+        raise InputError("expected true or false", path=path, line=line, field="synthetic")
+    if not flag:
+        if kind == "example" and content_id and is_synthetic(content_id):
+            raise InputError(
+                f'ids starting with {SYNTHETIC_PREFIX!r} are kept for synthetic examples; add "synthetic": true'
+                " (if an LLM wrote it) or rename it",
+                path=path,
+                line=line,
+                field="id",
+            )
+        return None
+    if kind != "example":
+        raise InputError("only an example can be synthetic", path=path, line=line, field="synthetic")
+    if content_id and not is_synthetic(content_id):
+        raise InputError(f"a synthetic example's id starts with {SYNTHETIC_PREFIX!r}", path=path, line=line, field="id")
+    made = {}
+    for key in SYNTHETIC_FIELDS:
+        value = obj.get(key)
+        if value is not None and not isinstance(value, str):
+            raise InputError("expected a string", path=path, line=line, field=key)
+        if value:
+            made[key] = value
+    return made
 
 
 def _timestamp(value: object, *, path: str | Path, line: int) -> float:

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from llm4tag.corpus.documents import Document
+from llm4tag.corpus.documents import SYNTHETIC_PREFIX, Document, is_synthetic
 from llm4tag.errors import InputError
 from llm4tag.fileio import format_suffix, iter_delimited, iter_jsonl, optional_str_list, read_text_lines, require_str
 from llm4tag.library.loaders import strip_uri
@@ -157,8 +157,10 @@ def iter_corpus(
     report: LoadReport | None = None,
     require_tags: bool = False,
     max_text_chars: int | None = None,
+    for_store: bool = False,
 ) -> Iterator[Document]:
-    """Stream validated documents from a corpus file or directory; a text over ``max_text_chars`` is an error."""
+    """Stream validated documents from a corpus file or directory; a text over ``max_text_chars`` is an error,
+    and so is, for contents to store (``for_store``), an id that marks a synthetic content."""
     path = Path(path)
     if on_unknown not in ("error", "skip"):
         raise ValueError("on_unknown must be 'error' or 'skip'")
@@ -178,6 +180,8 @@ def iter_corpus(
         if doc.id in seen_ids:
             raise InputError(f"duplicate document id {doc.id!r}", path=path, line=line, field="id")
         seen_ids[doc.id] = line
+        if for_store and is_synthetic(doc.id):
+            raise InputError(_SYNTHETIC_ID, path=path, line=line, field="id")
         if max_text_chars is not None and len(doc.text) > max_text_chars:
             raise InputError(
                 f"text of {len(doc.text):,} characters is over the limit of {max_text_chars:,}"
@@ -207,6 +211,12 @@ def load_corpus(path: str | Path, fmt: str | None = None, **kwargs) -> list[Docu
     return list(iter_corpus(path, fmt, **kwargs))
 
 
+_SYNTHETIC_ID = (
+    f"ids starting with {SYNTHETIC_PREFIX!r} are kept for contents an LLM wrote (llm4tag synthesize), which are"
+    " never used as gold; rename this content"
+)
+
+
 def read_annotated(
     source: str | Path | Iterable[Document],
     fmt: str | None = None,
@@ -222,11 +232,19 @@ def read_annotated(
     if isinstance(source, (str, Path)):
         return list(
             iter_corpus(
-                source, fmt, library=library, on_unknown=on_unknown, report=report, max_text_chars=max_text_chars
+                source,
+                fmt,
+                library=library,
+                on_unknown=on_unknown,
+                report=report,
+                max_text_chars=max_text_chars,
+                for_store=True,
             )
         )
     docs = []
     for doc in source:
+        if is_synthetic(doc.id):
+            raise InputError(_SYNTHETIC_ID, field="id")
         docs.append(
             Document(doc.id, doc.text, check_tags(doc.tags, library, on_unknown, report, content_id=doc.id), doc.meta)
         )

@@ -25,6 +25,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from llm4tag.corpus import Document
+from llm4tag.corpus.documents import is_synthetic
 from llm4tag.corpus.knowledge import KnowledgeItem
 from llm4tag.discovery.groups import Coverage, coverage, find_groups, uncovered
 from llm4tag.discovery.naming import Group, LLMProposer, Proposal, WordsProposer, trim
@@ -53,12 +54,13 @@ class DiscoverySettings:
 
 
 def own_contents(project) -> list[Document]:
-    """The project's annotated contents with their tags."""
+    """The project's annotated contents with their tags (an LLM's synthetic ones left out: none is missing a tag)."""
     store = project.store
     tags: dict[int, list[str]] = {}
     for seq, tag_id in store.annotations():
         tags.setdefault(seq, []).append(tag_id)
-    return [Document(row.id, row.text, tags[row.seq]) for row in store.content_rows() if row.seq in tags]
+    rows = store.content_rows()
+    return [Document(r.id, r.text, tags[r.seq]) for r in rows if r.seq in tags and not is_synthetic(r.id)]
 
 
 def slug(label: str) -> str:

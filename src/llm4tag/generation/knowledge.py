@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from llm4tag.corpus.documents import Document
+from llm4tag.corpus.documents import Document, is_synthetic
 from llm4tag.corpus.knowledge import KnowledgeItem
 from llm4tag.store.base import Store
 
@@ -34,20 +34,27 @@ def store_knowledge(store: Store, items: list[KnowledgeItem]) -> dict[str, int]:
             current = merged.get(item.content_id)
             if current is None:
                 stored = store.get_contents([item.content_id])
-                current = Document(stored[0].id, stored[0].text, list(stored[0].tags)) if stored else None
+                current = stored[0] if stored else None
             if current is None:
                 if item.tags:
-                    merged[item.content_id] = Document(item.content_id, item.text, list(dict.fromkeys(item.tags)))
+                    meta = {"synthetic": True, **item.synthetic} if item.synthetic is not None else {}
+                    tags = list(dict.fromkeys(item.tags))
+                    merged[item.content_id] = Document(item.content_id, item.text, tags, meta)
                 continue
             kept = [t for t in current.tags if t not in item.rejected]
             tags = kept + [t for t in dict.fromkeys(item.tags) if t not in kept]
-            merged[item.content_id] = Document(current.id, item.text if item.replace_text else current.text, tags)
+            text = item.text if item.replace_text else current.text
+            merged[item.content_id] = Document(current.id, text, tags, current.meta)
         store.add_knowledge(items)
         for item in items:
             if item.kind != "note" and item.rejected:
                 store.remove_annotations(item.content_id, item.rejected)
-        if merged:
-            store.upsert_contents(list(merged.values()), source="learn")
+        written = [d for d in merged.values() if not is_synthetic(d.id)]
+        synthetic = [d for d in merged.values() if is_synthetic(d.id)]
+        if written:
+            store.upsert_contents(written, source="learn")
+        if synthetic:  # marked in the store: they train recall, and are never gold
+            store.upsert_contents(synthetic, source="synthetic")
     return counts
 
 

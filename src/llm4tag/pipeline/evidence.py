@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from llm4tag.corpus.documents import is_synthetic
 from llm4tag.library.tags import TagLibrary
 from llm4tag.pipeline.results import TaggingResult
 from llm4tag.recall.recall_index import RecallIndex
@@ -64,7 +65,12 @@ def explain(
         if candidate is not None:
             evidence["paths"] = {name: round(score, 4) for name, score in candidate.paths.items()}
             evidence["neighbours"] = [
-                {"id": cid, "similarity": round(similarity, 4), "snippet": snippet(texts.get(cid, ""))}
+                {
+                    "id": cid,
+                    "similarity": round(similarity, 4),
+                    "snippet": snippet(texts.get(cid, "")),
+                    "synthetic": is_synthetic(cid),
+                }
                 for cid, similarity in candidate.neighbours
             ]
             evidence["via"] = [

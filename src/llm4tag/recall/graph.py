@@ -115,6 +115,22 @@ class ContentTagGraph:
             )
         self._invalidate()
 
+    def without_contents(self, content_ids: set[str]) -> ContentTagGraph:
+        """A copy of the graph as if ``content_ids`` had never been added (no re-encoding: the kept rows' vectors
+        and term counts are reused). Measuring what some contents add (synthetic ones) compares the two."""
+        keep = np.array([c not in content_ids for c in self.content_ids], dtype=bool)
+        rows = np.flatnonzero(keep)
+        graph = ContentTagGraph(dim=self.dim, exact_limit=self.exact_limit, nprobe=self.nprobe)
+        graph.add_tags(list(self.tag_ids), list(self.tag_texts), self.tag_dense.vectors, list(self.active_tags))
+        graph.add_contents(
+            [self.content_ids[r] for r in rows],
+            self.content_dense.vectors[rows],
+            [[self.tag_ids[t] for t in self._annotation_rows[r]] for r in rows],
+            term_counts=self.content_lexical.counts[rows],
+        )
+        graph.content_max_seq = self.content_max_seq
+        return graph
+
     def _invalidate(self) -> None:
         self._annotations = None
         self._tag_frequency = None

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from llm4tag.corpus.documents import Document, seeded_sample
+from llm4tag.corpus.documents import Document, is_synthetic, seeded_sample
 from llm4tag.embedding.cache import CachedEmbedder
 from llm4tag.recall import graph_files
 from llm4tag.recall.graph import ContentTagGraph
@@ -246,10 +246,11 @@ class RecallIndex:
                 setattr(self.config, field.name, getattr(config, field.name))
 
     def held_out_contents(self, *, seed: int = 0, share: float = 0.1, at_most: int = 2000) -> list[Document]:
-        """A seeded share of the project's annotated contents to tune on when the user has no dev file."""
+        """A seeded share of the project's annotated contents to tune on when the user has no dev file; never a
+        synthetic one (an LLM wrote it: it is no gold)."""
         graph = self.graph
         rows, tags_by_seq = self._annotated(graph)
-        docs = [Document(r.id, r.text, tags_by_seq[r.seq]) for r in rows]
+        docs = [Document(r.id, r.text, tags_by_seq[r.seq]) for r in rows if not is_synthetic(r.id)]
         chosen = seeded_sample(docs, min(at_most, max(1, round(len(docs) * share))), seed)
         self._held_out_ids = frozenset(d.id for d in chosen)
         return chosen
@@ -265,18 +266,20 @@ class RecallIndex:
         with self._lock:
             return recaller.recall(texts, vectors, exclude=ids)
 
-    def held_out_recaller(self, ids: set[str]) -> Recaller:
+    def held_out_recaller(self, ids: set[str], *, without: set[str] = frozenset()) -> Recaller:
         """A recaller as if the contents ``ids`` had never been annotated: its learned paths are fitted without
         them (recall them with ``exclude`` so they are not their own neighbours either). Calibration uses it to
-        learn from the project's own annotated contents when there is no separate dev file."""
+        learn from the project's own annotated contents when there is no separate dev file. ``without``: contents
+        left out of the graph altogether (to measure what they add: ``llm4tag synthesize --check``)."""
         with self._lock:
             base = self.recaller
-            key = (id(base), frozenset(ids))
+            key = (id(base), frozenset(ids), frozenset(without))
             if self._held_out is not None and self._held_out[0] == key:
                 return self._held_out[1]
-            recaller = self._new_recaller(base.graph, self.config)
-            annotated = self._annotated(base.graph, leave_out=ids)
-            recaller.learned = {name: fit_path(name, self.config, base.graph, annotated) for name in base.learned}
+            graph = base.graph.without_contents(set(without)) if without else base.graph
+            recaller = self._new_recaller(graph, self.config)
+            annotated = self._annotated(graph, leave_out=set(ids) | set(without))
+            recaller.learned = {name: fit_path(name, self.config, graph, annotated) for name in base.learned}
             self._held_out = (key, recaller)  # calibrate, then optimize, on the same split: fitted once
             return recaller
 

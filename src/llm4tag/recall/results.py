@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from llm4tag.corpus.documents import is_synthetic
+
 if TYPE_CHECKING:
     from llm4tag.recall.graph import ContentTagGraph
     from llm4tag.recall.paths import PathScores
@@ -58,6 +60,7 @@ class Candidate:
             "score": round(self.score, 6),
             "paths": {k: round(v, 6) for k, v in self.paths.items()},
             "neighbours": [[c, round(s, 4)] for c, s in self.neighbours],
+            "synthetic_neighbours": [c for c, _ in self.neighbours if is_synthetic(c)],  # an LLM wrote them
             "via": [[t, round(s, 4)] for t, s in self.via],
             "votes": self.votes,
             "vote_similarity": self.vote_similarity,

@@ -15,7 +15,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 
-from llm4tag.corpus.documents import ContentRow, Document, text_hash
+from llm4tag.corpus.documents import SYNTHETIC_PREFIX, ContentRow, Document, text_hash
 from llm4tag.corpus.knowledge import KnowledgeItem
 from llm4tag.errors import InputError, StoreUnavailable
 from llm4tag.library.tags import Tag, TagLibrary, check_tag
@@ -373,6 +373,34 @@ class Store(CacheTables, ReviewQueue, ABC):
             )
             for r in rows
         ]
+
+    def synthetic_contents(self) -> list[tuple[str, dict]]:
+        """(id, meta) of every content an LLM wrote, in the order they were stored."""
+        rows = self._query(
+            "SELECT id, meta FROM contents WHERE substr(id, 1, ?) = ? ORDER BY seq",
+            (len(SYNTHETIC_PREFIX), SYNTHETIC_PREFIX),
+        )
+        return [(content_id, json.loads(meta)) for content_id, meta in rows]
+
+    def delete_contents(self, ids: Iterable[str]) -> int:
+        """Remove contents with their annotations and the examples that brought them, in one transaction;
+        bumps the revision (the graph is rebuilt from cached vectors, the learned paths refitted)."""
+        ids = list(dict.fromkeys(ids))
+        removed = 0
+        with self.transaction() as conn:
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                seqs = [r[0] for r in conn.execute(f"SELECT seq FROM contents WHERE id IN ({marks})", chunk)]
+                if not seqs:
+                    continue
+                seq_marks = ",".join("?" * len(seqs))
+                conn.execute(f"DELETE FROM annotations WHERE content_seq IN ({seq_marks})", seqs)
+                conn.execute(f"DELETE FROM knowledge WHERE content_id IN ({marks})", chunk)
+                removed += conn.execute(f"DELETE FROM contents WHERE seq IN ({seq_marks})", seqs).rowcount
+            if removed:
+                self._bump_revision(conn)
+        return removed
 
     def remove_annotations(self, content_id: str, tag_ids: Iterable[str]) -> int:
         """Drop annotations (a correction said they were wrong); bumps the revision so the graph follows."""

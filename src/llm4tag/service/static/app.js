@@ -37,7 +37,10 @@ function evidenceNode(t) {
   box.append(el("div", {}, el("strong", {}, "Words that drove it")), ...(words.length ? words : [el("div", {}, "none")]));
   box.append(el("div", {}, el("strong", {}, "Annotated neighbours that voted")));
   const list = el("ul", {});
-  for (const n of ev.neighbours || []) list.append(el("li", {}, el("code", {}, n.id), ` (${n.similarity.toFixed(2)}) `, n.snippet));
+  for (const n of ev.neighbours || []) {
+    const made = n.synthetic ? el("span", { class: "synthetic", title: "written by an LLM (llm4tag synthesize)" }, "synthetic") : "";
+    list.append(el("li", {}, el("code", {}, n.id), " ", made, ` (${n.similarity.toFixed(2)}) `, n.snippet));
+  }
   box.append(list);
   const llm = ev.llm || {};
   box.append(el("div", { class: "llm" }, llm.judged ? `LLM judged it: P(yes) ${llm.p_yes.toFixed(2)}` : "LLM did not judge it"));
@@ -86,7 +89,9 @@ function renderCandidates() {
   const body = $("candidates"); body.replaceChildren();
   for (const c of current.candidates || []) {
     const via = (c.via || []).map(([t, s]) => `${t} (${s.toFixed(2)})`).join(", ");
-    const neighbours = (c.neighbours || []).slice(0, 3).map(([id, s]) => `${id} (${s.toFixed(2)})`).join(", ");
+    const synthetic = new Set(c.synthetic_neighbours || []);
+    const neighbours = (c.neighbours || []).slice(0, 3)
+      .map(([id, s]) => `${id}${synthetic.has(id) ? " [synthetic]" : ""} (${s.toFixed(2)})`).join(", ");
     const why = [neighbours && `similar: ${neighbours}`, via && `via tags: ${via}`].filter(Boolean).join("; ");
     body.append(el("tr", { "data-tag": c.tag_id }, el("td", {}, `${c.label} `, el("small", {}, c.tag_id)),
       el("td", {}, c.confidence == null ? "" : c.confidence.toFixed(2)), el("td", {}, c.score.toFixed(3)),
