@@ -69,6 +69,36 @@ def test_a_project_on_postgresql_is_made_tags_learns_and_calibrates(tmp_path, po
         assert [s for _, s in again] == pytest.approx([s for _, s in expected], abs=1e-5)
 
 
+def test_synthetic_contents_are_marked_and_forgotten_on_postgresql(tmp_path, postgres_url):
+    config = ProjectConfig(name="synthetic-on-postgres")
+    config.store.url = postgres_url
+    config.embedding.backend, config.embedding.options = "tests.conftest:HashingEmbedder", {}
+    config.generation.enabled, config.pipeline.judge = False, "none"
+    rows = debtags_slice("train", 60)
+    with Project.init(tmp_path / "p", config) as project:
+        project.add_tags(DEBTAGS_TAGS)
+        project.add_contents([Document(r["id"], r["text"], r["tags"]) for r in rows])
+        written = [
+            KnowledgeItem(
+                "example",
+                f"synthetic:admin::kernel:{n}",
+                text,
+                ["admin::kernel"],
+                synthetic={"for_tag": "admin::kernel", "model": "fake"},
+            )  # fmt: skip
+            for n, text in enumerate(["a kernel module loader", "kernel crash dump tools"], 1)
+        ]
+        project.learn(written)
+        assert {c for c, _ in project.store.synthetic_contents()} == {w.content_id for w in written}
+        assert {c for c in project.recall_index.graph.content_ids if c.startswith("synthetic:")} == {
+            w.content_id for w in written
+        }
+        assert not any(d.id.startswith("synthetic:") for d in project.recall_index.held_out_contents(share=1.0))
+        assert project.forget([w.content_id for w in written]) == 2
+        assert project.store.synthetic_contents() == [] and project.store.count_contents() == 60
+        assert not any(c.startswith("synthetic:") for c in project.recall_index.graph.content_ids)
+
+
 def test_store_copy_to_postgresql_and_back_changes_no_tag_and_no_score(tmp_path, postgres_url, capsys):
     built = debtags_project(tmp_path / "sqlite", train=300)
     texts = [r["text"] for r in debtags_slice("test", 25)]

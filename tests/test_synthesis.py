@@ -223,10 +223,16 @@ def test_describe_writes_a_reviewable_file_and_changes_nothing_until_applied(tin
     assert {t.id: (t.description, t.aliases) for t in tiny_project.library} == before  # nothing applied
     llm = FakeLLM(fail="never asked")  # a rerun finds every tag described: no call
     Describer(tiny_project, llm, load_prompt("describe"), settings).run(out)
+    with out.open("a") as handle:  # a kill in the middle of a line: that tag is described again, the line replaced
+        handle.write('{"id": "net", "label": "Netw')
+    llm = FakeLLM(answers=describes)
+    Describer(tiny_project, llm, load_prompt("describe"), DescribeSettings(tags=["game", "net"])).run(out)
+    assert llm.calls == 1 and [json.loads(line)["id"] for line in out.read_text().splitlines()][-1] == "net"
     tiny_project.add_tags(out)
     assert tiny_project.library["game"].description.startswith("Contents about")
     assert "Games stuff" in tiny_project.library["game"].aliases
-    assert tiny_project.library["net"].description == before["net"][0]
+    assert tiny_project.library["net"].description.startswith("Contents about")  # asked for by name above
+    assert tiny_project.library["chess"].description == before["chess"][0]
     assert sorted(t.id for t in tiny_project.library) == sorted(tags)
 
 

@@ -120,6 +120,8 @@ def test_suggestions_under_their_parents_with_evidence_and_labels_as_text(browse
     from tests.conftest import recall_only_project
 
     from llm4tag.corpus import Document
+    from llm4tag.corpus.knowledge import KnowledgeItem
+    from llm4tag.project import Project
 
     vocabulary = tmp_path / "vocab.ttl"
     vocabulary.write_text(VOCABULARY, encoding="utf-8")
@@ -129,7 +131,13 @@ def test_suggestions_under_their_parents_with_evidence_and_labels_as_text(browse
         Document("analyser", "a network protocol analyser for packets", [sniffer]),
         Document("chess-gui", "play chess against the computer", ["http://example.org/vocab/chess"]),
     ]
-    process, url = start_server(recall_only_project(tmp_path / "p", vocabulary, contents, name="vocab"))
+    directory = recall_only_project(tmp_path / "p", vocabulary, contents, name="vocab")
+    with Project.open(directory) as project:  # one example an LLM wrote (llm4tag synthesize): shown as such
+        written = KnowledgeItem("example", "synthetic:sniffer:1", "sniffs network packets and captures them all",
+                                [sniffer], synthetic={"for_tag": sniffer, "model": "fake"})  # fmt: skip
+        project.learn([written])
+        project.index()
+    process, url = start_server(directory)
     try:
         browser.get(url + "/")
         select = Select(wait_for(browser, lambda d: d.find_element(By.CSS_SELECTOR, "#language:not(.hidden)")))
@@ -151,6 +159,9 @@ def test_suggestions_under_their_parents_with_evidence_and_labels_as_text(browse
         text = evidence.text
         assert "Words that drove it" in text and "LLM did not judge it" in text
         assert "pcap-tool" in text or "analyser" in text  # the annotated neighbours that voted, by id
+        made = evidence.find_elements(By.CSS_SELECTOR, "span.synthetic")  # the LLM's example, marked as written by it
+        assert len(made) == 1 and made[0].text == "synthetic"
+        assert "synthetic:sniffer:1" in made[0].find_element(By.XPATH, "./parent::li").text
     finally:
         process.terminate()
         process.wait()

@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 
 from llm4tag.corpus.documents import is_synthetic
 from llm4tag.errors import InputError
+from llm4tag.fileio import atomic_write
 from llm4tag.generation.prompts import PromptTemplate
 from llm4tag.library.tags import MAX_LABEL_CHARS, Tag, TagLibrary, normalize_label
 from llm4tag.llm.base import ChatRequest, LLMBackend
@@ -154,11 +155,16 @@ class Describer:
 
 
 def _described(out: Path) -> set[str]:
-    """The tags a run already wrote into ``out`` (a line cut by a kill does not count)."""
+    """The tags a run already wrote into ``out``; a line cut by a kill is removed (its tag is described again)."""
     if not out.exists():
         return set()
+    text = out.read_text(encoding="utf-8")
+    if text and not text.endswith("\n"):
+        with atomic_write(out) as handle:
+            handle.write(text[: text.rfind("\n") + 1])
+        text = text[: text.rfind("\n") + 1]
     done = set()
-    for line in out.read_text(encoding="utf-8").splitlines():
+    for line in text.splitlines():
         try:
             record = json.loads(line)
         except json.JSONDecodeError:
