@@ -258,3 +258,19 @@ def test_the_embedded_model_writes_contents_nearer_their_tag_than_a_random_one(t
         assert own > float(vector @ tag_vectors[other]), (line["text"], line["for_tag"], other)
     assert np.isfinite(summary["llm_seconds"]) and summary["llm_seconds"] > 0
     project.close()
+
+
+def test_the_check_calls_a_gain_significant_only_when_the_interval_clears_zero():
+    from llm4tag.synthesis.check import compare
+
+    rng = random.Random(0)
+    golds = [{"rare"} if i % 4 == 0 else {"common"} for i in range(200)]
+    without = [["common"] for _ in golds]
+    better = [["rare"] if "rare" in g else ["common"] for g in golds]  # finds every rare occurrence
+    noisy = [[rng.choice(["rare", "common"])] for _ in golds]  # guesses
+    found = compare(better, without, golds, {"rare"})
+    assert found["f1_with"] == 1.0 and found["f1_without"] == 0.0 and found["gain_ci95"][0] > 0.5
+    same = compare(without, without, golds, {"rare"})
+    assert same["gain"] == 0.0 and same["gain_ci95"] == [0.0, 0.0]
+    guessed = compare(noisy, better, golds, {"rare"})
+    assert guessed["gain"] < 0 and guessed["gain_ci95"][1] < 0  # worse than finding them: never kept
