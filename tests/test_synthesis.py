@@ -29,7 +29,11 @@ from llm4tag.synthesis import (
 )
 
 WRITTEN = {  # what the fake LLM writes for each tag: words of the tag's own description, so the embedder agrees
-    "Networking": ["network tools for packets", "protocols and packets network analyser", "network tools daemon"],
+    "Networking": [
+        "network tools for packets",
+        "protocols and packets network analyser",
+        "Networking: tools and packets",
+    ],
     "Daemon": ["a background service that runs jobs", "background service for logs", "a background service daemon"],
     "Audio": ["sound and music mixer", "music and sound recorder", "sound effects and music library"],
     "Chess": ["the board game of chess trainer", "chess board game openings", "board game of chess engine"],
@@ -62,6 +66,7 @@ def test_synthesize_writes_a_reviewable_learn_file_and_reports_what_it_dropped(t
     assert lines and all(line["synthetic"] is True and line["id"].startswith("synthetic:") for line in lines)
     assert {line["for_tag"] for line in lines} <= {"net", "daemon", "audio", "chess"}
     assert all(line["model"] == "fake" and line["prompt"].startswith("sha256:") for line in lines)
+    assert "tools and packets" in {line["text"] for line in lines}  # a leading "<tag name>:" is taken off
     for line in lines:  # its own tag first; others only from the library (a name that is no tag is dropped)
         assert line["tags"][0] == line["for_tag"] and all(t in {t["id"] for t in TINY_TAGS} for t in line["tags"])
     status = {r["tag"]: r for r in read_status(out)}

@@ -26,7 +26,7 @@ from llm4tag.library.tags import MAX_LABEL_CHARS, Tag, TagLibrary, normalize_lab
 from llm4tag.llm.base import ChatRequest, LLMBackend
 from llm4tag.synthesis.examples import prompt_hash, trim
 
-DESCRIPTION_CHARS = 400  # one sentence
+DESCRIPTION_CHARS = 250  # one short sentence
 ALIASES = 3
 
 

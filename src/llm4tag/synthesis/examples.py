@@ -40,6 +40,7 @@ from llm4tag.library.tags import TagLibrary, normalize_label
 from llm4tag.llm.base import ChatRequest, ChatResult, LLMBackend
 
 STYLE_CHARS = 400  # a style example is trimmed to this: enough to show the style, not a whole document
+TEMPERATURE = 0.7  # greedy decoding repeats one content K times; the backend's fixed seed keeps runs repeatable
 REFUSAL = re.compile(r"\b(I'?m sorry|I cannot|I can'?t|as an AI|I am unable|I'm unable)\b", re.I)
 
 
@@ -217,7 +218,7 @@ class Synthesizer:
         request = ChatRequest(
             messages=messages,
             max_tokens=max_tokens,
-            temperature=0.0,
+            temperature=TEMPERATURE,
             json_schema=schema if self.llm.supports_json_schema else None,
         )
         return request, offered, texts
@@ -255,11 +256,25 @@ class Synthesizer:
         active = int(self.graph.active_tags.sum())
         return self.settings.max_rank or max(10, math.ceil(0.05 * active))
 
+    def without_tag_name(self, tag_id: str, text: str) -> str:
+        """The text less a leading "<tag name>:" (small models head each content with it, which would make it
+        match its tag by name alone)."""
+        tag = self.library[tag_id]
+        names = sorted({self.names[tag_id], *tag.names(), self.library.context_of(tag)} - {""}, key=len, reverse=True)
+        changed = True
+        while changed:
+            changed = False
+            for name in names:
+                if text.lower().startswith(name.lower()) and text[len(name) : len(name) + 1] in (":", " -", "-"):
+                    text, changed = text[len(name) + 1 :].lstrip(" -:"), True
+        return text
+
     def check(self, tag_id: str, contents: list[tuple[str, list[str]]], style: list[str]) -> tuple[list, list]:
         """The contents kept, and those dropped with the reason (refusal, copy, duplicate, far from the tag)."""
         kept, dropped, seen = [], [], {normalize_label(t) for t in style}
         candidates = []
         for text, tags in contents:
+            text = self.without_tag_name(tag_id, text)
             key = normalize_label(text)
             if REFUSAL.search(text):
                 dropped.append({"text": text, "reason": "refusal"})
