@@ -23,6 +23,9 @@ def store_knowledge(store: Store, items: list[KnowledgeItem]) -> dict[str, int]:
     A content the store does not hold is added with the item's text and right tags (if it names any). Items
     about the same content in one call apply in order. The graph follows on the next index."""
     counts = {"example": 0, "correction": 0, "note": 0}
+    synthetic = sum(1 for item in items if item.synthetic is not None)
+    if synthetic:
+        counts["synthetic example"] = synthetic  # of the examples: an LLM wrote them
     merged: dict[str, Document] = {}
     # read and written in one transaction: it holds the write lock, so a feedback merged by another process
     # (serve --workers) between the read and the write cannot be lost; and all of the items are stored or none
@@ -50,11 +53,11 @@ def store_knowledge(store: Store, items: list[KnowledgeItem]) -> dict[str, int]:
             if item.kind != "note" and item.rejected:
                 store.remove_annotations(item.content_id, item.rejected)
         written = [d for d in merged.values() if not is_synthetic(d.id)]
-        synthetic = [d for d in merged.values() if is_synthetic(d.id)]
+        made = [d for d in merged.values() if is_synthetic(d.id)]
         if written:
             store.upsert_contents(written, source="learn")
-        if synthetic:  # marked in the store: they train recall, and are never gold
-            store.upsert_contents(synthetic, source="synthetic")
+        if made:  # marked in the store: they train recall, and are never gold
+            store.upsert_contents(made, source="synthetic")
     return counts
 
 
