@@ -97,6 +97,7 @@ def test_fused_ranking_combines_paths_and_keeps_provenance(project):
         "score",
         "paths",
         "neighbours",
+        "synthetic_neighbours",
         "via",
         "votes",
         "vote_similarity",
