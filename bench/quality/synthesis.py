@@ -129,6 +129,7 @@ def cmd_measure(args, held, tail, counts, train, dev, test) -> dict:
     tail_written = {t for t in done if t in tail}
     with Project.open(base) as project:
         items = read_learn_file(args.work / "synthetic.jsonl", project.library)
+        project.embedder.encode([d.text for d in test], persist=True)  # cached once: each copy below has them
     by_tag: dict[str, list] = {}
     for item in items:
         by_tag.setdefault(item.synthetic["for_tag"], []).append(item)
