@@ -279,3 +279,23 @@ def test_the_check_calls_a_gain_significant_only_when_the_interval_clears_zero()
     assert same["gain"] == 0.0 and same["gain_ci95"] == [0.0, 0.0]
     guessed = compare(noisy, better, golds, {"rare"})
     assert guessed["gain"] < 0 and guessed["gain_ci95"][1] < 0  # worse than finding them: never kept
+
+
+def test_a_tag_with_only_synthetic_examples_keeps_its_turn_among_the_new_tags(tiny_project):
+    from llm4tag.corpus.knowledge import KnowledgeItem
+    from llm4tag.library.tags import Tag
+
+    tiny_project.add_tags([Tag("astro", "Astronomy", description="stars, planets and telescopes")])
+    written = [
+        KnowledgeItem("example", f"synthetic:astro:{n}", text, ["astro"], synthetic={"for_tag": "astro"})
+        for n, text in enumerate(["telescope for stars", "planets and stars viewer"], 1)
+    ]
+    tiny_project.learn(written)
+    recaller = tiny_project.recall_index.recaller
+    position = recaller.graph.tag_position["astro"]
+    assert recaller.graph.tag_frequency[position] == 2 and recaller.graph.written_tag_frequency[position] == 0
+    assert recaller.new_tags().mask[position]  # a person wrote no example of it: still new to the reserved slots
+    [result] = tiny_project.recall(["a telescope to watch the planets"])
+    assert "astro" in {c.tag_id for c in result.candidates}
+    tiny_project.learn([KnowledgeItem("example", "real-1", "stars seen through a telescope", ["astro"])])
+    assert not tiny_project.recall_index.recaller.new_tags().mask[position]  # one written example: known

@@ -22,6 +22,7 @@ from typing import NamedTuple
 import numpy as np
 import scipy.sparse as sp
 
+from llm4tag.corpus.documents import is_synthetic
 from llm4tag.index.dense import DenseIndex, one_blas_thread
 from llm4tag.index.lexical import LexicalIndex
 
@@ -62,6 +63,7 @@ class ContentTagGraph:
         self._annotation_rows: list[np.ndarray] = []
         self._annotations: sp.csr_matrix | None = None
         self._tag_frequency: np.ndarray | None = None
+        self._written_frequency: np.ndarray | None = None
         self._annotated: int | None = None  # contents with at least one tag
         self._cooccurrence: sp.csr_matrix | None = None
         self._tag_lexical: sp.csr_matrix | None = None
@@ -134,6 +136,7 @@ class ContentTagGraph:
     def _invalidate(self) -> None:
         self._annotations = None
         self._tag_frequency = None
+        self._written_frequency = None
         self._annotated = None
         self._cooccurrence = None
         self._tag_lexical = None
@@ -180,6 +183,16 @@ class ContentTagGraph:
         if self._tag_frequency is None:
             self._tag_frequency = np.asarray(self.annotations.sum(axis=0)).ravel()
         return self._tag_frequency
+
+    @property
+    def written_tag_frequency(self) -> np.ndarray:
+        """Annotated examples per tag that a person wrote: the synthetic contents (an LLM's) left out. A tag with
+        none is still new to the slots reserved for tags with few examples (``reserved.py``)."""
+        if self._written_frequency is None:
+            synthetic = np.array([is_synthetic(c) for c in self.content_ids], dtype=bool)
+            written = self.annotations[~synthetic] if synthetic.any() else self.annotations
+            self._written_frequency = np.asarray(written.sum(axis=0)).ravel()
+        return self._written_frequency
 
     @property
     def tag_lexical(self) -> sp.csr_matrix:

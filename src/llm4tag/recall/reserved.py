@@ -28,14 +28,16 @@ class ReservedSlots:
         self._known: tuple[tuple, np.ndarray] | None = None  # the tags the learned paths were fitted on
 
     def new_tags(self, learned: dict[str, LearnedPath]) -> NewTags:
-        """Per tag position, whether recall has nothing but the tag's text and the slots to find it by: no example,
-        or (``unseen_tags_are_new``) none that a learned path was fitted on."""
+        """Per tag position, whether recall has nothing but the tag's text and the slots to find it by: no example
+        a person wrote (an LLM's synthetic ones join its prototype, but the tag keeps its turn among the new ones
+        and the map into the tag texts' space: docs/benchmarks.md), or (``unseen_tags_are_new``) none that a
+        learned path was fitted on."""
         graph = self.graph
         paths = list(learned.values()) if self.config.unseen_tags_are_new else []
         fitted = (tuple(id(p) for p in paths), graph.n_tags)  # what the learned paths know changes with these
         key = (*fitted, graph.n_contents, graph.annotations.nnz)
         if self._new is None or self._new[0] != key:
-            new = graph.tag_frequency == 0
+            new = graph.written_tag_frequency == 0
             if paths:
                 if self._known is None or self._known[0] != fitted:
                     known = np.zeros(graph.n_tags, dtype=bool)
