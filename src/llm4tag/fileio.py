@@ -220,3 +220,20 @@ def cache_root() -> Path:
         os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "llm4tag"
     )
     return Path(root)
+
+
+def finished_records(path: str | Path, key: str) -> list[dict]:
+    """The JSON objects of a file a resumable run appends to, one a line, each with ``key``; a line cut short
+    by a kill is left out (the run does that item again)."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    records = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(record, dict) and key in record:
+            records.append(record)
+    return records

@@ -3,8 +3,6 @@ the group's most distinctive words name it (``WordsProposer``, c-TF-IDF: the no-
 
 from __future__ import annotations
 
-import json
-import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,7 +17,7 @@ from llm4tag.library.tags import (
     TagLibrary,
     normalize_label,
 )
-from llm4tag.llm.base import ChatRequest, LLMBackend
+from llm4tag.llm.base import ChatRequest, LLMBackend, json_answer
 
 CONTENT_CHARS = 300
 
@@ -120,13 +118,7 @@ class LLMProposer:
     @staticmethod
     def interpret(raw: str, seconds: float, parents: dict[str, str]) -> Proposal:
         """The proposal in the model's answer; a parent outside the offered ones is dropped."""
-        match = re.search(r"\{.*\}", raw, re.S)
-        try:
-            data = json.loads(match.group(0)) if match else {}
-        except json.JSONDecodeError:
-            data = {}
-        if not isinstance(data, dict):
-            data = {}
+        data = json_answer(raw)
         label = str(data.get("label") or "").strip()[:MAX_LABEL_CHARS]
         new_tag = bool(data.get("new_tag")) and bool(label)
         aliases = [str(a).strip() for a in data.get("aliases") or [] if isinstance(a, str) and str(a).strip()]

@@ -30,7 +30,7 @@ from llm4tag.corpus.knowledge import KnowledgeItem
 from llm4tag.discovery.groups import Coverage, coverage, find_groups, uncovered
 from llm4tag.discovery.naming import Group, LLMProposer, Proposal, WordsProposer, trim
 from llm4tag.errors import InputError
-from llm4tag.fileio import atomic_write
+from llm4tag.fileio import atomic_write, finished_records
 from llm4tag.library.tags import Tag, TagLibrary, check_tag, normalize_label
 
 PROPOSALS, DECISIONS = "discovery/proposals.jsonl", "discovery/decisions.json"
@@ -73,17 +73,7 @@ def group_key(ids: list[str]) -> str:
 
 def read_records(path: Path) -> list[dict]:
     """The records of a proposals file; a last line cut short by a kill is left out (it is redone)."""
-    if not path.exists():
-        return []
-    records = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(record, dict) and "key" in record:
-            records.append(record)
-    return records
+    return finished_records(path, "key")
 
 
 class Discovery:

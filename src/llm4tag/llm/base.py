@@ -7,8 +7,10 @@ transient failures, and one clear final error.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
+import re
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
@@ -187,3 +189,14 @@ def yes_probability(first_token: TokenLogprobs, yes: Sequence[str] = ("yes",), n
     if p_yes + p_no == 0:
         return float("nan")
     return p_yes / (p_yes + p_no)
+
+
+def json_answer(raw: str) -> dict[str, Any]:
+    """The JSON object in a model's answer (the outermost braces, with any text around them), or ``{}`` where
+    there is none: a model that ignores the format is an empty answer to report, not a crash."""
+    match = re.search(r"\{.*\}", raw, re.S)
+    try:
+        data = json.loads(match.group(0)) if match else {}
+    except json.JSONDecodeError:
+        return {}
+    return data if isinstance(data, dict) else {}

@@ -11,7 +11,6 @@ it. A tag already in the file is not described again: a killed run resumes.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ from llm4tag.errors import InputError
 from llm4tag.fileio import atomic_write
 from llm4tag.generation.prompts import PromptTemplate
 from llm4tag.library.tags import MAX_LABEL_CHARS, Tag, TagLibrary, normalize_label
-from llm4tag.llm.base import ChatRequest, LLMBackend
+from llm4tag.llm.base import ChatRequest, LLMBackend, json_answer
 from llm4tag.synthesis.examples import prompt_hash, trim
 
 DESCRIPTION_CHARS = 250  # one short sentence
@@ -92,13 +91,7 @@ class Describer:
     @staticmethod
     def interpret(raw: str, tag: Tag) -> tuple[str, list[str]]:
         """The description and the new aliases (not the label, not one the tag has) in the model's answer."""
-        match = re.search(r"\{.*\}", raw, re.S)
-        try:
-            data = json.loads(match.group(0)) if match else {}
-        except json.JSONDecodeError:
-            data = {}
-        if not isinstance(data, dict):
-            data = {}
+        data = json_answer(raw)
         description = " ".join(str(data.get("description") or "").split())[:DESCRIPTION_CHARS]
         known = {normalize_label(n) for n in tag.names()}
         aliases = []

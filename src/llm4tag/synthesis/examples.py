@@ -34,10 +34,10 @@ from tqdm.auto import tqdm
 
 from llm4tag.corpus.documents import SYNTHETIC_PREFIX, is_synthetic
 from llm4tag.errors import InputError
-from llm4tag.fileio import atomic_write
+from llm4tag.fileio import atomic_write, finished_records
 from llm4tag.generation.prompts import PromptTemplate
 from llm4tag.library.tags import TagLibrary, normalize_label
-from llm4tag.llm.base import ChatRequest, ChatResult, LLMBackend
+from llm4tag.llm.base import ChatRequest, ChatResult, LLMBackend, json_answer
 
 STYLE_CHARS = 400  # a style example is trimmed to this: enough to show the style, not a whole document
 TEMPERATURE = 0.7  # greedy decoding repeats one content K times; the backend's fixed seed keeps runs repeatable
@@ -79,18 +79,7 @@ def status_path(out: Path) -> Path:
 
 def read_status(out: Path) -> list[dict]:
     """The status lines of a run so far (a line cut by a kill is ignored: its tag is written again)."""
-    path = status_path(out)
-    if not path.exists():
-        return []
-    records = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(record, dict) and isinstance(record.get("tag"), str):
-            records.append(record)
-    return records
+    return [r for r in finished_records(status_path(out), "tag") if isinstance(r["tag"], str)]
 
 
 class Synthesizer:
@@ -228,12 +217,7 @@ class Synthesizer:
     def interpret(raw: str, offered: dict[str, str]) -> tuple[list[tuple[str, list[str]]], list[str]]:
         """The contents in the model's answer, each with the offered tags it names; and the names it gave that
         are no offered tag (dropped, not invented)."""
-        match = re.search(r"\{.*\}", raw, re.S)
-        try:
-            data = json.loads(match.group(0)) if match else {}
-        except json.JSONDecodeError:
-            data = {}
-        items = data.get("contents") if isinstance(data, dict) else None
+        items = json_answer(raw).get("contents")
         contents, unknown = [], []
         for item in items if isinstance(items, list) else []:
             if isinstance(item, str):
