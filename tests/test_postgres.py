@@ -37,11 +37,17 @@ def _point_at(directory, url) -> None:
     config.save(directory)
 
 
-def test_a_project_on_postgresql_is_made_tags_learns_and_calibrates(tmp_path, postgres_url):
-    config = ProjectConfig(name="on-postgres")
-    config.store.url = postgres_url
+def _recall_only_config(name: str, url: str) -> ProjectConfig:
+    """A recall-only project (the test embedder, no LLM) whose store is the server at ``url``."""
+    config = ProjectConfig(name=name)
+    config.store.url = url
     config.embedding.backend, config.embedding.options = "tests.conftest:HashingEmbedder", {}
     config.generation.enabled, config.pipeline.judge = False, "none"
+    return config
+
+
+def test_a_project_on_postgresql_is_made_tags_learns_and_calibrates(tmp_path, postgres_url):
+    config = _recall_only_config("on-postgres", postgres_url)
     rows = debtags_slice("train", 260)
     with Project.init(tmp_path / "p", config) as project:
         assert project.store.journal_mode == "postgresql"
@@ -70,10 +76,7 @@ def test_a_project_on_postgresql_is_made_tags_learns_and_calibrates(tmp_path, po
 
 
 def test_synthetic_contents_are_marked_and_forgotten_on_postgresql(tmp_path, postgres_url):
-    config = ProjectConfig(name="synthetic-on-postgres")
-    config.store.url = postgres_url
-    config.embedding.backend, config.embedding.options = "tests.conftest:HashingEmbedder", {}
-    config.generation.enabled, config.pipeline.judge = False, "none"
+    config = _recall_only_config("synthetic-on-postgres", postgres_url)
     rows = debtags_slice("train", 60)
     with Project.init(tmp_path / "p", config) as project:
         project.add_tags(DEBTAGS_TAGS)

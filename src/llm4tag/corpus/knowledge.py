@@ -128,7 +128,8 @@ def read_learn_file(path: str | Path, library: TagLibrary, *, max_text_chars: in
 
 
 def _synthetic(obj: dict, kind: str, content_id: str | None, *, path: str | Path, line: int) -> dict | None:
-    """What a line marked ``"synthetic": true`` records of its making; None for a line written by a person."""
+    """What a line marked ``"synthetic": true`` records of its making; None for a line written by a person.
+    (A synthetic line that is no example was refused before.)"""
     flag = obj.get("synthetic", False)
     if not isinstance(flag, bool):
         raise InputError("expected true or false", path=path, line=line, field="synthetic")
@@ -142,8 +143,6 @@ def _synthetic(obj: dict, kind: str, content_id: str | None, *, path: str | Path
                 field="id",
             )
         return None
-    if kind != "example":
-        raise InputError("only an example can be synthetic", path=path, line=line, field="synthetic")
     if content_id and not is_synthetic(content_id):
         raise InputError(f"a synthetic example's id starts with {SYNTHETIC_PREFIX!r}", path=path, line=line, field="id")
     made = {}

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import json
 import time
-from collections import Counter
 from typing import Any
 
 import numpy as np
 
 from llm4tag.corpus.documents import is_synthetic
 from llm4tag.errors import Llm4tagError
+from llm4tag.synthesis.examples import written_example_counts
 
 DECISION = "synthesis/decision.json"
 GROUPS = ("0", "1-4", "5+")
@@ -84,12 +84,7 @@ def check_synthetic(project, *, apply: bool = True, resamples: int = 2000, seed:
         raise Llm4tagError("the project has no annotated contents of its own to measure on")
     held_ids = {d.id for d in held}
     store = project.store
-    ids_by_seq = {r.seq: r.id for r in store.content_rows()}
-    examples = Counter(
-        tag_id
-        for seq, tag_id in store.annotations()
-        if not is_synthetic(ids_by_seq.get(seq, "synthetic:")) and ids_by_seq[seq] not in held_ids
-    )
+    examples = written_example_counts(store, leave_out=held_ids)
     group_by_tag = {tag_id: group_of(examples[tag_id]) for tag_id in graph.tag_ids}
     written_for: dict[str, str] = {
         content_id: str(meta.get("for_tag", "")) for content_id, meta in store.synthetic_contents()

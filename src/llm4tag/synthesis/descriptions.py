@@ -18,12 +18,11 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from llm4tag.corpus.documents import is_synthetic
-from llm4tag.errors import InputError
 from llm4tag.fileio import atomic_write
 from llm4tag.generation.prompts import PromptTemplate
 from llm4tag.library.tags import MAX_LABEL_CHARS, Tag, TagLibrary, normalize_label
 from llm4tag.llm.base import ChatRequest, LLMBackend, json_answer
-from llm4tag.synthesis.examples import prompt_hash, trim
+from llm4tag.synthesis.examples import known_tags, prompt_hash, trim
 
 DESCRIPTION_CHARS = 250  # one short sentence
 ALIASES = 3
@@ -52,10 +51,7 @@ class Describer:
     def tags_to_describe(self) -> list[str]:
         s = self.settings
         if s.tags is not None:
-            unknown = [t for t in s.tags if t not in self.library]
-            if unknown:
-                raise InputError(f"not in the tag library: {', '.join(map(repr, unknown[:5]))}", field="tags")
-            return list(dict.fromkeys(s.tags))
+            return known_tags(self.library, s.tags)
         return [t.id for t in self.library.active() if len(t.description.strip()) < s.min_chars]
 
     def _siblings(self, tag: Tag) -> list[str]:

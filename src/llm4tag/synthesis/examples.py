@@ -61,10 +61,18 @@ def prompt_hash(template: PromptTemplate) -> str:
     return "sha256:" + hashlib.sha256((template.system + "\0" + template.user).encode("utf-8")).hexdigest()[:16]
 
 
-def written_example_counts(store) -> Counter:
-    """Annotated examples per tag, the synthetic contents left out."""
-    synthetic_seqs = {row.seq for row in store.content_rows() if is_synthetic(row.id)}
-    return Counter(tag_id for seq, tag_id in store.annotations() if seq not in synthetic_seqs)
+def written_example_counts(store, leave_out: set[str] = frozenset()) -> Counter:
+    """Annotated examples per tag, the synthetic contents (and the contents ``leave_out``) left out."""
+    skipped = {row.seq for row in store.content_rows() if is_synthetic(row.id) or row.id in leave_out}
+    return Counter(tag_id for seq, tag_id in store.annotations() if seq not in skipped)
+
+
+def known_tags(library: TagLibrary, tags: list[str]) -> list[str]:
+    """The tags asked for by id, once each; one not in the library is an error before any LLM call."""
+    unknown = [t for t in tags if t not in library]
+    if unknown:
+        raise InputError(f"not in the tag library: {', '.join(map(repr, unknown[:5]))}", field="tags")
+    return list(dict.fromkeys(tags))
 
 
 def trim(text: str, limit: int = STYLE_CHARS) -> str:
@@ -98,12 +106,9 @@ class Synthesizer:
     def tags_to_write(self) -> list[str]:
         """The active tags with fewer than ``below`` written examples (or the ``tags`` asked for), fewest first."""
         s = self.settings
-        counts = written_example_counts(self.project.store)
         if s.tags is not None:
-            unknown = [t for t in s.tags if t not in self.library]
-            if unknown:
-                raise InputError(f"not in the tag library: {', '.join(map(repr, unknown[:5]))}", field="tags")
-            return list(dict.fromkeys(s.tags))
+            return known_tags(self.library, s.tags)
+        counts = written_example_counts(self.project.store)
         active = [t.id for t in self.library.active()]
         return sorted((t for t in active if counts[t] < s.below), key=lambda t: (counts[t], t))
 
